@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export MLFLOW_DISABLE_TELEMETRY := true
+export DVC_NO_ANALYTICS := 1
+export DO_NOT_TRACK := true
+export PYTHONUNBUFFERED := 1
+
+.PHONY: run test venv ui bench clean-venv help
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): pyproject.toml requirements/lock.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip==25.3"
+	# torch first and exactly pinned (CPU build from this machine's disk; unpinned = multi-GB CUDA download)
+	$(BIN)/pip install -q "torch==2.13.0"
+	$(BIN)/pip install -q -r requirements/lock.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv and install the pinned stack
+
+run: $(STAMP)  ## set up and run the whole pipeline (dvc repro) on the embedded synthetic data
+	@test -d .git || (git init -q && git add -A && git -c user.name=brats -c user.email=brats@localhost commit -qm "initial" )
+	$(BIN)/dvc repro
+	@$(BIN)/brats-mlops where
+
+test: $(STAMP)  ## set up and run the whole test suite (slow tests included)
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+ui: $(STAMP)  ## open the MLflow UI on the embedded tracking store
+	$(BIN)/python -m mlflow_server.ui
+
+bench: $(STAMP)  ## run the benchmarks and rewrite bench/results/*.json (see BENCHMARKS.md)
+	$(BIN)/python -m bench.bench_preprocess
+
+clean-venv:
+	rm -rf $(VENV)

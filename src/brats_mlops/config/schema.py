@@ -1,0 +1,200 @@
+"""Schema of ``params.yaml``.
+
+Every knob of the pipeline is a field here with its allowed values; a stage calls
+:func:`load_params` when it starts, and a bad value stops it with a message that names
+the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from brats_mlops.names import MODALITIES
+
+Source = Literal["synthetic", "brats2020", "brats2023", "msd"]
+Modality = Literal["t1", "t1ce", "t2", "flair"]
+
+
+class ParamsError(ValueError):
+    """A params file that does not validate. The message names every bad key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _triple(name: str, v: tuple, positive: bool = True) -> tuple:
+    if len(v) != 3:
+        raise ValueError(f"{name} needs 3 values (x, y, z), got {list(v)}")
+    if positive and any(x <= 0 for x in v):
+        raise ValueError(f"{name} values must be > 0, got {list(v)}")
+    return tuple(v)
+
+
+class PathsParams(_Section):
+    """Where every stage writes. dvc.yaml interpolates the same keys (``${paths.x}``)."""
+
+    validation_dir: str = "data/validation"
+    preprocessed_dir: str = "data/preprocessed"
+    splits_dir: str = "data/splits"
+    reports_dir: str = "reports"
+    metrics_dir: str = "metrics"
+
+
+class DataParams(_Section):
+    source: Source = "synthetic"
+    root: str = "data/raw/synthetic"
+    modalities: tuple[Modality, ...] = MODALITIES
+    num_workers: int = Field(2, ge=1, le=64)
+
+    @field_validator("modalities")
+    @classmethod
+    def _mods(cls, v: tuple) -> tuple:
+        if len(v) == 0:
+            raise ValueError("at least one modality is needed")
+        if len(set(v)) != len(v):
+            raise ValueError(f"modalities repeat: {list(v)}")
+        # keep the canonical channel order whatever order the user wrote
+        return tuple(m for m in MODALITIES if m in v)
+
+
+class SyntheticParams(_Section):
+    n_train: int = Field(60, ge=2)
+    n_validation: int = Field(12, ge=0)
+    shape: tuple[int, int, int] = (96, 96, 64)
+    spacing: tuple[float, float, float] = (2.5, 2.5, 2.42)
+    seed: int = 2020
+    template: Literal["mni152", "procedural"] = "mni152"
+    survival_fraction: float = Field(0.85, ge=0.0, le=1.0)
+    alive_fraction: float = Field(0.04, ge=0.0, le=1.0)
+    missing_age_fraction: float = Field(0.03, ge=0.0, le=1.0)
+    noise_std: float = Field(0.03, ge=0.0)
+    bias_field_strength: float = Field(0.25, ge=0.0, le=1.0)
+
+    _v_shape = field_validator("shape")(classmethod(lambda cls, v: _triple("synthetic.shape", v)))
+    _v_spacing = field_validator("spacing")(classmethod(lambda cls, v: _triple("synthetic.spacing", v)))
+
+
+class ValidateParams(_Section):
+    on_failure: Literal["quarantine", "stop"] = "quarantine"
+    min_nonzero_fraction: float = Field(0.01, ge=0.0, le=1.0)
+    affine_atol: float = Field(1e-3, gt=0.0)
+    age_range: tuple[float, float] = (0.0, 110.0)
+    resection_values: tuple[str, ...] = ("GTR", "STR", "NA")
+
+
+class AutoencoderPreprocessParams(_Section):
+    modality: Modality = "t1ce"
+    spacing: tuple[float, float, float] = (1.6, 1.6, 1.3)
+    shape: tuple[int, int, int] = (112, 112, 96)
+    upper_percentile: float = Field(99.5, gt=50.0, le=100.0)
+    spline_order: int = Field(3, ge=0, le=5)
+
+    _v_shape = field_validator("shape")(classmethod(lambda cls, v: _triple("preprocess.autoencoder.shape", v)))
+    _v_spacing = field_validator("spacing")(
+        classmethod(lambda cls, v: _triple("preprocess.autoencoder.spacing", v))
+    )
+
+
+class PreprocessParams(_Section):
+    crop: Literal["center", "foreground"] = "center"
+    crop_size: tuple[int, int, int] = (128, 128, 128)
+    percentile_rescale: bool = False
+    percentiles: tuple[float, float] = (2.0, 98.0)
+    healthy_label: bool = False
+    autoencoder: AutoencoderPreprocessParams = AutoencoderPreprocessParams()
+
+    _v_crop = field_validator("crop_size")(classmethod(lambda cls, v: _triple("preprocess.crop_size", v)))
+
+    @field_validator("percentiles")
+    @classmethod
+    def _pct(cls, v: tuple) -> tuple:
+        if not 0 <= v[0] < v[1] <= 100:
+            raise ValueError(f"need 0 <= low < high <= 100, got {list(v)}")
+        return v
+
+
+class SurvivalSplitParams(_Section):
+    target: Literal["binary", "challenge3", "quantile"] = "binary"
+    threshold_days: float = Field(370.0, gt=0)
+    class_edges: tuple[float, float] = (300.0, 450.0)
+    gtr_only: bool = False
+    n_quantiles: int = Field(3, ge=2, le=10)
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+
+
+class SplitParams(_Section):
+    val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    seed: int = 42
+    survival: SurvivalSplitParams = SurvivalSplitParams()
+
+
+class TrackingParams(_Section):
+    uri: str | None = None
+    hash_inputs: bool = True
+
+
+class Params(_Section):
+    seed: int = 42
+    paths: PathsParams = PathsParams()
+    data: DataParams = DataParams()
+    synthetic: SyntheticParams = SyntheticParams()
+    validate_: ValidateParams = Field(ValidateParams(), alias="validate")
+    preprocess: PreprocessParams = PreprocessParams()
+    split: SplitParams = SplitParams()
+    tracking: TrackingParams = TrackingParams()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _cross(self) -> "Params":
+        if self.preprocess.autoencoder.modality not in self.data.modalities:
+            raise ValueError(
+                f"preprocess.autoencoder.modality={self.preprocess.autoencoder.modality!r} is not among "
+                f"data.modalities={list(self.data.modalities)}"
+            )
+        return self
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The directory holding ``params.yaml`` (walking up from ``start`` or the cwd)."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "params.yaml").is_file() or (d / "dvc.yaml").is_file():
+            return d
+    return here
+
+
+def _format_error(err: ValidationError, origin: str) -> str:
+    lines = [f"{origin} is not valid ({err.error_count()} problem(s)):"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "<top level>"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (typo? see params.yaml for the valid keys of this section)"
+        lines.append(f"  - {key}: {msg} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def parse_params(raw: dict[str, Any] | None, origin: str = "params") -> Params:
+    try:
+        return Params.model_validate(raw or {})
+    except ValidationError as err:
+        raise ParamsError(_format_error(err, origin)) from None
+
+
+def load_params(path: str | Path | None = None) -> Params:
+    """Read and validate ``params.yaml`` (default: the one at the project root)."""
+    p = Path(path) if path else find_project_root() / "params.yaml"
+    if not p.is_file():
+        raise ParamsError(f"params file not found: {p} (run from the project root or pass --params)")
+    with p.open() as fh:
+        raw = yaml.safe_load(fh)
+    return parse_params(raw, origin=str(p))

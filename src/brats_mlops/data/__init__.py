@@ -1,0 +1,1 @@
+"""Data: readers of the supported layouts, the synthetic generator, validation, preprocessing, splits."""

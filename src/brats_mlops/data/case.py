@@ -1,0 +1,81 @@
+"""The internal case model and label convention every reader produces.
+
+Internal label convention (documented in README, used by every later stage):
+
+=====  =============================================  =====================================
+label  meaning                                        BraTS 2020 / BraTS 2023 / MSD raw label
+=====  =============================================  =====================================
+0      background (air and healthy tissue)            0 / 0 / 0
+1      necrotic and non-enhancing tumour core (NCR)   1 / 1 / 2
+2      peritumoral edema (ED)                         2 / 2 / 1
+3      enhancing tumour (ET)                          4 / 3 / 3
+=====  =============================================  =====================================
+
+Regions: whole tumour WT = {1, 2, 3}; tumour core TC = {1, 3}; enhancing tumour ET = {3}.
+Preprocessing may add label 4 = healthy brain tissue (the paper's "label 5").
+
+Modalities use the BraTS 2020 names ``t1, t1ce, t2, flair`` in that channel order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+INTERNAL_LABELS = {0: "background", 1: "necrotic/non-enhancing core", 2: "edema", 3: "enhancing tumour"}
+HEALTHY_LABEL = 4
+REGIONS = {"wt": (1, 2, 3), "tc": (1, 3), "et": (3,)}
+
+# raw label -> internal label, per source
+LABEL_MAPS: dict[str, dict[int, int]] = {
+    "synthetic": {0: 0, 1: 1, 2: 2, 4: 3},
+    "brats2020": {0: 0, 1: 1, 2: 2, 4: 3},
+    "brats2023": {0: 0, 1: 1, 2: 2, 3: 3},
+    "msd": {0: 0, 1: 2, 2: 1, 3: 3},
+}
+
+
+def inverse_label_map(source: str) -> dict[int, int]:
+    """internal label -> raw label of ``source`` (to write predictions in the input's convention)."""
+    return {v: k for k, v in LABEL_MAPS[source].items()}
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One image on disk; ``channel`` selects a volume of a 4-D file (MSD)."""
+
+    path: Path
+    channel: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}" + (f"[channel {self.channel}]" if self.channel is not None else "")
+
+
+@dataclass
+class ClinicalRecord:
+    """One row of the survival table, parsed. ``problems`` empty means usable for survival."""
+
+    case_id: str
+    age: float | None
+    survival_raw: str | None
+    survival_days: float | None
+    event: int | None  # 1 = death observed, 0 = censored (ALIVE ...)
+    resection: str | None
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Case:
+    """A case as every reader returns it."""
+
+    case_id: str
+    source: str
+    role: Literal["labelled", "unlabelled"]
+    folder: Path
+    images: dict[str, ImageRef]  # configured modalities that were found
+    seg: ImageRef | None
+    label_map: dict[int, int]
+    clinical: ClinicalRecord | None = None
+    problems: list[str] = field(default_factory=list)  # problems found while discovering files
+    notes: list[str] = field(default_factory=list)  # quirks handled (not problems)

@@ -1,0 +1,54 @@
+"""Reading NIfTI images safely: every failure becomes a message naming the file and the problem."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from brats_mlops.data.case import ImageRef
+
+
+class ImageReadError(RuntimeError):
+    """An image could not be read; the message names the file and the problem."""
+
+
+def load_image(ref: ImageRef, dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    """Voxel array (3-D), affine and voxel spacing of ``ref`` (one channel of a 4-D file for MSD).
+
+    Raises:
+        ImageReadError: the file is missing, truncated, not NIfTI, or has an unexpected dimensionality.
+    """
+    try:
+        img = nib.load(str(ref.path))
+        if ref.channel is not None:
+            if len(img.shape) != 4 or ref.channel >= img.shape[3]:
+                raise ImageReadError(f"{ref.path.name}: expected a 4-D image with channel {ref.channel}, shape {img.shape}")
+            arr = np.asarray(img.dataobj[..., ref.channel], dtype=dtype)
+        else:
+            arr = np.asarray(img.dataobj, dtype=dtype)
+            if arr.ndim == 4 and arr.shape[3] == 1:
+                arr = arr[..., 0]
+        if arr.ndim != 3:
+            raise ImageReadError(f"{ref.path.name}: expected a 3-D volume, got shape {arr.shape}")
+        return arr, np.asarray(img.affine, dtype=np.float64), tuple(float(z) for z in img.header.get_zooms()[:3])
+    except ImageReadError:
+        raise
+    except FileNotFoundError:
+        raise ImageReadError(f"{ref.path.name}: file not found ({ref.path})") from None
+    except (EOFError, zlib.error) as err:
+        raise ImageReadError(f"{ref.path.name}: truncated or corrupt compressed file ({err})") from None
+    except nib.filebasedimages.ImageFileError as err:
+        raise ImageReadError(f"{ref.path.name}: not a readable NIfTI file ({err})") from None
+    except (OSError, ValueError) as err:
+        raise ImageReadError(f"{ref.path.name}: cannot read ({type(err).__name__}: {err})") from None
+
+
+def save_like(arr: np.ndarray, reference: Path, out: Path) -> None:
+    """Write ``arr`` as NIfTI with the affine and header of ``reference`` (dtype from ``arr``)."""
+    ref = nib.load(str(reference))
+    header = ref.header.copy()
+    header.set_data_dtype(arr.dtype)
+    nib.save(nib.Nifti1Image(arr, ref.affine, header), str(out))

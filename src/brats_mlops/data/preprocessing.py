@@ -1,0 +1,355 @@
+"""Preprocessing: crops, masked z-score, label remap, autoencoder inputs, and the plans JSON.
+
+Segmentation inputs (labelled cases that passed validation)
+    crop to ``preprocess.crop_size`` (centre of the volume, or centre of the brain's bounding box with
+    ``crop: foreground``; zero-padded where the volume is smaller) → optional clip of each modality to its
+    ``percentiles`` within the brain → z-score over brain (non-zero) voxels per modality → labels remapped
+    to the internal contiguous scheme (0 bg, 1 NCR, 2 ED, 3 ET), optionally 4 = healthy brain.
+    Stored as ``images/<id>.npy`` (float32, C×X×Y×Z) and ``labels/<id>.npy`` (uint8, X×Y×Z): plain ``.npy``
+    loads without decompression and can be memory-mapped (see BENCHMARKS.md for the measured gain).
+
+Autoencoder inputs (labelled and unlabelled cases that passed)
+    one modality (T1ce) → B-spline resampling to ``autoencoder.spacing`` → centre crop/pad to
+    ``autoencoder.shape`` → min–max scaling between the volume minimum and the ``upper_percentile`` of brain
+    voxels, clipped to [0, 1]. Stored as ``autoencoder/<id>.npy`` (float32, 1×X×Y×Z).
+
+Everything later stages need (crop boxes, shapes, spacing, affines, label map, normalisation statistics) is
+in ``plans.json``, read back through :class:`Plans`.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+from scipy import ndimage
+
+from brats_mlops.config.schema import PreprocessParams
+from brats_mlops.data.case import HEALTHY_LABEL, INTERNAL_LABELS, Case
+from brats_mlops.data.io import load_image
+from brats_mlops.utils.progress import progress
+
+PLANS_VERSION = 1
+
+
+# --------------------------------------------------------------------------- numerics
+def brain_mask(images: np.ndarray) -> np.ndarray:
+    """Voxels non-zero in any modality. ``images``: (C, X, Y, Z)."""
+    return np.any(images != 0, axis=0)
+
+
+def crop_start(shape: tuple[int, ...], size: tuple[int, ...], mode: str, mask: np.ndarray | None = None) -> tuple[int, ...]:
+    """Start index of the crop box per axis (negative = pad before)."""
+    if mode == "center" or mask is None or not mask.any():
+        return tuple((s - c) // 2 for s, c in zip(shape, size))
+    idx = np.argwhere(mask)
+    centre = (idx.min(0) + idx.max(0)) / 2.0
+    start = []
+    for ax, (s, c) in enumerate(zip(shape, size)):
+        st = int(round(centre[ax] - c / 2.0))
+        st = min(max(st, 0), s - c) if s >= c else (s - c) // 2
+        start.append(st)
+    return tuple(start)
+
+
+def crop_or_pad(arr: np.ndarray, start: tuple[int, ...], size: tuple[int, ...]) -> np.ndarray:
+    """Cut ``size`` voxels from ``start`` over the last ``len(size)`` axes, zero-filling outside the volume."""
+    lead = arr.shape[: arr.ndim - len(size)]
+    out = np.zeros(lead + tuple(size), dtype=arr.dtype)
+    src, dst = [], []
+    for s, st, c in zip(arr.shape[-len(size):], start, size):
+        a0, a1 = max(st, 0), min(st + c, s)
+        src.append(slice(a0, max(a1, a0)))
+        dst.append(slice(a0 - st, a0 - st + max(a1 - a0, 0)))
+    out[(..., *dst)] = arr[(..., *src)]
+    return out
+
+
+def zscore_masked(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """(x - mean) / std over ``mask`` voxels; 0 outside the mask. Returns (normalised, mean, std)."""
+    vals = x[mask]
+    if vals.size == 0:
+        return np.zeros_like(x, dtype=np.float32), 0.0, 1.0
+    mean, std = float(vals.mean()), float(vals.std())
+    std = std if std > 1e-8 else 1.0
+    out = np.where(mask, (x - mean) / std, 0.0).astype(np.float32)
+    return out, mean, std
+
+
+def remap_labels(seg: np.ndarray, label_map: dict[int, int]) -> np.ndarray:
+    """Raw labels → internal labels through a lookup table (validation guarantees the values are known)."""
+    lut = np.zeros(max(label_map) + 1, dtype=np.uint8)
+    for raw, internal in label_map.items():
+        lut[raw] = internal
+    return lut[seg.astype(np.int64)]
+
+
+def resample_spacing(x: np.ndarray, spacing_in: tuple[float, ...], spacing_out: tuple[float, ...], order: int = 3) -> np.ndarray:
+    """B-spline (``order``) resampling of a 3-D volume to a new voxel spacing."""
+    zoom = [a / b for a, b in zip(spacing_in, spacing_out)]
+    return ndimage.zoom(x.astype(np.float32), zoom, order=order, mode="constant", cval=0.0, grid_mode=True)
+
+
+def minmax_percentile(x: np.ndarray, mask: np.ndarray, upper: float) -> tuple[np.ndarray, float, float]:
+    lo = float(x.min())
+    hi = float(np.percentile(x[mask], upper)) if mask.any() else float(x.max())
+    hi = hi if hi > lo else lo + 1.0
+    return np.clip((x - lo) / (hi - lo), 0.0, 1.0).astype(np.float32), lo, hi
+
+
+# --------------------------------------------------------------------------- plans
+class CasePlan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case_id: str
+    role: str
+    source: str
+    original_shape: tuple[int, int, int]
+    spacing: tuple[float, float, float]
+    affine: list[list[float]]
+    crop_start: tuple[int, int, int] | None = None
+    stats: dict[str, dict[str, float]] = {}
+    has_seg: bool = False
+    ae_crop_start: tuple[int, int, int] | None = None
+    ae_resampled_shape: tuple[int, int, int] | None = None
+    ae_scale: tuple[float, float] | None = None
+    label_counts_original: dict[str, int] = {}
+    label_counts_cropped: dict[str, int] = {}
+
+
+class Plans(BaseModel):
+    """The typed view of ``plans.json``: the one way later stages learn how data was preprocessed."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = PLANS_VERSION
+    source: str
+    modalities: tuple[str, ...]
+    crop_mode: str
+    crop_size: tuple[int, int, int]
+    normalisation: str
+    percentile_clip: tuple[float, float] | None
+    healthy_label: bool
+    label_names: dict[int, str]
+    raw_label_map: dict[int, int]
+    autoencoder: dict[str, Any]
+    storage_format: str = "npy"
+    cases: dict[str, CasePlan]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_names)
+
+    @classmethod
+    def load(cls, preprocessed_dir: str | Path) -> "Plans":
+        p = Path(preprocessed_dir) / "plans.json"
+        if not p.is_file():
+            raise FileNotFoundError(f"{p} not found: run the preprocess stage first (dvc repro preprocess)")
+        return cls.model_validate_json(p.read_text())
+
+    def save(self, preprocessed_dir: str | Path) -> Path:
+        p = Path(preprocessed_dir) / "plans.json"
+        p.write_text(self.model_dump_json(indent=1))
+        return p
+
+    @staticmethod
+    def image_path(preprocessed_dir: str | Path, case_id: str) -> Path:
+        return Path(preprocessed_dir) / "images" / f"{case_id}.npy"
+
+    @staticmethod
+    def label_path(preprocessed_dir: str | Path, case_id: str) -> Path:
+        return Path(preprocessed_dir) / "labels" / f"{case_id}.npy"
+
+    @staticmethod
+    def ae_path(preprocessed_dir: str | Path, case_id: str) -> Path:
+        return Path(preprocessed_dir) / "autoencoder" / f"{case_id}.npy"
+
+    def labelled_ids(self) -> list[str]:
+        return sorted(k for k, c in self.cases.items() if c.has_seg)
+
+
+def load_preprocessed(preprocessed_dir: str | Path, case_id: str, mmap: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """(images C×X×Y×Z float32, labels X×Y×Z uint8 or None) of one preprocessed case."""
+    mode = "r" if mmap else None
+    img = np.load(Plans.image_path(preprocessed_dir, case_id), mmap_mode=mode)
+    lp = Plans.label_path(preprocessed_dir, case_id)
+    return img, (np.load(lp, mmap_mode=mode) if lp.is_file() else None)
+
+
+# --------------------------------------------------------------------------- one case
+def preprocess_case(case: Case, modalities: tuple[str, ...], cfg: PreprocessParams, out: Path) -> dict[str, Any]:
+    """Preprocess one validated case, write its arrays, and return its :class:`CasePlan` as a dict."""
+    vols, affine, spacing = [], None, None
+    for mod in modalities:
+        arr, aff, zooms = load_image(case.images[mod])
+        vols.append(arr)
+        affine, spacing = (aff, zooms) if affine is None else (affine, spacing)
+    images = np.stack(vols)
+    mask = brain_mask(images)
+    plan: dict[str, Any] = {
+        "case_id": case.case_id,
+        "role": case.role,
+        "source": case.source,
+        "original_shape": images.shape[1:],
+        "spacing": spacing,
+        "affine": np.asarray(affine).tolist(),
+        "has_seg": case.seg is not None,
+    }
+    # autoencoder input
+    ae = cfg.autoencoder
+    x = images[modalities.index(ae.modality)]
+    xr = resample_spacing(x, spacing, ae.spacing, order=ae.spline_order)
+    mr = resample_spacing(mask.astype(np.float32), spacing, ae.spacing, order=0) > 0.5
+    st = crop_start(xr.shape, ae.shape, "center")
+    xr, lo, hi = minmax_percentile(xr, mr, ae.upper_percentile)
+    xr = crop_or_pad(xr, st, ae.shape)
+    (out / "autoencoder").mkdir(parents=True, exist_ok=True)
+    np.save(Plans.ae_path(out, case.case_id), xr[None].astype(np.float32))
+    plan.update(ae_crop_start=st, ae_resampled_shape=tuple(int(s) for s in mr.shape), ae_scale=(lo, hi))
+    if case.seg is None:
+        return plan
+
+    # segmentation input
+    seg_raw, _, _ = load_image(case.seg, dtype=np.float32)
+    seg = remap_labels(seg_raw, case.label_map)
+    if cfg.healthy_label:
+        seg = np.where((seg == 0) & mask, HEALTHY_LABEL, seg).astype(np.uint8)
+    start = crop_start(images.shape[1:], cfg.crop_size, cfg.crop, mask)
+    img_c = crop_or_pad(images, start, cfg.crop_size)
+    seg_c = crop_or_pad(seg, start, cfg.crop_size)
+    mask_c = brain_mask(img_c)
+    stats = {}
+    normed = np.empty_like(img_c, dtype=np.float32)
+    for i, mod in enumerate(modalities):
+        ch = img_c[i]
+        st_mod: dict[str, float] = {}
+        if cfg.percentile_rescale and mask_c.any():
+            lo_p, hi_p = np.percentile(ch[mask_c], cfg.percentiles)
+            ch = np.where(mask_c, np.clip(ch, lo_p, hi_p), 0.0)
+            st_mod.update(p_low=float(lo_p), p_high=float(hi_p))
+        normed[i], mean, std = zscore_masked(ch, mask_c)
+        st_mod.update(mean=mean, std=std)
+        stats[mod] = st_mod
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "labels").mkdir(parents=True, exist_ok=True)
+    np.save(Plans.image_path(out, case.case_id), normed)
+    np.save(Plans.label_path(out, case.case_id), seg_c.astype(np.uint8))
+
+    def counts(s: np.ndarray, m: np.ndarray) -> dict[str, int]:
+        c = {str(k): int(np.count_nonzero(s == k)) for k in (1, 2, 3)}
+        c["healthy"] = int(np.count_nonzero(m & ~np.isin(s, (1, 2, 3))))
+        c["air"] = int(np.count_nonzero(~m))
+        return c
+
+    plan.update(
+        crop_start=start,
+        stats=stats,
+        label_counts_original=counts(seg, mask),
+        label_counts_cropped=counts(seg_c, mask_c),
+    )
+    return plan
+
+
+def _job(args: tuple) -> dict[str, Any]:
+    case, modalities, cfg, out = args
+    try:
+        return preprocess_case(case, modalities, cfg, out)
+    except Exception as err:  # report which case failed, and why, instead of a bare worker traceback
+        raise RuntimeError(f"preprocessing case {case.case_id} ({case.folder}) failed: {type(err).__name__}: {err}") from err
+
+
+def preprocess_dataset(
+    cases: list[Case], modalities: tuple[str, ...], cfg: PreprocessParams, out: str | Path, num_workers: int = 1
+) -> Plans:
+    """Preprocess ``cases`` (already validated) in parallel, write arrays and ``plans.json``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [(c, modalities, cfg, out) for c in cases]
+    if num_workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(num_workers) as pool:
+            plans = list(progress(pool.map(_job, jobs, chunksize=1), total=len(jobs), desc="preprocess"))
+    else:
+        plans = [_job(j) for j in progress(jobs, desc="preprocess")]
+    names = dict(INTERNAL_LABELS)
+    if cfg.healthy_label:
+        names[HEALTHY_LABEL] = "healthy brain"
+    source = cases[0].source if cases else "unknown"
+    p = Plans(
+        source=source,
+        modalities=modalities,
+        crop_mode=cfg.crop,
+        crop_size=cfg.crop_size,
+        normalisation="zscore over brain (non-zero) voxels, per modality",
+        percentile_clip=cfg.percentiles if cfg.percentile_rescale else None,
+        healthy_label=cfg.healthy_label,
+        label_names=names,
+        raw_label_map=cases[0].label_map if cases else {},
+        autoencoder=cfg.autoencoder.model_dump(mode="json"),
+        cases={d["case_id"]: CasePlan(**d) for d in plans},
+    )
+    p.save(out)
+    return p
+
+
+# --------------------------------------------------------------------------- paper tables 1 and 2
+def label_tables(plans: Plans) -> dict[str, Any]:
+    """The paper's Table 1 (label distribution before/after crop) and Table 2 (tumour voxels retained)."""
+    inv = {v: k for k, v in plans.raw_label_map.items()}
+    lab = [c for c in plans.cases.values() if c.has_seg]
+    keys = ["air", "healthy", "1", "2", "3"]
+    names = {"air": "air (outside brain)", "healthy": "healthy brain", "1": INTERNAL_LABELS[1], "2": INTERNAL_LABELS[2], "3": INTERNAL_LABELS[3]}
+    t1, t2 = [], []
+    for k in keys:
+        orig = [c.label_counts_original[k] / float(np.prod(c.original_shape)) for c in lab]
+        crop = [c.label_counts_cropped[k] / float(np.prod(plans.crop_size)) for c in lab]
+        raw = inv.get(int(k)) if k.isdigit() else None
+        t1.append({"label": k if raw is None else f"{k} (raw {raw})", "description": names[k],
+                   "original_pct": 100 * float(np.mean(orig)) if lab else 0.0,
+                   "cropped_pct": 100 * float(np.mean(crop)) if lab else 0.0})
+    for k in ("1", "2", "3"):
+        o = float(np.mean([c.label_counts_original[k] for c in lab])) if lab else 0.0
+        cr = float(np.mean([c.label_counts_cropped[k] for c in lab])) if lab else 0.0
+        t2.append({"label": f"{k} (raw {inv.get(int(k))})", "description": names[k], "original_avg": o,
+                   "cropped_avg": cr, "lost_pct": 100 * (1 - cr / o) if o else 0.0, "retained_pct": 100 * cr / o if o else 100.0})
+    return {"table1": t1, "table2": t2, "n_cases": len(lab)}
+
+
+def render_label_tables(tables: dict[str, Any], crop: tuple[int, ...]) -> str:
+    lines = [f"# Label distribution and tumour retention (crop {'×'.join(map(str, crop))}, {tables['n_cases']} labelled cases)", "",
+             "## Table 1 — average voxel-wise label distribution", "", "| label | description | original % | cropped % |", "|---|---|---|---|"]
+    lines += [f"| {r['label']} | {r['description']} | {r['original_pct']:.2f}% | {r['cropped_pct']:.2f}% |" for r in tables["table1"]]
+    lines += ["", "## Table 2 — tumour voxels retained by the crop", "", "| label | description | original avg | cropped avg | lost % | retained % |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['label']} | {r['description']} | {r['original_avg']:,.0f} | {r['cropped_avg']:,.0f} | {r['lost_pct']:.2f}% | {r['retained_pct']:.2f}% |" for r in tables["table2"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_label_tables(tables: dict[str, Any], crop: tuple[int, ...], report_md: Path) -> None:
+    report_md.parent.mkdir(parents=True, exist_ok=True)
+    report_md.write_text(render_label_tables(tables, crop))
+    import csv
+
+    with report_md.with_suffix(".csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["table", "label", "description", "original", "cropped", "lost_pct", "retained_pct"])
+        for r in tables["table1"]:
+            w.writerow(["1", r["label"], r["description"], f"{r['original_pct']:.4f}", f"{r['cropped_pct']:.4f}", "", ""])
+        for r in tables["table2"]:
+            w.writerow(["2", r["label"], r["description"], f"{r['original_avg']:.1f}", f"{r['cropped_avg']:.1f}", f"{r['lost_pct']:.4f}", f"{r['retained_pct']:.4f}"])
+
+
+def tables_metrics(tables: dict[str, Any]) -> dict[str, float]:
+    m = {}
+    for r in tables["table2"]:
+        k = r["label"].split()[0]
+        m[f"retained_pct_label{k}"] = round(r["retained_pct"], 4)
+    for r in tables["table1"]:
+        k = r["label"].split()[0]
+        m[f"cropped_pct_{k}"] = round(r["cropped_pct"], 4)
+    return m
+
+
+def dump_json(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2) + "\n")

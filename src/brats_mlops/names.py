@@ -1,0 +1,43 @@
+"""One source for names shared by DVC stages, MLflow experiments/runs/tags and the registry.
+
+The UI, ``dvc exp show`` and the CLI agree because they all read these constants.
+"""
+
+from __future__ import annotations
+
+# DVC stage names (dvc.yaml) — also the MLflow run names of the stages.
+STAGE_SYNTHESIZE = "synthesize"
+STAGE_VALIDATE = "validate"
+STAGE_PREPROCESS = "preprocess"
+STAGE_SPLIT = "split"
+
+# One MLflow experiment per branch of the pipeline.
+EXPERIMENTS = {
+    "data": "brats-data",
+    "segmentation": "brats-segmentation",
+    "autoencoder": "brats-autoencoder",
+    "survival": "brats-survival",
+}
+STAGE_BRANCH = {
+    STAGE_SYNTHESIZE: "data",
+    STAGE_VALIDATE: "data",
+    STAGE_PREPROCESS: "data",
+    STAGE_SPLIT: "data",
+}
+
+# Registered model names.
+MODEL_SEGMENTATION = "brats-segmentation"
+MODEL_AUTOENCODER = "brats-autoencoder"
+MODEL_SURVIVAL = "brats-survival"
+
+# Tags.
+TAG_STAGE = "brats.stage"
+TAG_GIT_COMMIT = "brats.git_commit"
+TAG_GIT_DIRTY = "brats.git_dirty"
+TAG_DATA_HASH_PREFIX = "brats.data_hash."
+TAG_ABLATION_GROUP = "brats.ablation_group"
+TAG_DVC_EXP = "brats.dvc_exp"
+TAG_ERROR = "brats.error"
+
+# Modalities: internal names (BraTS 2020 spelling) in the canonical channel order.
+MODALITIES = ("t1", "t1ce", "t2", "flair")

@@ -1,0 +1,186 @@
+"""Tracking spine: the only module that opens MLflow runs.
+
+Every stage does::
+
+    with stage_run(STAGE_PREPROCESS, params, sections=["data", "preprocess"], deps=[...]) as run:
+        ...
+        run.log_metrics({...})
+        run.log_artifact(path)
+
+which opens a run in the branch's experiment, logs the stage's params (flattened), the git commit and the
+content hashes of its inputs as tags, and ends the run FINISHED — or FAILED, with the error as a tag, when
+the stage raises.
+
+The default store is ``sqlite:///<project root>/mlflow.db``. Runs made by ``dvc exp run --temp`` or
+``--queue`` execute in a copy under ``<project root>/.dvc/tmp/exps/``; the root is resolved past that copy so
+their runs land in the same store. ``MLFLOW_TRACKING_URI`` overrides everything (e.g. a tracking server).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from brats_mlops.config.schema import Params, find_project_root
+from brats_mlops.names import (
+    EXPERIMENTS,
+    STAGE_BRANCH,
+    TAG_DATA_HASH_PREFIX,
+    TAG_DVC_EXP,
+    TAG_ERROR,
+    TAG_GIT_COMMIT,
+    TAG_GIT_DIRTY,
+    TAG_STAGE,
+)
+from brats_mlops.utils.hashing import content_hash
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+log = logging.getLogger(__name__)
+
+_EXP_MARKER = f"{os.sep}.dvc{os.sep}tmp{os.sep}exps{os.sep}"
+
+
+def real_project_root(start: Path | None = None) -> Path:
+    """The project root, resolved past DVC's temporary experiment copies (``.dvc/tmp/exps/...``)."""
+    root = find_project_root(start)
+    s = str(root)
+    if _EXP_MARKER in s:
+        return Path(s.split(_EXP_MARKER)[0])
+    return root
+
+
+def tracking_uri(params: Params | None = None, start: Path | None = None) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else ``tracking.uri`` (relative sqlite paths resolved against the root),
+    else ``sqlite:///<project root>/mlflow.db``."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    root = real_project_root(start)
+    uri = params.tracking.uri if params else None
+    if uri:
+        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+            rel = uri[len("sqlite:///"):]
+            return f"sqlite:///{(root / rel).resolve()}"
+        return uri
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def _is_local_store(uri: str) -> bool:
+    return uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri
+
+
+def git_commit(root: Path) -> tuple[str, bool]:
+    """(commit sha or 'unknown', dirty?)."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = bool(
+            subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True).stdout.strip()
+        )
+        return sha, dirty
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown", False
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        elif isinstance(v, (list, tuple)):
+            out[key] = ",".join(str(x) for x in v)
+        else:
+            out[key] = v
+    return out
+
+
+def ensure_experiment(name: str, root: Path, uri: str) -> str:
+    import mlflow
+
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    artifact_location = (root / "mlartifacts" / name).as_uri() if _is_local_store(uri) else None
+    try:
+        return mlflow.create_experiment(name, artifact_location=artifact_location)
+    except Exception:  # created concurrently by another stage
+        exp = mlflow.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+class StageRun:
+    """Handle on the active stage run (thin, so stages never import mlflow themselves)."""
+
+    def __init__(self, run: Any):
+        self.run = run
+        self.run_id: str = run.info.run_id
+
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        import mlflow
+
+        flat = {k: float(v) for k, v in flatten(metrics).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if flat:
+            mlflow.log_metrics(flat, step=step)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        import mlflow
+
+        p = Path(path)
+        if p.is_dir():
+            mlflow.log_artifacts(str(p), artifact_path=artifact_path or p.name)
+        elif p.is_file():
+            mlflow.log_artifact(str(p), artifact_path=artifact_path)
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        import mlflow
+
+        mlflow.set_tags({k: str(v) for k, v in tags.items()})
+
+
+@contextmanager
+def stage_run(
+    stage: str,
+    params: Params,
+    sections: list[str],
+    deps: list[str | Path] = (),
+    tags: dict[str, str] | None = None,
+    branch: str | None = None,
+) -> Iterator[StageRun]:
+    """Open the MLflow run of ``stage``; see the module docstring."""
+    import mlflow
+
+    root = real_project_root()
+    uri = tracking_uri(params)
+    mlflow.set_tracking_uri(uri)
+    exp_name = EXPERIMENTS[branch or STAGE_BRANCH[stage]]
+    exp_id = ensure_experiment(exp_name, root, uri)
+    sha, dirty = git_commit(find_project_root())
+    all_tags = {TAG_STAGE: stage, TAG_GIT_COMMIT: sha, TAG_GIT_DIRTY: str(dirty).lower(), "mlflow.source.git.commit": sha}
+    if os.environ.get("DVC_EXP_NAME"):
+        all_tags[TAG_DVC_EXP] = os.environ["DVC_EXP_NAME"]
+    if params.tracking.hash_inputs:
+        for d in deps:
+            all_tags[f"{TAG_DATA_HASH_PREFIX}{Path(d).as_posix()}"] = content_hash(d)
+    all_tags.update(tags or {})
+    dumped = params.dump()
+    logged = flatten({s: dumped[s] for s in sections if s in dumped})
+    log.info("stage %s: MLflow experiment %s at %s", stage, exp_name, uri)
+    run = mlflow.start_run(experiment_id=exp_id, run_name=stage, tags={k: str(v) for k, v in all_tags.items()})
+    try:
+        # MLflow caps a param value at 6000 chars
+        mlflow.log_params({k: str(v)[:6000] for k, v in logged.items()})
+        yield StageRun(run)
+    except BaseException as err:
+        try:
+            mlflow.set_tag(TAG_ERROR, f"{type(err).__name__}: {err}"[:5000])
+        finally:
+            mlflow.end_run(status="FAILED" if not isinstance(err, KeyboardInterrupt) else "KILLED")
+        raise
+    else:
+        mlflow.end_run(status="FINISHED")
