@@ -47,7 +47,7 @@ def crop_start(shape: tuple[int, ...], size: tuple[int, ...], mode: str, mask: n
     if mode == "center" or mask is None or not mask.any():
         return tuple((s - c) // 2 for s, c in zip(shape, size))
     idx = np.argwhere(mask)
-    centre = (idx.min(0) + idx.max(0)) / 2.0
+    centre = (idx.min(0) + idx.max(0) + 1) / 2.0  # centre of the half-open bounding box
     start = []
     for ax, (s, c) in enumerate(zip(shape, size)):
         st = int(round(centre[ax] - c / 2.0))
@@ -91,7 +91,7 @@ def remap_labels(seg: np.ndarray, label_map: dict[int, int]) -> np.ndarray:
 def resample_spacing(x: np.ndarray, spacing_in: tuple[float, ...], spacing_out: tuple[float, ...], order: int = 3) -> np.ndarray:
     """B-spline (``order``) resampling of a 3-D volume to a new voxel spacing."""
     zoom = [a / b for a, b in zip(spacing_in, spacing_out)]
-    return ndimage.zoom(x.astype(np.float32), zoom, order=order, mode="constant", cval=0.0, grid_mode=True)
+    return ndimage.zoom(x.astype(np.float32), zoom, order=order, mode="grid-constant", cval=0.0, grid_mode=True)
 
 
 def minmax_percentile(x: np.ndarray, mask: np.ndarray, upper: float) -> tuple[np.ndarray, float, float]:

@@ -14,7 +14,7 @@ Tumour
 Survival (hazard model, documented for the survival branch's known answer)
     Weibull proportional hazards, shape ``k = 2``::
 
-        lp = 0.035 (age - 60) + 1.2 ln(V_WT / 60 cm³) + 3.0 (f_ET - 0.25) + 1.0 (0.5 - d)
+        lp = 0.035 (age - 60) + 1.2 ln(V_WT / 70 cm³) + 3.0 (f_ET - 0.25) + 1.0 (0.4 - d)
         T  = 370 / ln(2)^(1/k) · (-ln U)^(1/k) · exp(-lp / k),   U ~ Uniform(0, 1)
 
     with V_WT the whole-tumour volume, f_ET the enhancing share of the whole tumour and d the distance of
@@ -176,7 +176,7 @@ def synthesize_case(
     rho = np.sqrt(((d_rot / axes[:, None, None, None].astype(np.float32)) ** 2).sum(0))
     rho = rho * (1.0 + 0.30 * _smooth_field(rng, tuple(shape), coarse=5))
     f_rim = rng.uniform(0.55, 0.85)  # enhancing rim outer radius / edema radius
-    f_core = 0.0 if rng.random() < 0.10 else f_rim * rng.uniform(0.40, 0.80)
+    f_core = 0.0 if rng.random() < 0.10 else f_rim * rng.uniform(0.50, 0.85)
     seg = np.zeros(tuple(shape), np.uint8)
     seg[(rho < 1.0) & brain] = 2
     seg[(rho < f_rim) & brain] = 4
@@ -213,9 +213,9 @@ def synthesize_case(
     h = HAZARD
     lp = (
         h["age"] * (age - 60.0)
-        + h["log_volume"] * math.log(max(wt, 1e-3) / 60.0)
+        + h["log_volume"] * math.log(max(wt, 1e-3) / 70.0)
         + h["enhancing_fraction"] * (f_et - 0.25)
-        + h["depth"] * (0.5 - depth)
+        + h["depth"] * (0.4 - depth)
     )
     k = h["shape_k"]
     lam = h["median_days"] / math.log(2.0) ** (1.0 / k)

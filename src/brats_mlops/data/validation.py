@@ -101,6 +101,7 @@ def profile_case(case: Case, modalities: tuple[str, ...], atol: float) -> dict[s
         finite = np.where(np.isfinite(arr), arr, 0.0)
         frac = float(np.count_nonzero(finite)) / finite.size
         nz[mod] = frac
+        detail["images_not_empty"].append((frac, f"{mod}: {ref.path.name} has non-zero fraction {frac:.4f}"))
         fg = finite[finite != 0]
         for q in (1, 50, 99):
             row[f"p{q:02d}_{mod}"] = float(np.percentile(fg, q)) if fg.size else 0.0
@@ -283,9 +284,9 @@ def validate_dataset(
     for check, idxs in img_fail.items():
         for i in idxs:
             msgs = details[i].get(check) or []
-            if check == "images_not_empty" and not msgs:
-                msgs = [f"a modality has non-zero fraction {rows[i]['min_nonzero_fraction']:.4f} "
-                        f"< validate.min_nonzero_fraction={params.min_nonzero_fraction} (all-zero or nearly empty image)"]
+            if check == "images_not_empty":
+                msgs = [f"{m} < validate.min_nonzero_fraction={params.min_nonzero_fraction} (all-zero or nearly empty image)"
+                        for frac, m in msgs if frac < params.min_nonzero_fraction]
             if check == "case_id_unique":
                 msgs = [f"case id {rows[i]['case_id']} occurs more than once under {index.root}"]
             reasons[i] += [f"[{check}] {m}" for m in (msgs or [IMAGING_CHECKS[check][2] + ": failed"])]

@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+
+from brats_mlops.config.schema import AutoencoderPreprocessParams, PreprocessParams
+from brats_mlops.data.preprocessing import (
+    Plans,
+    crop_or_pad,
+    crop_start,
+    label_tables,
+    load_preprocessed,
+    minmax_percentile,
+    preprocess_dataset,
+    remap_labels,
+    resample_spacing,
+    zscore_masked,
+)
+from brats_mlops.data.readers import discover
+
+MODS = ("t1", "t1ce", "t2", "flair")
+
+
+def test_zscore_uses_only_mask_voxels():
+    x = np.zeros((4, 4, 4), np.float32)
+    x[1:3, 1:3, 1:3] = [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]
+    mask = x != 0
+    out, mean, std = zscore_masked(x, mask)
+    vals = np.arange(1, 9, dtype=np.float64)
+    assert mean == pytest.approx(vals.mean()) and std == pytest.approx(vals.std())
+    assert out[mask].mean() == pytest.approx(0, abs=1e-6) and out[mask].std() == pytest.approx(1, abs=1e-6)
+    assert np.all(out[~mask] == 0)
+
+
+def test_zscore_constant_and_empty_mask():
+    x = np.full((3, 3, 3), 5.0, np.float32)
+    out, _, std = zscore_masked(x, x > 0)
+    assert std == 1.0 and np.all(out == 0)
+    out, _, _ = zscore_masked(x, np.zeros_like(x, bool))
+    assert np.all(out == 0)
+
+
+@pytest.mark.parametrize(
+    "shape, size, start, expected_sum",
+    [((10, 10, 10), (4, 4, 4), (3, 3, 3), 64), ((4, 4, 4), (8, 8, 8), (-2, -2, -2), 64), ((10, 10, 10), (4, 4, 4), (8, 8, 8), 8)],
+)
+def test_crop_or_pad(shape, size, start, expected_sum):
+    out = crop_or_pad(np.ones(shape, np.float32), start, size)
+    assert out.shape == size and out.sum() == expected_sum
+
+
+def test_crop_retention_phantom():
+    """A 240x240x155 phantom with a tumour cube straddling the 128^3 centre-crop border: known retention."""
+    shape, size = (240, 240, 155), (128, 128, 128)
+    st = crop_start(shape, size, "center")
+    assert st == (56, 56, 13)
+    seg = np.zeros(shape, np.uint8)
+    # cube of 20^3 voxels, 5 of its 20 x-planes beyond the crop's upper x border (56 + 128 = 184)
+    seg[169:189, 100:120, 60:80] = 2
+    kept = crop_or_pad(seg, st, size)
+    assert (kept == 2).sum() / (seg == 2).sum() == pytest.approx(15 / 20)
+
+
+def test_foreground_crop_centres_the_brain():
+    mask = np.zeros((100, 100, 100), bool)
+    mask[60:90, 10:40, 40:60] = True
+    st = crop_start(mask.shape, (40, 40, 40), "foreground", mask)
+    assert st == (55, 5, 30)
+    assert crop_or_pad(mask, st, (40, 40, 40)).sum() == mask.sum()
+
+
+@pytest.mark.parametrize(
+    "source_map, raw, internal",
+    [({0: 0, 1: 1, 2: 2, 4: 3}, [0, 1, 2, 4], [0, 1, 2, 3]), ({0: 0, 1: 2, 2: 1, 3: 3}, [0, 1, 2, 3], [0, 2, 1, 3])],
+)
+def test_remap_labels(source_map, raw, internal):
+    assert remap_labels(np.array(raw), source_map).tolist() == internal
+
+
+def test_resample_and_minmax():
+    x = np.random.default_rng(0).random((20, 20, 10)).astype(np.float32) * 100
+    r = resample_spacing(x, (1.0, 1.0, 1.0), (2.0, 2.0, 2.0))
+    assert r.shape == (10, 10, 5)
+    m, lo, hi = minmax_percentile(x, x > 0, 99.5)
+    assert m.min() >= 0 and m.max() == 1 and lo == pytest.approx(x.min())
+
+
+def test_preprocess_dataset_and_plans(tiny_synth, tmp_path):
+    idx = discover("synthetic", tiny_synth, MODS)
+    cfg = PreprocessParams(crop_size=(16, 16, 16), healthy_label=True,
+                           autoencoder=AutoencoderPreprocessParams(spacing=(14.0, 14.0, 14.0), shape=(8, 8, 8)))
+    plans = preprocess_dataset(idx.cases, MODS, cfg, tmp_path, num_workers=2)
+    back = Plans.load(tmp_path)
+    assert back == plans
+    assert back.num_classes == 5 and back.label_names[4] == "healthy brain"
+    assert set(back.labelled_ids()) == {c.case_id for c in idx.cases if c.role == "labelled"}
+    cid = back.labelled_ids()[0]
+    img, lab = load_preprocessed(tmp_path, cid)
+    assert img.shape == (4, 16, 16, 16) and img.dtype == np.float32 and lab.dtype == np.uint8
+    assert set(np.unique(lab)) <= {0, 1, 2, 3, 4} and 4 in lab
+    brain = np.any(img != 0, axis=0)
+    assert abs(float(img[0][brain].mean())) < 1e-4
+    ae = np.load(Plans.ae_path(tmp_path, cid))
+    assert ae.shape == (1, 8, 8, 8) and ae.min() >= 0 and ae.max() <= 1
+    # unlabelled cases get autoencoder inputs only
+    unl = [c.case_id for c in idx.cases if c.role == "unlabelled"][0]
+    assert Plans.ae_path(tmp_path, unl).is_file() and not Plans.image_path(tmp_path, unl).exists()
+    t = label_tables(back)
+    assert t["n_cases"] == len(back.labelled_ids())
+    assert all(0 <= r["retained_pct"] <= 100 for r in t["table2"])
+    assert sum(r["original_pct"] for r in t["table1"]) == pytest.approx(100, abs=1e-6)
+
+
+def test_plans_missing_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="preprocess stage"):
+        Plans.load(tmp_path)

@@ -1,0 +1,71 @@
+import pandas as pd
+import pytest
+
+from brats_mlops.config.schema import SurvivalSplitParams
+from brats_mlops.data.splits import assign_class, segmentation_split, survival_cohort
+
+
+def test_segmentation_split_deterministic_and_disjoint():
+    ids = [f"c{i:03d}" for i in range(50)]
+    a = segmentation_split(ids, 0.2, seed=1)
+    assert a == segmentation_split(list(reversed(ids)), 0.2, seed=1)
+    assert a != segmentation_split(ids, 0.2, seed=2)
+    assert not set(a["train"]) & set(a["val"]) and len(a["train"]) + len(a["val"]) == 50 and len(a["val"]) == 10
+
+
+def test_segmentation_split_needs_two_cases():
+    with pytest.raises(ValueError, match="at least 2"):
+        segmentation_split(["only"], 0.2, 0)
+
+
+@pytest.mark.parametrize(
+    "days, event, edges, expected",
+    [
+        (200, 1, [370], 0),
+        (400, 1, [370], 1),
+        (400, 0, [370], 1),  # alive at 400 days: surely long
+        (361, 0, [370], None),  # alive at 361: class unknown, never counted as a death
+        (310, 1, [300, 450], 1),
+        (460, 0, [300, 450], 2),
+        (310, 0, [300, 450], None),
+    ],
+)
+def test_assign_class(days, event, edges, expected):
+    assert assign_class(days, event, edges) == expected
+
+
+def _clinical(n=40):
+    return pd.DataFrame({
+        "case_id": [f"c{i:03d}" for i in range(n)],
+        "age": [50 + i % 20 for i in range(n)],
+        "survival_days": [100 + 20 * i for i in range(n)],
+        "event": [0 if i == 3 else 1 for i in range(n)],
+        "resection": ["GTR" if i % 4 else "STR" for i in range(n)],
+    })
+
+
+def test_survival_cohort_stratified_and_censoring():
+    df = _clinical()
+    cohort, excluded, edges = survival_cohort(df, set(df.case_id), SurvivalSplitParams(), seed=0)
+    assert edges == [370.0]
+    assert [e["case_id"] for e in excluded] == ["c003"]  # alive at 160 days
+    assert set(cohort.subset) == {"train", "test"}
+    assert not set(cohort[cohort.subset == "train"].case_id) & set(cohort[cohort.subset == "test"].case_id)
+    frac = cohort.groupby("subset").label.mean()
+    assert abs(frac["train"] - frac["test"]) < 0.15
+    again, _, _ = survival_cohort(df, set(df.case_id), SurvivalSplitParams(), seed=0)
+    assert again.equals(cohort)
+
+
+@pytest.mark.parametrize("target, n_classes", [("challenge3", 3), ("quantile", 3)])
+def test_survival_targets(target, n_classes):
+    df = _clinical(60)
+    cohort, _, edges = survival_cohort(df, set(df.case_id), SurvivalSplitParams(target=target), seed=0)
+    assert cohort.label.nunique() == n_classes and len(edges) == n_classes - 1
+
+
+def test_gtr_only():
+    df = _clinical()
+    cohort, excluded, _ = survival_cohort(df, set(df.case_id), SurvivalSplitParams(gtr_only=True), seed=0)
+    assert set(cohort.resection) == {"GTR"}
+    assert sum("gtr_only" in e["reason"] for e in excluded) == 10
