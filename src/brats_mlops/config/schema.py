@@ -175,8 +175,13 @@ def find_project_root(start: Path | None = None) -> Path:
 def _format_error(err: ValidationError, origin: str) -> str:
     lines = [f"{origin} is not valid ({err.error_count()} problem(s)):"]
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "<top level>"
+        loc = list(e["loc"])
         msg = e["msg"]
+        if loc and isinstance(loc[-1], int) and e["type"] == "missing":
+            loc, msg = loc[:-1], f"too few values: needs {loc[-1] + 1} or more"
+        if e["type"] == "too_long":
+            msg = f"too many values ({msg})"
+        key = ".".join(str(p) for p in loc) or "<top level>"
         if e["type"] == "extra_forbidden":
             msg = "unknown key (typo? see params.yaml for the valid keys of this section)"
         lines.append(f"  - {key}: {msg} (got {e.get('input')!r})")

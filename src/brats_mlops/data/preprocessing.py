@@ -179,7 +179,9 @@ def load_preprocessed(preprocessed_dir: str | Path, case_id: str, mmap: bool = F
 
 
 # --------------------------------------------------------------------------- one case
-def preprocess_case(case: Case, modalities: tuple[str, ...], cfg: PreprocessParams, out: Path) -> dict[str, Any]:
+def preprocess_case(
+    case: Case, modalities: tuple[str, ...], cfg: PreprocessParams, out: Path, autoencoder_inputs: bool = True
+) -> dict[str, Any]:
     """Preprocess one validated case, write its arrays, and return its :class:`CasePlan` as a dict."""
     vols, affine, spacing = [], None, None
     for mod in modalities:
@@ -197,7 +199,14 @@ def preprocess_case(case: Case, modalities: tuple[str, ...], cfg: PreprocessPara
         "affine": np.asarray(affine).tolist(),
         "has_seg": case.seg is not None,
     }
-    # autoencoder input
+    if autoencoder_inputs:
+        plan.update(_autoencoder_input(case, images, mask, modalities, spacing, cfg, out))
+    if case.seg is None:
+        return plan
+    return _segmentation_input(case, images, mask, modalities, cfg, out, plan)
+
+
+def _autoencoder_input(case, images, mask, modalities, spacing, cfg: PreprocessParams, out: Path) -> dict[str, Any]:
     ae = cfg.autoencoder
     x = images[modalities.index(ae.modality)]
     xr = resample_spacing(x, spacing, ae.spacing, order=ae.spline_order)
@@ -207,11 +216,10 @@ def preprocess_case(case: Case, modalities: tuple[str, ...], cfg: PreprocessPara
     xr = crop_or_pad(xr, st, ae.shape)
     (out / "autoencoder").mkdir(parents=True, exist_ok=True)
     np.save(Plans.ae_path(out, case.case_id), xr[None].astype(np.float32))
-    plan.update(ae_crop_start=st, ae_resampled_shape=tuple(int(s) for s in mr.shape), ae_scale=(lo, hi))
-    if case.seg is None:
-        return plan
+    return {"ae_crop_start": st, "ae_resampled_shape": tuple(int(s) for s in mr.shape), "ae_scale": (lo, hi)}
 
-    # segmentation input
+
+def _segmentation_input(case, images, mask, modalities, cfg: PreprocessParams, out: Path, plan: dict[str, Any]) -> dict[str, Any]:
     seg_raw, _, _ = load_image(case.seg, dtype=np.float32)
     seg = remap_labels(seg_raw, case.label_map)
     if cfg.healthy_label:

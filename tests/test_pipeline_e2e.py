@@ -1,0 +1,72 @@
+"""End to end: `dvc repro` of the data stages in a temporary clone, then a no-op repro, then `dvc exp run --temp`."""
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _run(cmd, cwd, env):
+    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, f"{' '.join(cmd)} failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+    return r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    dst = tmp_path_factory.mktemp("clone") / "brats_mlops"
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for f in files:
+        if (ROOT / f).is_file():
+            (dst / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, dst / f)
+    p = yaml.safe_load((dst / "params.yaml").read_text())
+    p["synthetic"].update(n_train=6, n_validation=2, shape=[32, 32, 24], spacing=[6.0, 6.0, 6.0])
+    p["preprocess"]["crop_size"] = [16, 16, 16]
+    p["preprocess"]["autoencoder"].update(spacing=[12.0, 12.0, 12.0], shape=[8, 8, 8])
+    (dst / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    (dst / "dvc.lock").unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env.update(PATH=f"{BIN}:{env['PATH']}", BRATS_NO_PROGRESS="1", DVC_NO_ANALYTICS="1", MLFLOW_DISABLE_TELEMETRY="true")
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "clone"]):
+        _run(cmd, dst, env)
+    return dst, env
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("e2e")
+def test_dvc_repro_data_stages_then_noop_then_exp_temp(clone):
+    dst, env = clone
+    _run([str(BIN / "dvc"), "repro"], dst, env)
+    m = json.loads((dst / "metrics" / "data_validation.json").read_text())
+    assert m["cases_seen"] == 8 and m["quarantined"] == 0
+    plans = json.loads((dst / "data" / "preprocessed" / "plans.json").read_text())
+    assert len(plans["cases"]) == 8 and plans["crop_size"] == [16, 16, 16]
+    seg = json.loads((dst / "data" / "splits" / "segmentation.json").read_text())
+    assert len(seg["train"]) + len(seg["val"]) == 6
+    assert (dst / "reports" / "data_validation.md").is_file() and (dst / "reports" / "label_distribution.md").is_file()
+    out = _run([str(BIN / "dvc"), "repro"], dst, env)
+    assert "Data and pipelines are up to date" in out
+    # every stage is a FINISHED run in the embedded store at the project root
+    with sqlite3.connect(dst / "mlflow.db") as db:
+        runs = db.execute("select name, status from runs").fetchall()
+    assert sorted(runs) == sorted([(s, "FINISHED") for s in ("synthesize", "validate", "preprocess", "split")])
+
+    # an experiment run in DVC's temporary copy still logs to the project's store
+    _run(["git", "add", "-A"], dst, env)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "lock"], dst, env)
+    _run([str(BIN / "dvc"), "exp", "run", "--temp", "--set-param", "split.seed=7"], dst, env)
+    with sqlite3.connect(dst / "mlflow.db") as db:
+        runs = db.execute("select name, status from runs where name='split'").fetchall()
+    assert len(runs) == 2 and all(s == "FINISHED" for _, s in runs)
