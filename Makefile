@@ -8,6 +8,8 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 export DO_NOT_TRACK := true
 export PYTHONUNBUFFERED := 1
+# dvc.yaml stages call `python`: make it the venv's
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: run test venv ui bench clean-venv help
 
