@@ -29,8 +29,8 @@ def test_reason_names_check_file_and_problem(result, case_id):
     row = result.cases.set_index("case_id").loc[case_id]
     assert f"[{check}]" in row.reasons
     assert mod in row.reasons
-    if check in ("files_readable", "finite_voxels", "labels_in_scheme", "seg_not_empty"):
-        assert case_id in row.reasons  # the file name carries the case id
+    if check != "modalities_present":
+        assert f"{case_id}_{mod}.nii" in row.reasons  # names the file
 
 
 def test_clinical_problems_keep_imaging_role(result):
@@ -43,6 +43,7 @@ def test_clinical_problems_keep_imaging_role(result):
         assert rows.loc[cid].verdict == "passed", rows.loc[cid].reasons
         assert rows.loc[cid].survival_cohort
     assert not rows.loc["BraTS20_Validation_001"].survival_cohort
+    assert "Age is empty" not in rows.loc["BraTS20_Training_001"].clinical_reasons  # only the duplicate is wrong
 
 
 def test_orphan_and_duplicate_reported_by_id(result):

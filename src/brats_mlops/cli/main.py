@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -40,7 +41,7 @@ class OnFailure(str, Enum):
 
 
 def _fail(msg: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {msg}", highlight=False)
+    console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -87,7 +88,7 @@ def validate(
         colour = "green" if e["verdict"] == "passed" else "red"
         why = "\n".join(e["reasons"]) if e["verdict"] != "passed" else "\n".join(e["clinical_reasons"])
         table.add_row(e["id"] + (" (csv row)" if e["kind"] == "csv_row" else ""), e["role"] or "-",
-                      f"[{colour}]{e['verdict']}[/]", why, "yes" if e["survival_cohort"] else "no")
+                      f"[{colour}]{e['verdict']}[/]", escape(why), "yes" if e["survival_cohort"] else "no")
     Console(width=max(140, Console().width)).print(table)
     m = result.metrics
     console.print(f"passed {m['passed']}, quarantined {m['quarantined']}, survival cohort {m['survival_cohort']}, "
@@ -101,7 +102,7 @@ def validate(
         report_json.write_text(json.dumps({"source": source.value, "root": str(root), "metrics": m, "entries": result.entries()}, indent=1))
         console.print(f"verdicts: {report_json}")
     if on_failure == OnFailure.stop and m["quarantined"]:
-        console.print(stop_message(result), highlight=False)
+        console.print(escape(stop_message(result)), highlight=False)
         raise typer.Exit(1)
 
 

@@ -35,6 +35,7 @@ class DatasetIndex:
     clinical_files: list[Path] = field(default_factory=list)
     clinical_table_of_role: dict[str, Path] = field(default_factory=dict)
     orphan_rows: list[ClinicalRecord] = field(default_factory=list)  # CSV rows with no case folder
+    clinical_rows: list[tuple[ClinicalRecord, str]] = field(default_factory=list)  # every row, with its table's role
     duplicates: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -66,6 +67,7 @@ def _attach_clinical(
     index.duplicates.update(dups)
     by_id = {c.case_id: c for c in cases}
     for rec in records:
+        index.clinical_rows.append((rec, role))
         case = by_id.get(rec.case_id)
         if case is None:
             index.orphan_rows.append(rec)

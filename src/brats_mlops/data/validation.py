@@ -77,7 +77,7 @@ def profile_case(case: Case, modalities: tuple[str, ...], atol: float) -> dict[s
     }
     detail: dict[str, list[str]] = {k: [] for k in IMAGING_CHECKS}
     detail["modalities_present"] += [p for p in case.problems if p.startswith("missing")]
-    shapes, affines, nonfinite, nz = {}, {}, 0, {}
+    shapes, affines, nonfinite, nz, files = {}, {}, 0, {}, {}
     dtypes = set()
     for mod in modalities:
         ref = case.images.get(mod)
@@ -89,7 +89,7 @@ def profile_case(case: Case, modalities: tuple[str, ...], atol: float) -> dict[s
             row["n_unreadable"] += 1
             detail["files_readable"].append(f"{mod}: {err}")
             continue
-        shapes[mod], affines[mod] = arr.shape, aff
+        shapes[mod], affines[mod], files[mod] = arr.shape, aff, ref.path.name
         row["spacing"] = row["spacing"] or "x".join(f"{z:g}" for z in zooms)
         import nibabel as nib  # dtype as stored on disk
 
@@ -109,7 +109,7 @@ def profile_case(case: Case, modalities: tuple[str, ...], atol: float) -> dict[s
     if case.seg is not None:
         try:
             seg, saff, _ = load_image(case.seg, dtype=np.float32)
-            shapes["seg"], affines["seg"] = seg.shape, saff
+            shapes["seg"], affines["seg"], files["seg"] = seg.shape, saff, case.seg.path.name
             finite_seg = np.isfinite(seg)
             values = np.unique(seg[finite_seg])
             row["label_values"] = ",".join(f"{v:g}" for v in values)
@@ -135,12 +135,14 @@ def profile_case(case: Case, modalities: tuple[str, ...], atol: float) -> dict[s
         row["shapes_agree"] = not bad_shapes
         if bad_shapes:
             detail["shapes_agree"].append(
-                "shapes differ: " + ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in shapes.items())
+                "shapes differ: " + ", ".join(f"{k} ({files[k]}) {'x'.join(map(str, v))}" for k, v in shapes.items())
             )
         bad_aff = [k for k, a in affines.items() if not np.allclose(a, affines[first], atol=atol)]
         row["affines_agree"] = not bad_aff
         if bad_aff:
-            detail["affines_agree"].append(f"affines of {bad_aff} differ from {first}'s (atol {atol})")
+            detail["affines_agree"].append(
+                "affine of " + ", ".join(f"{k} ({files[k]})" for k in bad_aff) + f" differs from {first}'s ({files[first]}) by more than {atol}"
+            )
     if nz:
         row["n_nonfinite"] = nonfinite
         row["min_nonzero_fraction"] = min(nz.values())
@@ -293,42 +295,29 @@ def validate_dataset(
     cases["verdict"] = ["quarantined" if r else "passed" for r in reasons]
     cases["reasons"] = [" | ".join(r) for r in reasons]
 
-    # clinical table: rows of the survival tables, matched to folders
+    # clinical table: every row of the survival tables (duplicates included), matched to folders
     by_id = index.by_id()
-    crow = []
-    for c in index.cases:
-        if c.clinical is not None:
-            crow.append((c.clinical, True, c.role))
-    for rec in index.orphan_rows:
-        crow.append((rec, False, None))
     clin = pd.DataFrame(
         [
             {
                 "case_id": rec.case_id,
-                "has_case_folder": has,
-                "role": role,
+                "has_case_folder": rec.case_id in by_id,
+                "role": role if rec.case_id in by_id else None,
                 "age": rec.age,
                 "survival_raw": rec.survival_raw,
                 "survival_days": rec.survival_days,
                 "event": rec.event,
                 "survival_parse_ok": (None if role == "unlabelled" else rec.survival_days is not None),
                 "resection": rec.resection,
-                "_problems": list(rec.problems),
             }
-            for rec, has, role in crow
+            for rec, role in index.clinical_rows
         ],
         columns=["case_id", "has_case_folder", "role", "age", "survival_raw", "survival_days", "event",
-                 "survival_parse_ok", "resection", "_problems"],
+                 "survival_parse_ok", "resection"],
     )
-    # duplicates: the reader keeps one record per folder; count every row of the table for the unique check
-    dup_rows = [
-        {"case_id": cid, "has_case_folder": cid in by_id, "_problems": [f"duplicate id ({n} rows)"]}
-        for cid, n in index.duplicates.items()
-        for _ in range(n - 1)
-    ]
-    clin_gx_df = pd.concat([clin, pd.DataFrame(dup_rows)], ignore_index=True) if dup_rows else clin
+    clin_gx_df = clin
     clin_fail, clin_gx = _gx_run(
-        clin_gx_df.drop(columns=["_problems"]).astype({"has_case_folder": object}),
+        clin_gx_df.astype({"has_case_folder": object}),
         CLINICAL_CHECKS,
         "brats_clinical",
         {"age_in_range": params.age_range, "resection_known": params.resection_values},
@@ -354,7 +343,6 @@ def validate_dataset(
     clin["usable"] = [
         not clin_reasons.get(r.case_id) and r.role == "labelled" and r.has_case_folder for r in clin.itertuples()
     ]
-    clin = clin.drop(columns=["_problems"])
 
     # survival cohort per case
     cohort, creasons = [], []
