@@ -15,8 +15,10 @@ class ImageReadError(RuntimeError):
     """An image could not be read; the message names the file and the problem."""
 
 
-def load_image(ref: ImageRef, dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+def load_image(ref: ImageRef, dtype: type | None = np.float32) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
     """Voxel array (3-D), affine and voxel spacing of ``ref`` (one channel of a 4-D file for MSD).
+
+    ``dtype=None`` keeps the stored dtype (after any NIfTI scaling), which is cheaper than a float copy.
 
     Raises:
         ImageReadError: the file is missing, truncated, not NIfTI, or has an unexpected dimensionality.
@@ -26,9 +28,11 @@ def load_image(ref: ImageRef, dtype: type = np.float32) -> tuple[np.ndarray, np.
         if ref.channel is not None:
             if len(img.shape) != 4 or ref.channel >= img.shape[3]:
                 raise ImageReadError(f"{ref.path.name}: expected a 4-D image with channel {ref.channel}, shape {img.shape}")
-            arr = np.asarray(img.dataobj[..., ref.channel], dtype=dtype)
+            arr = np.asanyarray(img.dataobj[..., ref.channel])
         else:
-            arr = np.asarray(img.dataobj, dtype=dtype)
+            arr = np.asanyarray(img.dataobj)
+        if dtype is not None and arr.dtype != dtype:
+            arr = arr.astype(dtype)
             if arr.ndim == 4 and arr.shape[3] == 1:
                 arr = arr[..., 0]
         if arr.ndim != 3:

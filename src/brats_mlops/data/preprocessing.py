@@ -85,7 +85,8 @@ def remap_labels(seg: np.ndarray, label_map: dict[int, int]) -> np.ndarray:
     lut = np.zeros(max(label_map) + 1, dtype=np.uint8)
     for raw, internal in label_map.items():
         lut[raw] = internal
-    return lut[seg.astype(np.int64)]
+    idx = seg if np.issubdtype(seg.dtype, np.unsignedinteger) else seg.astype(np.int64)
+    return lut[idx]
 
 
 def resample_spacing(x: np.ndarray, spacing_in: tuple[float, ...], spacing_out: tuple[float, ...], order: int = 3) -> np.ndarray:
@@ -185,7 +186,7 @@ def preprocess_case(
     """Preprocess one validated case, write its arrays, and return its :class:`CasePlan` as a dict."""
     vols, affine, spacing = [], None, None
     for mod in modalities:
-        arr, aff, zooms = load_image(case.images[mod])
+        arr, aff, zooms = load_image(case.images[mod], dtype=None)  # stored dtype; converted after the crop
         vols.append(arr)
         affine, spacing = (aff, zooms) if affine is None else (affine, spacing)
     images = np.stack(vols)
@@ -208,7 +209,7 @@ def preprocess_case(
 
 def _autoencoder_input(case, images, mask, modalities, spacing, cfg: PreprocessParams, out: Path) -> dict[str, Any]:
     ae = cfg.autoencoder
-    x = images[modalities.index(ae.modality)]
+    x = images[modalities.index(ae.modality)].astype(np.float32)
     xr = resample_spacing(x, spacing, ae.spacing, order=ae.spline_order)
     mr = resample_spacing(mask.astype(np.float32), spacing, ae.spacing, order=0) > 0.5
     st = crop_start(xr.shape, ae.shape, "center")
@@ -220,12 +221,12 @@ def _autoencoder_input(case, images, mask, modalities, spacing, cfg: PreprocessP
 
 
 def _segmentation_input(case, images, mask, modalities, cfg: PreprocessParams, out: Path, plan: dict[str, Any]) -> dict[str, Any]:
-    seg_raw, _, _ = load_image(case.seg, dtype=np.float32)
+    seg_raw, _, _ = load_image(case.seg, dtype=None)
     seg = remap_labels(seg_raw, case.label_map)
     if cfg.healthy_label:
         seg = np.where((seg == 0) & mask, HEALTHY_LABEL, seg).astype(np.uint8)
     start = crop_start(images.shape[1:], cfg.crop_size, cfg.crop, mask)
-    img_c = crop_or_pad(images, start, cfg.crop_size)
+    img_c = crop_or_pad(images, start, cfg.crop_size).astype(np.float32)
     seg_c = crop_or_pad(seg, start, cfg.crop_size)
     mask_c = brain_mask(img_c)
     stats = {}
@@ -246,9 +247,11 @@ def _segmentation_input(case, images, mask, modalities, cfg: PreprocessParams, o
     np.save(Plans.label_path(out, case.case_id), seg_c.astype(np.uint8))
 
     def counts(s: np.ndarray, m: np.ndarray) -> dict[str, int]:
-        c = {str(k): int(np.count_nonzero(s == k)) for k in (1, 2, 3)}
-        c["healthy"] = int(np.count_nonzero(m & ~np.isin(s, (1, 2, 3))))
-        c["air"] = int(np.count_nonzero(~m))
+        tumour = np.bincount(s.ravel(), minlength=5)
+        in_brain = np.bincount(s[m].ravel(), minlength=5)
+        c = {str(k): int(tumour[k]) for k in (1, 2, 3)}
+        c["healthy"] = int(in_brain[0] + in_brain[HEALTHY_LABEL])
+        c["air"] = int(m.size - np.count_nonzero(m))
         return c
 
     plan.update(

@@ -1,0 +1,11 @@
+"""Segmentation losses (label and region mode), built on MONAI's losses."""
+
+from brats_mlops.losses.segmentation import (
+    EdgeLoss,
+    SegmentationLoss,
+    class_weights_from_frequencies,
+    labels_to_regions,
+    regions_to_labels,
+)
+
+__all__ = ["EdgeLoss", "SegmentationLoss", "class_weights_from_frequencies", "labels_to_regions", "regions_to_labels"]

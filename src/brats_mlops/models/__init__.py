@@ -1,0 +1,5 @@
+"""Segmentation networks, chosen by name (``build_model``); each can return its bottleneck features."""
+
+from brats_mlops.models.registry import MODELS, build_model
+
+__all__ = ["MODELS", "build_model"]
