@@ -133,6 +133,61 @@ class SplitParams(_Section):
     survival: SurvivalSplitParams = SurvivalSplitParams()
 
 
+class LossParams(_Section):
+    dice: float = Field(1.0, ge=0.0)  # soft Dice over the non-background classes (regions in region mode)
+    ce_beta: float = Field(0.0, ge=0.0)  # β of the class-weighted cross-entropy (BCE in region mode)
+    focal: float = Field(0.0, ge=0.0)
+    edge: float = Field(0.0, ge=0.0)
+
+    @model_validator(mode="after")
+    def _some(self) -> "LossParams":
+        if self.dice + self.ce_beta + self.focal + self.edge == 0:
+            raise ValueError("all loss weights are 0: set at least one of dice, ce_beta, focal, edge > 0")
+        return self
+
+
+class AugmentationParams(_Section):
+    enabled: bool = True
+    flip_p: float = Field(0.5, ge=0.0, le=1.0)  # left-right flip probability
+    affine_p: float = Field(1 / 3, ge=0.0, le=1.0)
+    scales: tuple[float, float] = (0.6, 1.4)
+    degrees: float = Field(15.0, ge=0.0)
+    translation: float = Field(5.0, ge=0.0)  # voxels
+    log_gamma: float = Field(0.3, ge=0.0)  # gamma with log(γ) uniform in ±log_gamma
+    bias_field: bool = False  # opt-in: slow on CPU (see STACK-NOTES)
+    elastic: bool = False  # opt-in: slow on CPU
+
+
+class SegmentationParams(_Section):
+    model: Literal["res_se_unet", "res_se_unet_deeper", "unet3d", "res_unet", "segresnet"] = "res_se_unet"
+    channels: tuple[int, ...] = (16, 32, 64, 128, 256)  # per level; the deeper variant appends 320
+    mode: Literal["label", "region"] = "label"
+    loss: LossParams = LossParams()
+    region_thresholds: tuple[float, float, float] = (0.5, 0.5, 0.5)  # WT, TC, ET in region mode
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(2, ge=1)
+    grad_accum: int = Field(2, ge=1)
+    lr: float = Field(1e-4, gt=0.0)
+    lr_min: float = Field(5e-5, ge=0.0)
+    weight_decay: float = Field(1e-3, ge=0.0)
+    warmup_epochs: int = Field(0, ge=0)
+    num_workers: int = Field(2, ge=0)
+    val_every: int = Field(1, ge=1)
+    augmentation: AugmentationParams = AugmentationParams()
+    sw_overlap: float = Field(0.5, ge=0.0, lt=1.0)  # sliding-window overlap at evaluation
+    postprocess_min_voxels: int = Field(50, ge=0)  # evaluation reports metrics before and after post-processing
+    ablation_group: str = "default"  # tag to compare runs (brats-mlops compare / dvc exp show)
+    max_eval_cases: int | None = Field(None, ge=1)  # cap held-out cases at evaluation (None: all)
+
+    @model_validator(mode="after")
+    def _lr(self) -> "SegmentationParams":
+        if self.lr_min > self.lr:
+            raise ValueError(f"segmentation.lr_min={self.lr_min} must be <= segmentation.lr={self.lr}")
+        if self.warmup_epochs >= self.epochs and self.warmup_epochs:
+            raise ValueError(f"segmentation.warmup_epochs={self.warmup_epochs} must be < epochs={self.epochs}")
+        return self
+
+
 class TrackingParams(_Section):
     uri: str | None = None
     hash_inputs: bool = True
@@ -146,6 +201,7 @@ class Params(_Section):
     validate_: ValidateParams = Field(ValidateParams(), alias="validate")
     preprocess: PreprocessParams = PreprocessParams()
     split: SplitParams = SplitParams()
+    segmentation: SegmentationParams = SegmentationParams()
     tracking: TrackingParams = TrackingParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -156,6 +212,18 @@ class Params(_Section):
             raise ValueError(
                 f"preprocess.autoencoder.modality={self.preprocess.autoencoder.modality!r} is not among "
                 f"data.modalities={list(self.data.modalities)}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _crop_fits_model(self) -> "Params":
+        levels = len(self.segmentation.channels) + (1 if self.segmentation.model == "res_se_unet_deeper" else 0)
+        div = 8 if self.segmentation.model == "segresnet" else 2 ** (levels - 1)
+        bad = [c for c in self.preprocess.crop_size if c % div]
+        if bad:
+            raise ValueError(
+                f"preprocess.crop_size={list(self.preprocess.crop_size)} must be divisible by {div} for "
+                f"segmentation.model={self.segmentation.model} with {levels} levels"
             )
         return self
 
@@ -184,7 +252,8 @@ def _format_error(err: ValidationError, origin: str) -> str:
         key = ".".join(str(p) for p in loc) or "<top level>"
         if e["type"] == "extra_forbidden":
             msg = "unknown key (typo? see params.yaml for the valid keys of this section)"
-        lines.append(f"  - {key}: {msg} (got {e.get('input')!r})")
+        got = f" (got {e.get('input')!r})" if loc else ""
+        lines.append(f"  - {key}: {msg}{got}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,46 @@
+"""Datasets of preprocessed cases (``.npy`` written by the preprocess stage)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchio as tio
+from torch.utils.data import Dataset
+
+from brats_mlops.data.preprocessing import load_preprocessed
+from brats_mlops.training.augment import subject_from_arrays
+
+
+class SegmentationDataset(Dataset):
+    """Items ``{"image": (C, H, W, D) float32, "label": (1, H, W, D) int64, "case_id": str}``."""
+
+    def __init__(self, preprocessed_dir: str | Path, case_ids: list[str], transform: tio.Transform | None = None):
+        self.dir = Path(preprocessed_dir)
+        self.ids = list(case_ids)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> dict:
+        cid = self.ids[i]
+        img, lab = load_preprocessed(self.dir, cid, mmap=True)
+        if lab is None:
+            raise FileNotFoundError(f"case {cid} has no preprocessed label in {self.dir} (unlabelled?)")
+        image = torch.from_numpy(np.array(img, dtype=np.float32))
+        label = torch.from_numpy(np.array(lab, dtype=np.int64))[None]
+        if self.transform is not None:
+            s = self.transform(subject_from_arrays(image, label))
+            image, label = s["image"].data.float(), s["label"].data.long()
+        return {"image": image, "label": label, "case_id": cid}
+
+
+def label_frequencies(preprocessed_dir: str | Path, case_ids: list[str], num_classes: int) -> np.ndarray:
+    """Voxel count per class over ``case_ids`` (for the inverse-frequency CE weights)."""
+    counts = np.zeros(num_classes, np.int64)
+    for cid in case_ids:
+        _, lab = load_preprocessed(preprocessed_dir, cid, mmap=True)
+        counts += np.bincount(np.asarray(lab).ravel(), minlength=num_classes)[:num_classes]
+    return counts
