@@ -10,6 +10,9 @@ STAGE_SYNTHESIZE = "synthesize"
 STAGE_VALIDATE = "validate"
 STAGE_PREPROCESS = "preprocess"
 STAGE_SPLIT = "split"
+STAGE_TRAIN_SEG = "train_segmentation"
+STAGE_EVAL_SEG = "evaluate_segmentation"
+STAGE_BOTTLENECK_PCA = "bottleneck_pca"
 
 # One MLflow experiment per branch of the pipeline.
 EXPERIMENTS = {
@@ -23,6 +26,9 @@ STAGE_BRANCH = {
     STAGE_VALIDATE: "data",
     STAGE_PREPROCESS: "data",
     STAGE_SPLIT: "data",
+    STAGE_TRAIN_SEG: "segmentation",
+    STAGE_EVAL_SEG: "segmentation",
+    STAGE_BOTTLENECK_PCA: "segmentation",
 }
 
 # Registered model names.
@@ -38,6 +44,8 @@ TAG_DATA_HASH_PREFIX = "brats.data_hash."
 TAG_ABLATION_GROUP = "brats.ablation_group"
 TAG_DVC_EXP = "brats.dvc_exp"
 TAG_ERROR = "brats.error"
+TAG_TRAIN_RUN = "brats.train_run_id"
+TAG_DATA_HASH = "brats.data_hash"  # on registered model versions: hash of the preprocessed data they were trained on
 
 # Modalities: internal names (BraTS 2020 spelling) in the canonical channel order.
 MODALITIES = ("t1", "t1ce", "t2", "flair")

@@ -223,3 +223,35 @@ def discover(source: str, root: str | Path, modalities: tuple[str, ...]) -> Data
     if not root.is_dir():
         raise DatasetLayoutError(f"data root {root} does not exist or is not a folder (data.source={source})")
     return READERS[source](root, tuple(modalities))
+
+
+def read_case_folder(folder: str | Path, modalities: tuple[str, ...]) -> Case:
+    """One case folder in BraTS 2020 (``<id>_t1ce.nii.gz``) or BraTS 2023 (``<id>-t1c.nii.gz``) naming.
+
+    The seg, if present, is attached. Raises :class:`DatasetLayoutError` naming the folder when neither
+    naming matches or a modality is missing.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetLayoutError(f"case folder {folder} does not exist")
+    cid = folder.name
+    if any(folder.glob(f"{cid}-t1c.nii*")) or any(folder.glob(f"{cid}-t2f.nii*")):
+        source = "brats2023"
+        names = {m: f"{cid}-{BRATS2023_MODALITIES[m]}" for m in modalities}
+        seg_stem = f"{cid}-seg"
+    else:
+        source = "brats2020"
+        names = {m: f"{cid}_{m}" for m in modalities}
+        seg_stem = f"{cid}_seg"
+    images, missing = {}, []
+    for m, stem in names.items():
+        p = _find_nifti(folder, stem)
+        if p is None:
+            missing.append(f"{m} ({stem}.nii.gz)")
+        else:
+            images[m] = ImageRef(p)
+    if missing:
+        present = sorted(p.name for p in folder.iterdir() if _is_nifti(p))
+        raise DatasetLayoutError(f"case folder {folder}: missing modality file(s) {', '.join(missing)}; found {present}")
+    seg = _find_nifti(folder, seg_stem)
+    return Case(cid, source, "labelled" if seg else "unlabelled", folder, images, ImageRef(seg) if seg else None, LABEL_MAPS[source])

@@ -151,8 +151,13 @@ def stage_run(
     deps: list[str | Path] = (),
     tags: dict[str, str] | None = None,
     branch: str | None = None,
+    run_id: str | None = None,
 ) -> Iterator[StageRun]:
-    """Open the MLflow run of ``stage``; see the module docstring."""
+    """Open the MLflow run of ``stage``; see the module docstring.
+
+    ``run_id`` reopens an existing run (a resumed training) instead of starting a new one; its params are
+    not logged again.
+    """
     import mlflow
 
     root = real_project_root()
@@ -171,10 +176,14 @@ def stage_run(
     dumped = params.dump()
     logged = flatten({s: dumped[s] for s in sections if s in dumped})
     log.info("stage %s: MLflow experiment %s at %s", stage, exp_name, uri)
-    run = mlflow.start_run(experiment_id=exp_id, run_name=stage, tags={k: str(v) for k, v in all_tags.items()})
+    if run_id:
+        run = mlflow.start_run(run_id=run_id)
+        mlflow.set_tags({k: str(v) for k, v in all_tags.items()})
+    else:
+        run = mlflow.start_run(experiment_id=exp_id, run_name=stage, tags={k: str(v) for k, v in all_tags.items()})
     try:
-        # MLflow caps a param value at 6000 chars
-        mlflow.log_params({k: str(v)[:6000] for k, v in logged.items()})
+        if not run_id:  # MLflow caps a param value at 6000 chars
+            mlflow.log_params({k: str(v)[:6000] for k, v in logged.items()})
         yield StageRun(run)
     except BaseException as err:
         try:
@@ -184,3 +193,26 @@ def stage_run(
         raise
     else:
         mlflow.end_run(status="FINISHED")
+
+
+class MlflowEpochTracker:
+    """Per-epoch metrics of a training run, with the steps already stored readable (for exactly-once resume)."""
+
+    def __init__(self, run_id: str, key: str = "train_loss"):
+        from mlflow.tracking import MlflowClient
+
+        self.client = MlflowClient()
+        self.run_id = run_id
+        self.key = key
+
+    def log_epoch(self, record: dict[str, float], step: int) -> None:
+        import time as _time
+
+        from mlflow.entities import Metric
+
+        ts = int(_time.time() * 1000)
+        metrics = [Metric(k, float(v), ts, step) for k, v in record.items() if k != "epoch" and v is not None]
+        self.client.log_batch(self.run_id, metrics=metrics)
+
+    def logged_epochs(self) -> set[int]:
+        return {m.step for m in self.client.get_metric_history(self.run_id, self.key)}

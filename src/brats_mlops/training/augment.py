@@ -26,11 +26,20 @@ class MaskOutside(tio.transforms.Transform):
 
 
 def subject_from_arrays(image: torch.Tensor, label: torch.Tensor | None) -> tio.Subject:
-    """(C, H, W, D) image and (1, H, W, D) label → a TorchIO subject with a ``brain`` mask."""
-    d = {"image": tio.ScalarImage(tensor=image), "brain": tio.LabelMap(tensor=(image != 0).any(0, keepdim=True).to(torch.uint8))}
+    """(C, H, W, D) image and (1, H, W, D) label → a TorchIO subject: one scalar image per channel
+    (``ch0``, ``ch1``, ...: intensity transforms act per modality), the ``brain`` mask and the ``label``."""
+    d = {f"ch{i}": tio.ScalarImage(tensor=image[i:i + 1]) for i in range(image.shape[0])}
+    d["brain"] = tio.LabelMap(tensor=(image != 0).any(0, keepdim=True).to(torch.uint8))
     if label is not None:
         d["label"] = tio.LabelMap(tensor=label)
     return tio.Subject(d)
+
+
+def arrays_from_subject(subject: tio.Subject) -> tuple[torch.Tensor, torch.Tensor | None]:
+    n = sum(1 for k in subject.keys() if k.startswith("ch"))
+    image = torch.cat([subject[f"ch{i}"].data.float() for i in range(n)], 0)
+    label = subject["label"].data.long() if "label" in subject else None
+    return image, label
 
 
 def build_augmentation(cfg: AugmentationParams) -> tio.Compose:

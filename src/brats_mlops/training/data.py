@@ -10,7 +10,7 @@ import torchio as tio
 from torch.utils.data import Dataset
 
 from brats_mlops.data.preprocessing import load_preprocessed
-from brats_mlops.training.augment import subject_from_arrays
+from brats_mlops.training.augment import arrays_from_subject, subject_from_arrays
 
 
 class SegmentationDataset(Dataset):
@@ -32,8 +32,7 @@ class SegmentationDataset(Dataset):
         image = torch.from_numpy(np.array(img, dtype=np.float32))
         label = torch.from_numpy(np.array(lab, dtype=np.int64))[None]
         if self.transform is not None:
-            s = self.transform(subject_from_arrays(image, label))
-            image, label = s["image"].data.float(), s["label"].data.long()
+            image, label = arrays_from_subject(self.transform(subject_from_arrays(image, label)))
         return {"image": image, "label": label, "case_id": cid}
 
 

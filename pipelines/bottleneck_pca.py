@@ -1,0 +1,48 @@
+"""DVC stage `bottleneck_pca`: bottleneck features per case, PCA, scree plot and collapse statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from brats_mlops.analysis.bottleneck import bottleneck_features, collapse_statistics
+from brats_mlops.config import load_params
+from brats_mlops.data.preprocessing import Plans, dump_json
+from brats_mlops.names import STAGE_BOTTLENECK_PCA, TAG_ABLATION_GROUP
+from brats_mlops.reporting.figures import scree_plot
+from brats_mlops.tracking import stage_run
+from brats_mlops.training.segmentation import build_from_config
+from brats_mlops.utils.logs import stage_logger
+
+CHECKPOINTS = Path("models/segmentation")
+FEATURES = Path("data/features/bottleneck.npz")  # dvc.yaml: outs (read by the survival branch)
+
+
+def main() -> None:
+    log = stage_logger(STAGE_BOTTLENECK_PCA)
+    params = load_params()
+    p = params.paths
+    best = torch.load(CHECKPOINTS / "best.pt", map_location="cpu", weights_only=False)
+    model = build_from_config(best["model_config"])
+    model.load_state_dict(best["model"])
+    plans = Plans.load(p.preprocessed_dir)
+    ids = plans.labelled_ids()
+    with stage_run(STAGE_BOTTLENECK_PCA, params, ["segmentation"], deps=[CHECKPOINTS / "best.pt", Path(p.preprocessed_dir) / "plans.json"],
+                   tags={TAG_ABLATION_GROUP: params.segmentation.ablation_group}) as run:
+        feats = bottleneck_features(model, Path(p.preprocessed_dir), ids)
+        stats, ratios = collapse_statistics(feats)
+        FEATURES.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(FEATURES, case_ids=np.array(ids), features=feats, explained_variance_ratio=ratios)
+        dump_json({**stats, "explained_variance_ratio_top10": [float(r) for r in ratios[:10]]}, Path(p.metrics_dir) / "bottleneck_pca.json")
+        fig = scree_plot(ratios, Path(p.reports_dir) / "segmentation" / "bottleneck_scree.png",
+                         title=f"bottleneck PCA ({stats['n_cases']} cases, {stats['n_features']} features)")
+        run.log_metrics(stats)
+        run.log_artifact(fig, "figures")
+        log.info("PC1 explains %.1f%% of the variance; feature norm %.3g vs spread %.3g", 100 * stats["pc1_share"],
+                 stats["mean_feature_norm"], stats["mean_distance_to_centroid"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Analyses of learned representations (bottleneck PCA and its collapse statistics)."""

@@ -1,0 +1,56 @@
+"""Bottleneck features of the segmentation network and the paper's collapse analysis (§4.1).
+
+Features: global average pooling of the bottleneck map, one vector per case (B, C).
+Collapse statistics: the share of variance on PC1; the mean feature-vector norm against the spread of the
+vectors around their mean (mean distance to the centroid) — a collapsed representation has a large norm and a
+tiny spread, i.e. every patient maps to nearly the same point.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+
+from brats_mlops.config.schema import AugmentationParams
+from brats_mlops.training.augment import build_augmentation
+from brats_mlops.training.data import SegmentationDataset
+from brats_mlops.utils.progress import progress
+
+
+@torch.no_grad()
+def bottleneck_features(model: torch.nn.Module, preprocessed_dir: Path, case_ids: list[str]) -> np.ndarray:
+    """(N, C) global-average-pooled bottleneck features of preprocessed (cropped, normalised) cases."""
+    model.eval()
+    ds = SegmentationDataset(preprocessed_dir, case_ids, build_augmentation(AugmentationParams(enabled=False)))
+    feats = []
+    for item in progress(ds, total=len(ds), desc="bottleneck"):
+        b = model.bottleneck(item["image"][None])
+        feats.append(b.mean(dim=(2, 3, 4))[0].numpy())
+    return np.stack(feats)
+
+
+def collapse_statistics(features: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+    """PCA explained-variance ratios and the collapse statistics of (N, C) features."""
+    n, c = features.shape
+    pca = PCA(n_components=min(n, c)).fit(features)
+    ratios = pca.explained_variance_ratio_
+    centroid = features.mean(0)
+    norms = np.linalg.norm(features, axis=1)
+    spread = np.linalg.norm(features - centroid, axis=1)
+    k90 = int(np.searchsorted(np.cumsum(ratios), 0.90) + 1)
+    stats = {
+        "n_cases": n,
+        "n_features": c,
+        "pc1_share": float(ratios[0]),
+        "pc1_2_share": float(ratios[:2].sum()),
+        "components_for_90pct": k90,
+        "mean_feature_norm": float(norms.mean()),
+        "mean_distance_to_centroid": float(spread.mean()),
+        "spread_to_norm_ratio": float(spread.mean() / max(norms.mean(), 1e-12)),
+        "mean_feature_std": float(features.std(0).mean()),
+        "dead_features": int((features.std(0) < 1e-8).sum()),
+    }
+    return stats, ratios

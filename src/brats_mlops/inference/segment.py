@@ -1,0 +1,39 @@
+"""Full-volume sliding-window segmentation of a case in its original geometry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from monai.inferers import sliding_window_inference
+
+from brats_mlops.data.preprocessing import brain_mask, zscore_masked
+from brats_mlops.training.segmentation import logits_to_labels
+
+
+def normalise(images: np.ndarray) -> np.ndarray:
+    """Per-modality z-score over the brain (non-zero in any modality), 0 outside — as in preprocessing."""
+    mask = brain_mask(images)
+    out = np.empty(images.shape, np.float32)
+    for i in range(images.shape[0]):
+        out[i] = zscore_masked(images[i].astype(np.float32), mask)[0]
+    return out
+
+
+@torch.no_grad()
+def predict_labels(model: torch.nn.Module, images: np.ndarray, mc: dict[str, Any], device: str | torch.device = "cpu",
+                   overlap: float | None = None) -> np.ndarray:
+    """(C, H, W, D) raw intensities → (H, W, D) uint8 internal labels (0 bg, 1 NCR, 2 ED, 3 ET).
+
+    Any spatial size works: windows of the training crop (``mc["roi_size"]``) slide over the volume with a
+    Gaussian blend.
+    """
+    if images.ndim != 4 or images.shape[0] != mc["in_channels"]:
+        raise ValueError(f"expected a (C={mc['in_channels']}, H, W, D) array of modalities {mc['modalities']}, got shape {images.shape}")
+    model.eval()
+    x = torch.from_numpy(normalise(images))[None].to(device)
+    logits = sliding_window_inference(x, roi_size=tuple(mc["roi_size"]), sw_batch_size=1, predictor=model,
+                                      overlap=mc.get("sw_overlap", 0.5) if overlap is None else overlap, mode="gaussian")
+    lab = logits_to_labels(logits, mc["mode"], tuple(mc["region_thresholds"]), mc.get("healthy_label", False))[0]
+    return lab.cpu().numpy().astype(np.uint8)

@@ -1,0 +1,1 @@
+"""MLflow model registry: log, register and alias models (uses tracking's store)."""

@@ -1,0 +1,88 @@
+"""The segmentation model as an MLflow pyfunc around a state dict (any input size, no torch.export).
+
+``predict`` accepts
+  * a case folder (``str``/``Path``) in BraTS 2020 or 2023 naming → labels in that folder's convention;
+  * a ``(C, H, W, D)`` array of the configured modalities → labels in ``params["label_convention"]``
+    (default ``brats2020``: 0, 1, 2, 4);
+  * a ``pandas.DataFrame`` with a ``case_dir`` column → a list of label volumes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import torch
+
+from brats_mlops.data.case import inverse_label_map
+from brats_mlops.data.io import load_image
+from brats_mlops.data.readers import read_case_folder
+from brats_mlops.inference.segment import predict_labels
+from brats_mlops.names import MODEL_SEGMENTATION, TAG_DATA_HASH, TAG_GIT_COMMIT, TAG_TRAIN_RUN
+
+
+def to_convention(labels: np.ndarray, source: str) -> np.ndarray:
+    lut = np.zeros(4, np.uint8)
+    for internal, raw in inverse_label_map(source).items():
+        if internal < 4:
+            lut[internal] = raw
+    return lut[labels]
+
+
+class SegmentationPyfunc(mlflow.pyfunc.PythonModel):
+    def load_context(self, context: Any) -> None:
+        ck = torch.load(context.artifacts["checkpoint"], map_location="cpu", weights_only=False)
+        from brats_mlops.training.segmentation import build_from_config
+
+        self.mc = ck["model_config"]
+        self.model = build_from_config(self.mc)
+        self.model.load_state_dict(ck["model"])
+        self.model.eval()
+
+    def predict_case(self, folder: str | Path) -> np.ndarray:
+        case = read_case_folder(folder, tuple(self.mc["modalities"]))
+        vols = [load_image(case.images[m])[0] for m in self.mc["modalities"]]
+        return to_convention(predict_labels(self.model, np.stack(vols), self.mc), case.source)
+
+    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+        params = params or {}
+        if isinstance(model_input, (str, Path)):
+            return self.predict_case(model_input)
+        if isinstance(model_input, np.ndarray):
+            lab = predict_labels(self.model, model_input.astype(np.float32), self.mc)
+            return to_convention(lab, params.get("label_convention", "brats2020"))
+        import pandas as pd
+
+        if isinstance(model_input, pd.DataFrame) and "case_dir" in model_input.columns:
+            return [self.predict_case(p) for p in model_input["case_dir"]]
+        if isinstance(model_input, dict) and "case_dir" in model_input:
+            return self.predict_case(model_input["case_dir"])
+        raise TypeError(f"unsupported input {type(model_input).__name__}: pass a case folder, a (C, H, W, D) array, "
+                        "or a DataFrame with a 'case_dir' column")
+
+
+def log_and_register(checkpoint: Path, metrics: dict[str, float], tags: dict[str, str], alias: str = "challenger",
+                     name: str = MODEL_SEGMENTATION) -> tuple[str, str]:
+    """Log the checkpoint as a pyfunc model in the active run, register it under ``name`` and set ``alias``.
+
+    Returns ``(model_uri, version)``.
+    """
+    from mlflow.tracking import MlflowClient
+
+    info = mlflow.pyfunc.log_model(
+        name="segmentation_model",
+        python_model=SegmentationPyfunc(),
+        artifacts={"checkpoint": str(checkpoint)},
+        pip_requirements=["torch==2.13.0", "monai==1.6.1", "nibabel==5.4.2", "numpy==2.4.6", "brats-mlops"],
+    )
+    mv = mlflow.register_model(info.model_uri, name)
+    client = MlflowClient()
+    for k, v in {**tags, **{f"metric.{k}": f"{v:.6g}" for k, v in metrics.items()}}.items():
+        client.set_model_version_tag(name, mv.version, k, str(v))
+    client.set_registered_model_alias(name, alias, mv.version)
+    return info.model_uri, mv.version
+
+
+__all__ = ["SegmentationPyfunc", "log_and_register", "to_convention", "TAG_DATA_HASH", "TAG_GIT_COMMIT", "TAG_TRAIN_RUN"]

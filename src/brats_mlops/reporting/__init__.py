@@ -1,0 +1,1 @@
+"""Figures and tables for reports and MLflow artifacts."""

@@ -1,0 +1,86 @@
+"""Figures: segmentation overlays (paper Fig. 4 colours), training curves, PCA scree plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
+
+# internal labels: 1 necrotic core (green), 2 edema (red), 3 enhancing (yellow)
+LABEL_COLOURS = {1: (0.0, 0.8, 0.0), 2: (0.9, 0.0, 0.0), 3: (1.0, 0.9, 0.0)}
+_CMAP = ListedColormap([(0, 0, 0, 0)] + [(*LABEL_COLOURS[k], 0.55) for k in (1, 2, 3)])
+
+
+def _views(vol: np.ndarray, centre: tuple[int, int, int]) -> list[tuple[str, np.ndarray]]:
+    x, y, z = centre
+    return [("axial", vol[:, :, z].T), ("coronal", vol[:, y, :].T), ("sagittal", vol[x, :, :].T)]
+
+
+def tumour_centre(*labels: np.ndarray) -> tuple[int, int, int]:
+    for lab in labels:
+        idx = np.argwhere(lab > 0)
+        if len(idx):
+            return tuple(int(v) for v in idx.mean(0).round())
+    return tuple(s // 2 for s in labels[0].shape)
+
+
+def overlay_figure(image: np.ndarray, prediction: np.ndarray, truth: np.ndarray | None, path: Path, title: str = "") -> Path:
+    """Axial, coronal and sagittal slices through the tumour: image, prediction (and ground truth) overlays."""
+    c = tumour_centre(*(x for x in (truth, prediction) if x is not None))
+    rows = [("prediction", prediction)] + ([("ground truth", truth)] if truth is not None else [])
+    fig, axes = plt.subplots(len(rows), 3, figsize=(10, 3.4 * len(rows)), squeeze=False)
+    lo, hi = np.percentile(image[image != 0], (1, 99)) if np.any(image != 0) else (0, 1)
+    for r, (name, lab) in enumerate(rows):
+        for col, ((view, img), (_, seg)) in enumerate(zip(_views(image, c), _views(lab, c))):
+            ax = axes[r][col]
+            ax.imshow(img, cmap="gray", origin="lower", vmin=lo, vmax=hi)
+            ax.imshow(np.ma.masked_equal(seg, 0), cmap=_CMAP, vmin=0, vmax=3, origin="lower", interpolation="nearest")
+            ax.set_title(f"{name} — {view}", fontsize=9)
+            ax.axis("off")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=LABEL_COLOURS[k]) for k in (1, 2, 3)]
+    fig.legend(handles, ["necrotic core", "edema", "enhancing"], loc="lower center", ncol=3, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def training_curves(history: list[dict[str, float]], path: Path) -> Path:
+    ep = [h["epoch"] for h in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    a.plot(ep, [h["train_loss"] for h in history], label="train loss")
+    a.set_xlabel("epoch")
+    a.legend()
+    for k, lab in (("val_dice_wt", "WT"), ("val_dice_tc", "TC"), ("val_dice_et", "ET"), ("val_dice_composite", "composite")):
+        pts = [(h["epoch"], h[k]) for h in history if h.get(k) is not None]
+        if pts:
+            b.plot(*zip(*pts), label=lab)
+    b.set_xlabel("epoch")
+    b.set_ylabel("validation Dice")
+    b.set_ylim(0, 1)
+    b.legend()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def scree_plot(ratios: np.ndarray, path: Path, n: int = 50, title: str = "") -> Path:
+    k = min(n, len(ratios))
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.bar(np.arange(1, k + 1), ratios[:k], label="explained variance ratio")
+    ax.plot(np.arange(1, k + 1), np.cumsum(ratios[:k]), color="black", marker=".", label="cumulative")
+    ax.set_xlabel("principal component")
+    ax.set_ylim(0, 1.02)
+    ax.legend()
+    ax.set_title(title, fontsize=10)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return path
