@@ -23,3 +23,23 @@ def tiny_synth(tmp_path_factory):
 def _isolated_mlflow(tmp_path, monkeypatch):
     """Every test logs to its own throw-away store unless it sets one itself."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+
+@pytest.fixture(scope="session")
+def tiny_preprocessed(tiny_synth, tmp_path_factory):
+    """Preprocessed 16^3 crops of the tiny synthetic set, and a patient-level split."""
+    from brats_mlops.config.schema import AutoencoderPreprocessParams, PreprocessParams
+    from brats_mlops.data.preprocessing import preprocess_dataset
+    from brats_mlops.data.readers import discover
+    from brats_mlops.data.splits import segmentation_split
+
+    out = tmp_path_factory.mktemp("pre")
+    idx = discover("synthetic", tiny_synth, ("t1", "t1ce", "t2", "flair"))
+    cfg = PreprocessParams(crop_size=(16, 16, 16), autoencoder=AutoencoderPreprocessParams(spacing=(14.0, 14.0, 14.0), shape=(8, 8, 8)))
+    plans = preprocess_dataset(idx.cases, ("t1", "t1ce", "t2", "flair"), cfg, out)
+    split = segmentation_split(plans.labelled_ids(), 0.34, 0)
+    return out, plans, split
+
+
+TINY_SEG = {"channels": [4, 8, 8], "epochs": 3, "lr": 0.01, "lr_min": 0.001, "batch_size": 2, "grad_accum": 1,
+            "num_workers": 0, "loss": {"dice": 1.0, "ce_beta": 0.5}}

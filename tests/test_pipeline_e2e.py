@@ -34,6 +34,7 @@ def clone(tmp_path_factory):
     p["synthetic"].update(n_train=6, n_validation=2, shape=[32, 32, 24], spacing=[6.0, 6.0, 6.0])
     p["preprocess"]["crop_size"] = [16, 16, 16]
     p["preprocess"]["autoencoder"].update(spacing=[12.0, 12.0, 12.0], shape=[8, 8, 8])
+    p["segmentation"].update(channels=[4, 8, 8], epochs=2, num_workers=0)
     (dst / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     (dst / "dvc.lock").unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
@@ -61,12 +62,20 @@ def test_dvc_repro_data_stages_then_noop_then_exp_temp(clone):
     # every stage is a FINISHED run in the embedded store at the project root
     with sqlite3.connect(dst / "mlflow.db") as db:
         runs = db.execute("select name, status from runs").fetchall()
-    assert sorted(runs) == sorted([(s, "FINISHED") for s in ("synthesize", "validate", "preprocess", "split")])
+    stages = ("synthesize", "validate", "preprocess", "split", "train_segmentation", "evaluate_segmentation", "bottleneck_pca")
+    assert sorted(runs) == sorted([(s, "FINISHED") for s in stages])
+    seg = json.loads((dst / "metrics" / "segmentation.json").read_text())
+    for k in ("dice_wt", "dice_tc", "dice_et", "dice_brats", "iou_wt", "hd95_et", "lesion_dice_wt", "lesion_dice_et"):
+        assert 0 <= seg[k] <= 374, k
+    assert json.loads((dst / "metrics" / "bottleneck_pca.json").read_text())["n_cases"] == 6
+    with sqlite3.connect(dst / "mlflow.db") as db:
+        aliases = db.execute("select name, alias from registered_model_aliases").fetchall()
+    assert aliases == [("brats-segmentation", "challenger")]
 
     # an experiment run in DVC's temporary copy still logs to the project's store
     _run(["git", "add", "-A"], dst, env)
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "lock"], dst, env)
-    _run([str(BIN / "dvc"), "exp", "run", "--temp", "--set-param", "split.seed=7"], dst, env)
+    _run([str(BIN / "dvc"), "exp", "run", "--temp", "--set-param", "segmentation.max_eval_cases=1"], dst, env)
     with sqlite3.connect(dst / "mlflow.db") as db:
-        runs = db.execute("select name, status from runs where name='split'").fetchall()
+        runs = db.execute("select name, status from runs where name='evaluate_segmentation'").fetchall()
     assert len(runs) == 2 and all(s == "FINISHED" for _, s in runs)

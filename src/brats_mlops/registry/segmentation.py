@@ -46,7 +46,7 @@ class SegmentationPyfunc(mlflow.pyfunc.PythonModel):
         vols = [load_image(case.images[m])[0] for m in self.mc["modalities"]]
         return to_convention(predict_labels(self.model, np.stack(vols), self.mc), case.source)
 
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+    def predict(self, context, model_input, params=None):  # no type hints: MLflow would turn them into a schema
         params = params or {}
         if isinstance(model_input, (str, Path)):
             return self.predict_case(model_input)
