@@ -55,25 +55,40 @@ def step_time(model: torch.nn.Module, size: int, steps: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--sections", default="train,loader,infer", help="comma-separated subset of train,loader,infer")
     args = ap.parse_args()
+    sections = set(args.sections.split(","))
     torch.manual_seed(0)
-    res: dict = {"machine": machine(), "threads": torch.get_num_threads()}
+    rng = np.random.default_rng(0)
+    out_path = Path("bench/results/segmentation.json")
+    res: dict = json.loads(out_path.read_text()) if out_path.is_file() else {}
+    res.update({"machine": machine(), "threads": torch.get_num_threads()})
     models = {
         "res_se_unet": lambda: build_model("res_se_unet", 4, 4, channels=CH),
         "monai_UNet": lambda: UNet(3, 4, 4, channels=CH, strides=(2, 2, 2, 2), num_res_units=0, norm=("GROUP", {"num_groups": 8})),
         "monai_BasicUNet": lambda: BasicUNet(3, 4, 4, features=(16, 32, 64, 128, 256, 16)),
     }
     steps = {}
-    for size in (64, 128):
+    for size in (64, 128) if "train" in sections else ():
         for name, make in models.items():
             t = step_time(make(), size, args.steps)
             steps[f"{name}_{size}"] = {"step_s": t, "samples_per_s": 1 / t}
         base = steps[f"monai_UNet_{size}"]["step_s"]
         for name in models:
             steps[f"{name}_{size}"]["speed_vs_monai_UNet"] = base / steps[f"{name}_{size}"]["step_s"]
-    res["train_step"] = steps
+    if steps:
+        res["train_step"] = steps
+    default = build_model("res_se_unet", 4, 4, channels=(8, 16, 32, 64, 128))
+    if "loader" in sections:
+        res["loader"] = loader_vs_step(default, args.steps)
+    if "infer" in sections:
+        res["segment_one_case_240x240x155"] = one_case(default, rng)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(res, indent=2) + "\n")
+    print(json.dumps(res, indent=2))
 
-    # data loader vs the CPU default model's step
+
+def loader_vs_step(default: torch.nn.Module, steps: int) -> dict:
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         (d / "images").mkdir()
@@ -94,12 +109,12 @@ def main() -> None:
         for batch in dl:
             n += batch["image"].shape[0]
         loader_sps = n / (time.perf_counter() - t)
-    default = build_model("res_se_unet", 4, 4, channels=(8, 16, 32, 64, 128))
-    t_step = step_time(default, 64, args.steps)
-    res["loader"] = {"loader_samples_per_s_2workers": loader_sps, "cpu_default_model_samples_per_s_64": 1 / t_step,
-                     "loader_headroom": loader_sps * t_step}
+    t_step = step_time(default, 64, steps)
+    return {"loader_samples_per_s_2workers": loader_sps, "cpu_default_model_samples_per_s_64": 1 / t_step,
+            "loader_headroom": loader_sps * t_step}
 
-    # one 240x240x155 case
+
+def one_case(default: torch.nn.Module, rng: np.random.Generator) -> dict:
     vol = np.zeros((4, 240, 240, 155), np.float32)
     vol[:, 50:190, 40:200, 10:150] = rng.random((4, 140, 160, 140)) * 1000 + 100
     infer = {}
@@ -109,10 +124,7 @@ def main() -> None:
         t = time.perf_counter()
         predict_labels(default, vol, mc)
         infer[f"roi{roi}_cpu_default_widths_s"] = time.perf_counter() - t
-    res["segment_one_case_240x240x155"] = infer
-    Path("bench/results").mkdir(parents=True, exist_ok=True)
-    Path("bench/results/segmentation.json").write_text(json.dumps(res, indent=2) + "\n")
-    print(json.dumps(res, indent=2))
+    return infer
 
 
 if __name__ == "__main__":

@@ -174,9 +174,10 @@ def where() -> None:
     uri = tracking_uri(p)
     lines = [
         "Results:",
-        f"  reports  : {root / p.paths.reports_dir}/  (data_validation.md, label_distribution.md)",
-        f"  metrics  : {root / p.paths.metrics_dir}/  (`dvc metrics show`)",
+        f"  reports  : {root / p.paths.reports_dir}/  (data_validation.md, label_distribution.md, segmentation/: overlays, curves, scree plot)",
+        f"  metrics  : {root / p.paths.metrics_dir}/  (`dvc metrics show`; training curves: `dvc plots show`)",
         f"  data     : {root / p.paths.preprocessed_dir}/, {root / p.paths.splits_dir}/",
+        f"  models   : {root / 'models'}/  (checkpoints); registry: models:/brats-segmentation@challenger",
         f"  tracking : {uri}",
         "Open the MLflow UI on them with:",
         "  make ui        (= .venv/bin/python -m mlflow_server.ui, then browse http://127.0.0.1:5000)",

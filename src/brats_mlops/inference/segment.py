@@ -32,8 +32,18 @@ def predict_labels(model: torch.nn.Module, images: np.ndarray, mc: dict[str, Any
     if images.ndim != 4 or images.shape[0] != mc["in_channels"]:
         raise ValueError(f"expected a (C={mc['in_channels']}, H, W, D) array of modalities {mc['modalities']}, got shape {images.shape}")
     model.eval()
-    x = torch.from_numpy(normalise(images))[None].to(device)
+    out = np.zeros(images.shape[1:], np.uint8)
+    mask = brain_mask(images)
+    if not mask.any():
+        return out
+    # windows only over the brain's bounding box (+ a margin): background outside it is label 0 anyway
+    idx = np.argwhere(mask)
+    lo = np.maximum(idx.min(0) - 4, 0)
+    hi = np.minimum(idx.max(0) + 5, mask.shape)
+    box = tuple(slice(a, b) for a, b in zip(lo, hi))
+    x = torch.from_numpy(normalise(images[(slice(None), *box)]))[None].to(device)
     logits = sliding_window_inference(x, roi_size=tuple(mc["roi_size"]), sw_batch_size=1, predictor=model,
                                       overlap=mc.get("sw_overlap", 0.5) if overlap is None else overlap, mode="gaussian")
     lab = logits_to_labels(logits, mc["mode"], tuple(mc["region_thresholds"]), mc.get("healthy_label", False))[0]
-    return lab.cpu().numpy().astype(np.uint8)
+    out[box] = lab.cpu().numpy().astype(np.uint8)
+    return out
