@@ -1,0 +1,47 @@
+"""The paper's Appendix A classifier grids, each in a pipeline with StandardScaler (and optional PCA).
+
+Everything fitted — scaler, PCA — is a step of the pipeline, so cross-validation fits it on the training
+folds only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn.decomposition import PCA
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+C_GRID = [0.01, 0.1, 1, 10]
+
+# model name -> (estimator factory, grid over the estimator's params) — exactly Appendix A
+APPENDIX_A: dict[str, tuple[Any, dict[str, list]]] = {
+    # L2 penalty: l1_ratio=0 is scikit-learn 1.9's spelling of penalty="l2"
+    "logistic_regression": (lambda seed: LogisticRegression(l1_ratio=0.0, max_iter=5000, random_state=seed), {"C": C_GRID}),
+    "linear_svm": (lambda seed: SVC(kernel="linear", probability=True, random_state=seed), {"C": C_GRID}),
+    "rbf_svm": (lambda seed: SVC(kernel="rbf", probability=True, random_state=seed), {"C": C_GRID, "gamma": ["scale", 0.001, 0.01]}),
+    "random_forest": (lambda seed: RandomForestClassifier(random_state=seed),
+                      {"n_estimators": [100, 200, 500], "max_depth": [None, 5, 10], "min_samples_leaf": [1, 3, 5]}),
+    "gradient_boosting": (lambda seed: GradientBoostingClassifier(random_state=seed),
+                          {"n_estimators": [100, 200], "learning_rate": [0.05, 0.1], "max_depth": [1, 2]}),
+}
+
+
+def make_pipeline(model: str, seed: int = 0, pca: float | int | None = None) -> tuple[Pipeline, dict[str, list]]:
+    """``StandardScaler → [PCA] → classifier`` and its grid (keys prefixed for GridSearchCV).
+
+    Args:
+        pca: None, a variance share in (0, 1) (e.g. 0.9 for the slice profiles) or a component count (10 for
+            the flattened latent).
+    """
+    if model not in APPENDIX_A:
+        raise ValueError(f"unknown model {model!r}; valid models: {sorted(APPENDIX_A)}")
+    factory, grid = APPENDIX_A[model]
+    steps: list[tuple[str, Any]] = [("scale", StandardScaler())]
+    if pca is not None:
+        steps.append(("pca", PCA(n_components=pca, random_state=seed)))
+    steps.append(("clf", factory(seed)))
+    return Pipeline(steps), {f"clf__{k}": v for k, v in grid.items()}
