@@ -31,10 +31,11 @@ def clone(tmp_path_factory):
             (dst / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / f, dst / f)
     p = yaml.safe_load((dst / "params.yaml").read_text())
-    p["synthetic"].update(n_train=6, n_validation=2, shape=[32, 32, 24], spacing=[6.0, 6.0, 6.0])
+    p["synthetic"].update(n_train=14, n_validation=2, shape=[32, 32, 24], spacing=[6.0, 6.0, 6.0], survival_fraction=1.0)
     p["preprocess"]["crop_size"] = [16, 16, 16]
     p["preprocess"]["autoencoder"].update(spacing=[12.0, 12.0, 12.0], shape=[8, 8, 8])
     p["segmentation"].update(channels=[4, 8, 8], epochs=2, num_workers=0)
+    p["survival"].update(models=["logistic_regression", "random_forest"], cv_folds=2, cv_repeats=2, n_boot=200, n_perm=200)
     (dst / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     (dst / "dvc.lock").unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
@@ -51,23 +52,31 @@ def test_dvc_repro_data_stages_then_noop_then_exp_temp(clone):
     dst, env = clone
     _run([str(BIN / "dvc"), "repro"], dst, env)
     m = json.loads((dst / "metrics" / "data_validation.json").read_text())
-    assert m["cases_seen"] == 8 and m["quarantined"] == 0
+    assert m["cases_seen"] == 16 and m["quarantined"] == 0
     plans = json.loads((dst / "data" / "preprocessed" / "plans.json").read_text())
-    assert len(plans["cases"]) == 8 and plans["crop_size"] == [16, 16, 16]
+    assert len(plans["cases"]) == 16 and plans["crop_size"] == [16, 16, 16]
     seg = json.loads((dst / "data" / "splits" / "segmentation.json").read_text())
-    assert len(seg["train"]) + len(seg["val"]) == 6
+    assert len(seg["train"]) + len(seg["val"]) == 14
     assert (dst / "reports" / "data_validation.md").is_file() and (dst / "reports" / "label_distribution.md").is_file()
     out = _run([str(BIN / "dvc"), "repro"], dst, env)
     assert "Data and pipelines are up to date" in out
     # every stage is a FINISHED run in the embedded store at the project root
     with sqlite3.connect(dst / "mlflow.db") as db:
         runs = db.execute("select name, status from runs").fetchall()
-    stages = ("synthesize", "validate", "preprocess", "split", "train_segmentation", "evaluate_segmentation", "bottleneck_pca")
-    assert sorted(runs) == sorted([(s, "FINISHED") for s in stages])
+    stages = ("synthesize", "validate", "preprocess", "split", "train_segmentation", "evaluate_segmentation", "bottleneck_pca",
+              "segmentation_features", "survival")
+    assert sorted(r for r in runs if r[0] in stages) == sorted([(s, "FINISHED") for s in stages])
+    # one nested run per feature set x age under the survival run
+    children = [r for r in runs if r[0] not in stages]
+    assert sorted(n for n, _ in children) == sorted(["age_only", "segmentation_volumes", "segmentation_volumes + age",
+                                                     "bottleneck", "bottleneck + age"])
+    surv = json.loads((dst / "metrics" / "survival.json").read_text())
+    assert 0 <= surv["selected"]["macro_f1"] <= 1 and len(surv["selected"]["macro_f1_ci"]) == 2
+    assert "| feature set | age | model |" in (dst / "reports" / "survival_table.md").read_text()
     seg = json.loads((dst / "metrics" / "segmentation.json").read_text())
     for k in ("dice_wt", "dice_tc", "dice_et", "dice_brats", "iou_wt", "hd95_et", "lesion_dice_wt", "lesion_dice_et"):
         assert 0 <= seg[k] <= 374, k
-    assert json.loads((dst / "metrics" / "bottleneck_pca.json").read_text())["n_cases"] == 6
+    assert json.loads((dst / "metrics" / "bottleneck_pca.json").read_text())["n_cases"] == 14
     with sqlite3.connect(dst / "mlflow.db") as db:
         aliases = db.execute("select name, alias from registered_model_aliases").fetchall()
     assert aliases == [("brats-segmentation", "challenger")]

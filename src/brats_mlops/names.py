@@ -13,6 +13,8 @@ STAGE_SPLIT = "split"
 STAGE_TRAIN_SEG = "train_segmentation"
 STAGE_EVAL_SEG = "evaluate_segmentation"
 STAGE_BOTTLENECK_PCA = "bottleneck_pca"
+STAGE_SEG_FEATURES = "segmentation_features"
+STAGE_SURVIVAL = "survival"
 
 # One MLflow experiment per branch of the pipeline.
 EXPERIMENTS = {
@@ -29,6 +31,8 @@ STAGE_BRANCH = {
     STAGE_TRAIN_SEG: "segmentation",
     STAGE_EVAL_SEG: "segmentation",
     STAGE_BOTTLENECK_PCA: "segmentation",
+    STAGE_SEG_FEATURES: "survival",
+    STAGE_SURVIVAL: "survival",
 }
 
 # Registered model names.

@@ -188,6 +188,21 @@ class SegmentationParams(_Section):
         return self
 
 
+class SurvivalParams(_Section):
+    feature_sets: tuple[Literal["age_only", "segmentation_volumes", "bottleneck"], ...] = (
+        "age_only", "segmentation_volumes", "bottleneck")
+    with_age: tuple[bool, ...] = (False, True)  # each feature set without and with age (age_only ignores it)
+    models: tuple[Literal["logistic_regression", "linear_svm", "rbf_svm", "random_forest", "gradient_boosting"], ...] = (
+        "logistic_regression", "linear_svm", "rbf_svm", "random_forest", "gradient_boosting")
+    grid: Literal["paper", "fast"] = "paper"  # paper: Appendix A exactly; fast: fewer trees for CPU runs
+    cv_folds: int = Field(5, ge=2)
+    cv_repeats: int = Field(5, ge=1)  # repeated stratified CV of each selected pipeline on the whole cohort
+    bottleneck_pca: int = Field(10, ge=1)  # PCA components of the bottleneck features (fitted in the folds)
+    n_boot: int = Field(2000, ge=100)
+    n_perm: int = Field(2000, ge=100)
+    n_jobs: int = Field(2, ge=1)
+
+
 class TrackingParams(_Section):
     uri: str | None = None
     hash_inputs: bool = True
@@ -202,6 +217,7 @@ class Params(_Section):
     preprocess: PreprocessParams = PreprocessParams()
     split: SplitParams = SplitParams()
     segmentation: SegmentationParams = SegmentationParams()
+    survival: SurvivalParams = SurvivalParams()
     tracking: TrackingParams = TrackingParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -216,3 +216,14 @@ class MlflowEpochTracker:
 
     def logged_epochs(self) -> set[int]:
         return {m.step for m in self.client.get_metric_history(self.run_id, self.key)}
+
+
+@contextmanager
+def child_run(name: str, params: dict[str, Any] | None = None, tags: dict[str, Any] | None = None) -> Iterator[StageRun]:
+    """A nested run under the active stage run (e.g. one per feature set, or per Optuna trial)."""
+    import mlflow
+
+    with mlflow.start_run(run_name=name, nested=True, tags={k: str(v) for k, v in (tags or {}).items()}) as run:
+        if params:
+            mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
+        yield StageRun(run)

@@ -1,0 +1,52 @@
+"""DVC stage `segmentation_features`: tumour volumes and ratios of the survival cohort from the trained
+segmentation model (full-volume inference in the original geometry)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from brats_mlops.config import load_params
+from brats_mlops.data.io import load_image
+from brats_mlops.data.readers import discover
+from brats_mlops.inference.segment import predict_labels
+from brats_mlops.names import STAGE_SEG_FEATURES
+from brats_mlops.survival.features import segmentation_volumes
+from brats_mlops.tracking import stage_run
+from brats_mlops.training.segmentation import build_from_config
+from brats_mlops.utils.logs import stage_logger
+from brats_mlops.utils.progress import progress
+
+CHECKPOINTS = Path("models/segmentation")
+OUT = Path("data/features/segmentation_volumes.csv")
+
+
+def main() -> None:
+    log = stage_logger(STAGE_SEG_FEATURES)
+    params = load_params()
+    p = params.paths
+    best = torch.load(CHECKPOINTS / "best.pt", map_location="cpu", weights_only=False)
+    mc = best["model_config"]
+    model = build_from_config(mc)
+    model.load_state_dict(best["model"])
+    cohort = pd.read_csv(Path(p.splits_dir) / "survival.csv")
+    cases = {c.case_id: c for c in discover(params.data.source, params.data.root, params.data.modalities).cases}
+    log.info("predicting tumour volumes of %d survival-cohort cases with the best segmentation checkpoint", len(cohort))
+    with stage_run(STAGE_SEG_FEATURES, params, ["segmentation"], deps=[CHECKPOINTS / "best.pt", Path(p.splits_dir) / "survival.csv"]) as run:
+        rows = []
+        for cid in progress(cohort.case_id, total=len(cohort), desc="volumes"):
+            vols = [load_image(cases[cid].images[m]) for m in mc["modalities"]]
+            labels = predict_labels(model, np.stack([v[0] for v in vols]), mc)
+            rows.append({"case_id": cid, **segmentation_volumes(labels, vols[0][2])})
+        OUT.parent.mkdir(parents=True, exist_ok=True)
+        df = pd.DataFrame(rows)
+        df.to_csv(OUT, index=False)
+        run.log_metrics({"cases": len(df), "mean_wt_cm3": float(df.wt_cm3.mean())})
+        run.log_artifact(OUT, "features")
+
+
+if __name__ == "__main__":
+    main()
