@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from brats_mlops.analysis.bottleneck import bottleneck_features, collapse_statistics
 from brats_mlops.config import load_params
@@ -13,7 +12,7 @@ from brats_mlops.data.preprocessing import Plans, dump_json
 from brats_mlops.names import STAGE_BOTTLENECK_PCA, TAG_ABLATION_GROUP
 from brats_mlops.reporting.figures import scree_plot
 from brats_mlops.tracking import stage_run
-from brats_mlops.training.segmentation import build_from_config
+from brats_mlops.training.segmentation import load_checkpoint_model
 from brats_mlops.utils.logs import stage_logger
 
 CHECKPOINTS = Path("models/segmentation")
@@ -24,9 +23,7 @@ def main() -> None:
     log = stage_logger(STAGE_BOTTLENECK_PCA)
     params = load_params()
     p = params.paths
-    best = torch.load(CHECKPOINTS / "best.pt", map_location="cpu", weights_only=False)
-    model = build_from_config(best["model_config"])
-    model.load_state_dict(best["model"])
+    model, _ = load_checkpoint_model(CHECKPOINTS / "best.pt")
     plans = Plans.load(p.preprocessed_dir)
     ids = plans.labelled_ids()
     with stage_run(STAGE_BOTTLENECK_PCA, params, ["segmentation"], deps=[CHECKPOINTS / "best.pt", Path(p.preprocessed_dir) / "plans.json"],

@@ -19,7 +19,7 @@ from brats_mlops.names import STAGE_EVAL_SEG, TAG_ABLATION_GROUP, TAG_DATA_HASH,
 from brats_mlops.reporting.figures import overlay_figure
 from brats_mlops.registry.segmentation import log_and_register
 from brats_mlops.tracking import git_commit, real_project_root, stage_run
-from brats_mlops.training.segmentation import build_from_config
+from brats_mlops.training.segmentation import load_checkpoint_model
 from brats_mlops.utils.hashing import content_hash
 from brats_mlops.utils.logs import stage_logger
 from brats_mlops.utils.progress import progress
@@ -35,11 +35,9 @@ def main() -> None:
     log = stage_logger(STAGE_EVAL_SEG)
     params = load_params()
     cfg, p = params.segmentation, params.paths
-    best = torch.load(CHECKPOINTS / "best.pt", map_location="cpu", weights_only=False)
+    model, best = load_checkpoint_model(CHECKPOINTS / "best.pt")
     last = torch.load(CHECKPOINTS / "last.pt", map_location="cpu", weights_only=False)
     mc = best["model_config"]
-    model = build_from_config(mc)
-    model.load_state_dict(best["model"])
     held_out = json.loads((Path(p.splits_dir) / "segmentation.json").read_text())["val"][: cfg.max_eval_cases]
     cases = {c.case_id: c for c in discover(params.data.source, params.data.root, params.data.modalities).cases}
     out_dir = Path(p.reports_dir) / "segmentation"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from brats_mlops.config import load_params
 from brats_mlops.data.io import load_image
@@ -16,7 +15,7 @@ from brats_mlops.inference.segment import predict_labels
 from brats_mlops.names import STAGE_SEG_FEATURES
 from brats_mlops.survival.features import segmentation_volumes
 from brats_mlops.tracking import stage_run
-from brats_mlops.training.segmentation import build_from_config
+from brats_mlops.training.segmentation import load_checkpoint_model
 from brats_mlops.utils.logs import stage_logger
 from brats_mlops.utils.progress import progress
 
@@ -28,10 +27,8 @@ def main() -> None:
     log = stage_logger(STAGE_SEG_FEATURES)
     params = load_params()
     p = params.paths
-    best = torch.load(CHECKPOINTS / "best.pt", map_location="cpu", weights_only=False)
+    model, best = load_checkpoint_model(CHECKPOINTS / "best.pt")
     mc = best["model_config"]
-    model = build_from_config(mc)
-    model.load_state_dict(best["model"])
     cohort = pd.read_csv(Path(p.splits_dir) / "survival.csv")
     cases = {c.case_id: c for c in discover(params.data.source, params.data.root, params.data.modalities).cases}
     log.info("predicting tumour volumes of %d survival-cohort cases with the best segmentation checkpoint", len(cohort))

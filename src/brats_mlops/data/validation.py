@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 
@@ -91,9 +92,7 @@ def profile_case(case: Case, modalities: tuple[str, ...], atol: float) -> dict[s
             continue
         shapes[mod], affines[mod], files[mod] = arr.shape, aff, ref.path.name
         row["spacing"] = row["spacing"] or "x".join(f"{z:g}" for z in zooms)
-        import nibabel as nib  # dtype as stored on disk
-
-        dtypes.add(str(nib.load(str(ref.path)).get_data_dtype()))
+        dtypes.add(str(nib.load(str(ref.path)).get_data_dtype()))  # as stored on disk (header only)
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         if bad:
             detail["finite_voxels"].append(f"{mod}: {ref.path.name} has {bad} NaN/Inf voxels")

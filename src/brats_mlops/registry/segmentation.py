@@ -14,13 +14,12 @@ from typing import Any
 
 import mlflow
 import numpy as np
-import torch
 
 from brats_mlops.data.case import inverse_label_map
 from brats_mlops.data.io import load_image
 from brats_mlops.data.readers import read_case_folder
 from brats_mlops.inference.segment import predict_labels
-from brats_mlops.names import MODEL_SEGMENTATION, TAG_DATA_HASH, TAG_GIT_COMMIT, TAG_TRAIN_RUN
+from brats_mlops.names import MODEL_SEGMENTATION
 
 
 def to_convention(labels: np.ndarray, source: str) -> np.ndarray:
@@ -33,13 +32,10 @@ def to_convention(labels: np.ndarray, source: str) -> np.ndarray:
 
 class SegmentationPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
-        ck = torch.load(context.artifacts["checkpoint"], map_location="cpu", weights_only=False)
-        from brats_mlops.training.segmentation import build_from_config
+        from brats_mlops.training.segmentation import load_checkpoint_model
 
+        self.model, ck = load_checkpoint_model(context.artifacts["checkpoint"])
         self.mc = ck["model_config"]
-        self.model = build_from_config(self.mc)
-        self.model.load_state_dict(ck["model"])
-        self.model.eval()
 
     def predict_case(self, folder: str | Path) -> np.ndarray:
         case = read_case_folder(folder, tuple(self.mc["modalities"]))
@@ -84,5 +80,3 @@ def log_and_register(checkpoint: Path, metrics: dict[str, float], tags: dict[str
     client.set_registered_model_alias(name, alias, mv.version)
     return info.model_uri, mv.version
 
-
-__all__ = ["SegmentationPyfunc", "log_and_register", "to_convention", "TAG_DATA_HASH", "TAG_GIT_COMMIT", "TAG_TRAIN_RUN"]

@@ -15,7 +15,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from brats_mlops.config.schema import SegmentationParams
+from brats_mlops.config.schema import AugmentationParams, SegmentationParams
 from brats_mlops.losses import SegmentationLoss, class_weights_from_frequencies, regions_to_labels
 from brats_mlops.models import build_model
 from brats_mlops.training.augment import build_augmentation
@@ -101,6 +101,15 @@ def build_from_config(mc: dict[str, Any]) -> torch.nn.Module:
     return build_model(mc["model"], in_channels=mc["in_channels"], num_classes=mc["out_channels"], channels=tuple(mc["channels"]))
 
 
+def load_checkpoint_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The network of a ``best.pt``/``last.pt`` checkpoint in eval mode, and the checkpoint itself."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    model = build_from_config(ck["model_config"])
+    model.load_state_dict(ck["model"])
+    model.eval()
+    return model, ck
+
+
 def logits_to_labels(logits: torch.Tensor, mode: str, thresholds: tuple[float, ...] = (0.5, 0.5, 0.5), healthy_label: bool = False) -> torch.Tensor:
     """(B, K, ...) logits → (B, ...) internal labels (healthy-tissue label 4 folded back into background)."""
     if mode == "region":
@@ -141,8 +150,6 @@ class SegmentationTrainer:
         self.amp = self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.train_ds = SegmentationDataset(self.dir, split["train"], build_augmentation(cfg.augmentation))
-        from brats_mlops.config.schema import AugmentationParams
-
         self.val_ds = SegmentationDataset(self.dir, split["val"], build_augmentation(AugmentationParams(enabled=False)))
         self.history: list[dict[str, float]] = []
         self.best_score, self.best_epoch, self.start_epoch = -1.0, -1, 0
@@ -263,5 +270,3 @@ def save_history(history: list[dict[str, float]], path: Path) -> None:
     path.write_text(history_table(history))
     path.with_suffix(".json").write_text(json.dumps(history, indent=1))
 
-
-__all__ = ["SegmentationTrainer", "TrainResult", "lr_at", "save_history", "logits_to_labels", "build_from_config", "asdict"]
