@@ -21,7 +21,7 @@ def main() -> None:
     p, cfg = params.paths, params.split
     out = Path(p.splits_dir)
     metrics = Path(p.metrics_dir) / "split.json"
-    with stage_run(STAGE_SPLIT, params, ["split"], deps=[p.validation_dir, Path(p.preprocessed_dir) / "plans.json"]) as run:
+    with stage_run(STAGE_SPLIT, params, ["split"], deps=[Path(p.validation_dir) / "cases.csv", Path(p.validation_dir) / "clinical.csv", Path(p.preprocessed_dir) / "plans.json"]) as run:
         plans = Plans.load(p.preprocessed_dir)
         seg = segmentation_split(plans.labelled_ids(), cfg.val_fraction, cfg.seed)
         cases = pd.read_csv(Path(p.validation_dir) / "cases.csv")

@@ -50,7 +50,7 @@ def region_metrics(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] 
         return {"dice": 1.0, "iou": 1.0, "hd95": 0.0, "sensitivity": 1.0, "specificity": 1.0}
     spec = tn / (tn + fp) if tn + fp else 1.0
     if ps == 0 or gs == 0:
-        return {"dice": 0.0, "iou": 0.0, "hd95": HD95_ONE_EMPTY, "sensitivity": 0.0 if gs else 0.0, "specificity": spec}
+        return {"dice": 0.0, "iou": 0.0, "hd95": HD95_ONE_EMPTY, "sensitivity": 0.0, "specificity": spec}
     return {
         "dice": 2 * tp / (ps + gs),
         "iou": tp / (tp + fp + fn),
