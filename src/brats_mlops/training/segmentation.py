@@ -266,7 +266,7 @@ def history_table(history: list[dict[str, float]]) -> str:
 
 
 def save_history(history: list[dict[str, float]], path: Path) -> None:
+    """Write the history as the TSV that dvc.yaml declares as a plot."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(history_table(history))
-    path.with_suffix(".json").write_text(json.dumps(history, indent=1))
 
