@@ -60,3 +60,9 @@ def test_wrong_root_is_a_clear_error(tmp_path, source):
 def test_unknown_source(tmp_path):
     with pytest.raises(DatasetLayoutError, match="valid"):
         discover("brats2021", tmp_path, ("t1",))
+
+
+def test_layout_without_cases_is_a_clear_error(tmp_path):
+    (tmp_path / "MICCAI_BraTS2020_TrainingData").mkdir()
+    with pytest.raises(DatasetLayoutError, match="no case folders"):
+        discover("brats2020", tmp_path, ("t1",))

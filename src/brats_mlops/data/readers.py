@@ -222,7 +222,10 @@ def discover(source: str, root: str | Path, modalities: tuple[str, ...]) -> Data
     root = Path(root)
     if not root.is_dir():
         raise DatasetLayoutError(f"data root {root} does not exist or is not a folder (data.source={source})")
-    return READERS[source](root, tuple(modalities))
+    index = READERS[source](root, tuple(modalities))
+    if not index.cases:
+        raise DatasetLayoutError(f"{root}: no case folders found for data.source={source} (is data.root the dataset's top folder?)")
+    return index
 
 
 def read_case_folder(folder: str | Path, modalities: tuple[str, ...]) -> Case:
