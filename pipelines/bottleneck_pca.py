@@ -9,13 +9,13 @@ import numpy as np
 from brats_mlops.analysis.bottleneck import bottleneck_features, collapse_statistics
 from brats_mlops.config import load_params
 from brats_mlops.data.preprocessing import Plans, dump_json
-from brats_mlops.names import STAGE_BOTTLENECK_PCA, TAG_ABLATION_GROUP
+from brats_mlops.names import SEGMENTATION_CHECKPOINTS, STAGE_BOTTLENECK_PCA, TAG_ABLATION_GROUP
 from brats_mlops.reporting.figures import scree_plot
 from brats_mlops.tracking import stage_run
 from brats_mlops.training.segmentation import load_checkpoint_model
 from brats_mlops.utils.logs import stage_logger
 
-CHECKPOINTS = Path("models/segmentation")
+CHECKPOINTS = Path(SEGMENTATION_CHECKPOINTS)
 FEATURES = Path("data/features/bottleneck.npz")  # dvc.yaml: outs (read by the survival branch)
 
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
 from brats_mlops.config import load_params
-from brats_mlops.data.io import load_image
+from brats_mlops.data.io import load_case_images, load_image
 from brats_mlops.data.preprocessing import dump_json, remap_labels
 from brats_mlops.data.readers import discover
 from brats_mlops.inference.segment import predict_labels
 from brats_mlops.metrics import case_metrics, postprocess
-from brats_mlops.names import STAGE_EVAL_SEG, TAG_ABLATION_GROUP, TAG_DATA_HASH, TAG_GIT_COMMIT, TAG_TRAIN_RUN
+from brats_mlops.names import SEGMENTATION_CHECKPOINTS, STAGE_EVAL_SEG, TAG_ABLATION_GROUP, TAG_DATA_HASH, TAG_GIT_COMMIT, TAG_TRAIN_RUN
 from brats_mlops.reporting.figures import overlay_figure
 from brats_mlops.registry.segmentation import log_and_register
 from brats_mlops.tracking import git_commit, real_project_root, stage_run
@@ -24,7 +23,7 @@ from brats_mlops.utils.hashing import content_hash
 from brats_mlops.utils.logs import stage_logger
 from brats_mlops.utils.progress import progress
 
-CHECKPOINTS = Path("models/segmentation")
+CHECKPOINTS = Path(SEGMENTATION_CHECKPOINTS)
 N_OVERLAYS = 3
 SUMMARY_KEYS = ["dice_wt", "dice_tc", "dice_et", "dice_brats", "iou_wt", "iou_tc", "iou_et", "hd95_wt", "hd95_tc", "hd95_et",
                 "sensitivity_wt", "sensitivity_tc", "sensitivity_et", "specificity_wt", "specificity_tc", "specificity_et",
@@ -47,9 +46,7 @@ def main() -> None:
                    tags={TAG_ABLATION_GROUP: cfg.ablation_group, TAG_TRAIN_RUN: str(last.get("run_id"))}) as run:
         for i, cid in enumerate(progress(held_out, desc="evaluate")):
             case = cases[cid]
-            vols = [load_image(case.images[m]) for m in mc["modalities"]]
-            images = np.stack([v[0] for v in vols])
-            spacing = vols[0][2]
+            images, _, spacing = load_case_images(case, mc["modalities"])
             gt = remap_labels(load_image(case.seg, dtype=None)[0], case.label_map)
             pred = predict_labels(model, images, mc)
             post = postprocess(pred, cfg.postprocess_min_voxels)

@@ -5,21 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from brats_mlops.config import load_params
-from brats_mlops.data.io import load_image
+from brats_mlops.data.io import load_case_images
 from brats_mlops.data.readers import discover
 from brats_mlops.inference.segment import predict_labels
-from brats_mlops.names import STAGE_SEG_FEATURES
+from brats_mlops.names import SEGMENTATION_CHECKPOINTS, STAGE_SEG_FEATURES
 from brats_mlops.survival.features import segmentation_volumes
 from brats_mlops.tracking import stage_run
 from brats_mlops.training.segmentation import load_checkpoint_model
 from brats_mlops.utils.logs import stage_logger
 from brats_mlops.utils.progress import progress
 
-CHECKPOINTS = Path("models/segmentation")
+CHECKPOINTS = Path(SEGMENTATION_CHECKPOINTS)
 OUT = Path("data/features/segmentation_volumes.csv")
 
 
@@ -35,9 +34,8 @@ def main() -> None:
     with stage_run(STAGE_SEG_FEATURES, params, ["segmentation"], deps=[CHECKPOINTS / "best.pt", Path(p.splits_dir) / "survival.csv"]) as run:
         rows = []
         for cid in progress(cohort.case_id, total=len(cohort), desc="volumes"):
-            vols = [load_image(cases[cid].images[m]) for m in mc["modalities"]]
-            labels = predict_labels(model, np.stack([v[0] for v in vols]), mc)
-            rows.append({"case_id": cid, **segmentation_volumes(labels, vols[0][2])})
+            images, _, spacing = load_case_images(cases[cid], mc["modalities"])
+            rows.append({"case_id": cid, **segmentation_volumes(predict_labels(model, images, mc), spacing)})
         OUT.parent.mkdir(parents=True, exist_ok=True)
         df = pd.DataFrame(rows)
         df.to_csv(OUT, index=False)

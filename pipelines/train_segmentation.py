@@ -7,13 +7,13 @@ from pathlib import Path
 
 from brats_mlops.config import load_params
 from brats_mlops.data.preprocessing import Plans, dump_json
-from brats_mlops.names import STAGE_TRAIN_SEG, TAG_ABLATION_GROUP
+from brats_mlops.names import SEGMENTATION_CHECKPOINTS, STAGE_TRAIN_SEG, TAG_ABLATION_GROUP
 from brats_mlops.reporting.figures import training_curves
 from brats_mlops.tracking import MlflowEpochTracker, stage_run
 from brats_mlops.training.segmentation import SegmentationTrainer, save_history
 from brats_mlops.utils.logs import stage_logger
 
-CHECKPOINTS = Path("models/segmentation")  # dvc.yaml: outs (persist: true, so a killed run can resume)
+CHECKPOINTS = Path(SEGMENTATION_CHECKPOINTS)
 PLOT = Path("plots/segmentation_train.tsv")  # dvc.yaml: plots
 
 

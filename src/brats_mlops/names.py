@@ -35,6 +35,9 @@ STAGE_BRANCH = {
     STAGE_SURVIVAL: "survival",
 }
 
+# Checkpoints of the segmentation network (dvc.yaml: outs of train_segmentation, persist: true).
+SEGMENTATION_CHECKPOINTS = "models/segmentation"
+
 # Registered model names.
 MODEL_SEGMENTATION = "brats-segmentation"
 MODEL_AUTOENCODER = "brats-autoencoder"

@@ -8,7 +8,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from brats_mlops.data.case import ImageRef
+from brats_mlops.data.case import Case, ImageRef
 
 
 class ImageReadError(RuntimeError):
@@ -48,6 +48,18 @@ def load_image(ref: ImageRef, dtype: type | None = np.float32) -> tuple[np.ndarr
         raise ImageReadError(f"{ref.path.name}: not a readable NIfTI file ({err})") from None
     except (OSError, ValueError) as err:
         raise ImageReadError(f"{ref.path.name}: cannot read ({type(err).__name__}: {err})") from None
+
+
+def load_case_images(case: Case, modalities: tuple[str, ...] | list[str], dtype: type | None = np.float32
+                     ) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    """The case's ``modalities`` stacked as (C, H, W, D), with the first modality's affine and spacing."""
+    vols, affine, spacing = [], None, None
+    for mod in modalities:
+        arr, aff, zooms = load_image(case.images[mod], dtype=dtype)
+        vols.append(arr)
+        if affine is None:
+            affine, spacing = aff, zooms
+    return np.stack(vols), affine, spacing
 
 
 def save_like(arr: np.ndarray, reference: Path, out: Path) -> None:

@@ -30,7 +30,7 @@ from scipy import ndimage
 
 from brats_mlops.config.schema import PreprocessParams
 from brats_mlops.data.case import HEALTHY_LABEL, INTERNAL_LABELS, Case
-from brats_mlops.data.io import load_image
+from brats_mlops.data.io import load_case_images, load_image
 from brats_mlops.utils.progress import progress
 
 PLANS_VERSION = 1
@@ -184,12 +184,7 @@ def preprocess_case(
     case: Case, modalities: tuple[str, ...], cfg: PreprocessParams, out: Path, autoencoder_inputs: bool = True
 ) -> dict[str, Any]:
     """Preprocess one validated case, write its arrays, and return its :class:`CasePlan` as a dict."""
-    vols, affine, spacing = [], None, None
-    for mod in modalities:
-        arr, aff, zooms = load_image(case.images[mod], dtype=None)  # stored dtype; converted after the crop
-        vols.append(arr)
-        affine, spacing = (aff, zooms) if affine is None else (affine, spacing)
-    images = np.stack(vols)
+    images, affine, spacing = load_case_images(case, modalities, dtype=None)  # stored dtype; converted after the crop
     mask = brain_mask(images)
     plan: dict[str, Any] = {
         "case_id": case.case_id,

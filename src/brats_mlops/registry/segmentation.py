@@ -16,7 +16,7 @@ import mlflow
 import numpy as np
 
 from brats_mlops.data.case import inverse_label_map
-from brats_mlops.data.io import load_image
+from brats_mlops.data.io import load_case_images
 from brats_mlops.data.readers import read_case_folder
 from brats_mlops.inference.segment import predict_labels
 from brats_mlops.names import MODEL_SEGMENTATION
@@ -39,8 +39,8 @@ class SegmentationPyfunc(mlflow.pyfunc.PythonModel):
 
     def predict_case(self, folder: str | Path) -> np.ndarray:
         case = read_case_folder(folder, tuple(self.mc["modalities"]))
-        vols = [load_image(case.images[m])[0] for m in self.mc["modalities"]]
-        return to_convention(predict_labels(self.model, np.stack(vols), self.mc), case.source)
+        images, _, _ = load_case_images(case, self.mc["modalities"])
+        return to_convention(predict_labels(self.model, images, self.mc), case.source)
 
     def predict(self, context, model_input, params=None):  # no type hints: MLflow would turn them into a schema
         params = params or {}
