@@ -42,6 +42,7 @@ ui: $(STAMP)  ## open the MLflow UI on the embedded tracking store
 bench: $(STAMP)  ## run the benchmarks and rewrite bench/results/*.json (see BENCHMARKS.md)
 	$(BIN)/python -m bench.bench_preprocess
 	$(BIN)/python -m bench.bench_segmentation
+	$(BIN)/python -m bench.bench_survival
 
 clean-venv:
 	rm -rf $(VENV)

@@ -16,6 +16,7 @@ from brats_mlops.inference.segment import predict_labels
 from brats_mlops.metrics import case_metrics, postprocess
 from brats_mlops.names import SEGMENTATION_CHECKPOINTS, STAGE_EVAL_SEG, TAG_ABLATION_GROUP, TAG_DATA_HASH, TAG_GIT_COMMIT, TAG_TRAIN_RUN
 from brats_mlops.reporting.figures import overlay_figure
+from brats_mlops.registry.common import data_validation_tag
 from brats_mlops.registry.segmentation import log_and_register
 from brats_mlops.tracking import git_commit, real_project_root, stage_run
 from brats_mlops.training.segmentation import load_checkpoint_model
@@ -79,7 +80,7 @@ def main() -> None:
         key = {k: summary[k] for k in ("dice_wt", "dice_tc", "dice_et", "dice_brats", "hd95_wt", "hd95_tc", "hd95_et")}
         uri, version = log_and_register(CHECKPOINTS / "best.pt", key, {
             TAG_DATA_HASH: content_hash(Path(p.preprocessed_dir) / "plans.json"), TAG_GIT_COMMIT: sha,
-            TAG_TRAIN_RUN: str(last.get("run_id")), TAG_ABLATION_GROUP: cfg.ablation_group})
+            TAG_TRAIN_RUN: str(last.get("run_id")), TAG_ABLATION_GROUP: cfg.ablation_group, **data_validation_tag(p.metrics_dir)})
         log.info("Dice WT %.4f TC %.4f ET %.4f (D_BraTS %.4f) on %d cases; registered %s version %s as @challenger",
                  summary["dice_wt"], summary["dice_tc"], summary["dice_et"], summary["dice_brats"], len(df), uri, version)
 

@@ -28,10 +28,10 @@ def main() -> None:
     p = params.paths
     model, best = load_checkpoint_model(CHECKPOINTS / "best.pt")
     mc = best["model_config"]
-    cohort = pd.read_csv(Path(p.splits_dir) / "survival.csv")
+    cohort = pd.read_csv(Path(p.splits_dir) / "survival_tte.csv")
     cases = {c.case_id: c for c in discover(params.data.source, params.data.root, params.data.modalities).cases}
     log.info("predicting tumour volumes of %d survival-cohort cases with the best segmentation checkpoint", len(cohort))
-    with stage_run(STAGE_SEG_FEATURES, params, ["segmentation"], deps=[CHECKPOINTS / "best.pt", Path(p.splits_dir) / "survival.csv"]) as run:
+    with stage_run(STAGE_SEG_FEATURES, params, ["segmentation"], deps=[CHECKPOINTS / "best.pt", Path(p.splits_dir) / "survival_tte.csv"]) as run:
         rows = []
         for cid in progress(cohort.case_id, total=len(cohort), desc="volumes"):
             images, _, spacing = load_case_images(cases[cid], mc["modalities"])

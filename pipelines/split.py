@@ -9,7 +9,7 @@ import pandas as pd
 
 from brats_mlops.config import load_params
 from brats_mlops.data.preprocessing import Plans, dump_json
-from brats_mlops.data.splits import segmentation_split, survival_cohort
+from brats_mlops.data.splits import segmentation_split, survival_cohort, time_to_event_cohort
 from brats_mlops.names import STAGE_SPLIT
 from brats_mlops.tracking import stage_run
 from brats_mlops.utils.logs import stage_logger
@@ -31,6 +31,8 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "segmentation.json").write_text(json.dumps(seg, indent=1) + "\n")
         cohort.to_csv(out / "survival.csv", index=False)
+        tte = time_to_event_cohort(clinical, eligible, cohort, cfg.survival.gtr_only)
+        tte.to_csv(out / "survival_tte.csv", index=False)
         (out / "survival.json").write_text(json.dumps({"target": cfg.survival.target, "edges": edges, "excluded": excluded}, indent=1) + "\n")
         m = {
             "seg_train": len(seg["train"]),
@@ -38,6 +40,8 @@ def main() -> None:
             "survival_train": int((cohort.subset == "train").sum()),
             "survival_test": int((cohort.subset == "test").sum()),
             "survival_excluded": len(excluded),
+            "time_to_event_patients": len(tte),
+            "time_to_event_censored": int((tte.event == 0).sum()),
             "survival_classes": {str(k): int(v) for k, v in cohort.label.value_counts().sort_index().items()},
         }
         dump_json(m, metrics)

@@ -35,7 +35,10 @@ def clone(tmp_path_factory):
     p["preprocess"]["crop_size"] = [16, 16, 16]
     p["preprocess"]["autoencoder"].update(spacing=[12.0, 12.0, 12.0], shape=[8, 8, 8])
     p["segmentation"].update(channels=[4, 8, 8], epochs=2, num_workers=0)
-    p["survival"].update(models=["logistic_regression", "random_forest"], cv_folds=2, cv_repeats=2, n_boot=200, n_perm=200)
+    p["autoencoder"].update(channels=[8, 8], disc_layers=1, disc_channels=8, epochs=2, batch_size=2, val_every=1)
+    p["survival"].update(models=["logistic_regression", "random_forest"], cv_folds=2, cv_repeats=2, n_boot=200, n_perm=200,
+                         feature_sets=["age_only", "segmentation_volumes", "bottleneck", "channel_stats", "coronal_profile",
+                                       "flattened_latent"], time_to_event=["cox"])
     (dst / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     (dst / "dvc.lock").unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
@@ -64,22 +67,39 @@ def test_dvc_repro_data_stages_then_noop_then_exp_temp(clone):
     with sqlite3.connect(dst / "mlflow.db") as db:
         runs = db.execute("select name, status from runs").fetchall()
     stages = ("synthesize", "validate", "preprocess", "split", "train_segmentation", "evaluate_segmentation", "bottleneck_pca",
-              "segmentation_features", "survival")
+              "segmentation_features", "train_autoencoder", "extract_latents", "survival")
     assert sorted(r for r in runs if r[0] in stages) == sorted([(s, "FINISHED") for s in stages])
     # one nested run per feature set x age under the survival run
     children = [r for r in runs if r[0] not in stages]
     assert sorted(n for n, _ in children) == sorted(["age_only", "segmentation_volumes", "segmentation_volumes + age",
-                                                     "bottleneck", "bottleneck + age"])
+                                                     "bottleneck", "bottleneck + age", "channel_stats", "channel_stats + age",
+                                                     "coronal_profile", "coronal_profile + age", "flattened_latent",
+                                                     "flattened_latent + age"])
     surv = json.loads((dst / "metrics" / "survival.json").read_text())
     assert 0 <= surv["selected"]["macro_f1"] <= 1 and len(surv["selected"]["macro_f1_ci"]) == 2
     assert "| feature set | age | model |" in (dst / "reports" / "survival_table.md").read_text()
+    assert {r["model"] for r in surv["time_to_event"]} == {"cox"} and surv["registered"]["autoencoder_version"] == "1"
+    lat = json.loads((dst / "metrics" / "latents.json").read_text())
+    assert lat["latent_shape"] == [3, 4, 4, 4] and lat["n_cases"] >= 10
+    assert (dst / "reports" / "autoencoder" / "reconstructions.png").stat().st_size > 10_000
     seg = json.loads((dst / "metrics" / "segmentation.json").read_text())
     for k in ("dice_wt", "dice_tc", "dice_et", "dice_brats", "iou_wt", "hd95_et", "lesion_dice_wt", "lesion_dice_et"):
         assert 0 <= seg[k] <= 374, k
     assert json.loads((dst / "metrics" / "bottleneck_pca.json").read_text())["n_cases"] == 14
     with sqlite3.connect(dst / "mlflow.db") as db:
         aliases = db.execute("select name, alias from registered_model_aliases").fetchall()
-    assert aliases == [("brats-segmentation", "challenger")]
+    assert sorted(aliases) == [("brats-autoencoder", "challenger"), ("brats-segmentation", "challenger"),
+                               ("brats-survival", "challenger")]
+
+    # the registered survival model predicts a case folder + age (its autoencoder travels with it)
+    code = ("import mlflow, sys; m = mlflow.pyfunc.load_model('models:/brats-survival@challenger'); "
+            "out = m.predict({'case_dir': sys.argv[1], 'age': 61.0}); print(out.to_json(orient='records'))")
+    case = next((dst / "data" / "raw" / "synthetic").rglob("BraTS20_Training_001"))
+    r = subprocess.run([sys.executable, "-c", code, str(case)], cwd=dst, capture_output=True, text=True, timeout=300,
+                       env={**env, "MLFLOW_TRACKING_URI": f"sqlite:///{dst / 'mlflow.db'}"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    pred = json.loads(r.stdout.strip().splitlines()[-1])[0]
+    assert pred["class"] in (0, 1) and 0.5 <= pred["probability"] <= 1 and pred["class_name"] in ("<370 d", ">=370 d")
 
     # an experiment run in DVC's temporary copy still logs to the project's store
     _run(["git", "add", "-A"], dst, env)

@@ -15,6 +15,8 @@ STAGE_EVAL_SEG = "evaluate_segmentation"
 STAGE_BOTTLENECK_PCA = "bottleneck_pca"
 STAGE_SEG_FEATURES = "segmentation_features"
 STAGE_SURVIVAL = "survival"
+STAGE_TRAIN_AE = "train_autoencoder"
+STAGE_EXTRACT_LATENTS = "extract_latents"
 
 # One MLflow experiment per branch of the pipeline.
 EXPERIMENTS = {
@@ -33,10 +35,14 @@ STAGE_BRANCH = {
     STAGE_BOTTLENECK_PCA: "segmentation",
     STAGE_SEG_FEATURES: "survival",
     STAGE_SURVIVAL: "survival",
+    STAGE_TRAIN_AE: "autoencoder",
+    STAGE_EXTRACT_LATENTS: "autoencoder",
 }
 
 # Checkpoints of the segmentation network (dvc.yaml: outs of train_segmentation, persist: true).
 SEGMENTATION_CHECKPOINTS = "models/segmentation"
+# Checkpoints of the autoencoder (dvc.yaml: outs of train_autoencoder, persist: true).
+AUTOENCODER_CHECKPOINTS = "models/autoencoder"
 
 # Registered model names.
 MODEL_SEGMENTATION = "brats-segmentation"
@@ -52,6 +58,8 @@ TAG_ABLATION_GROUP = "brats.ablation_group"
 TAG_DVC_EXP = "brats.dvc_exp"
 TAG_ERROR = "brats.error"
 TAG_TRAIN_RUN = "brats.train_run_id"
+TAG_AE_VERSION = "brats.autoencoder_version"  # on brats-survival versions: the autoencoder version they need
+TAG_AE_RUN = "brats.autoencoder_run_id"
 TAG_DATA_HASH = "brats.data_hash"  # on registered model versions: hash of the preprocessed data they were trained on
 
 # Modalities: internal names (BraTS 2020 spelling) in the canonical channel order.

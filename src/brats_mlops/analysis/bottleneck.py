@@ -40,13 +40,16 @@ def collapse_statistics(features: np.ndarray) -> tuple[dict[str, float], np.ndar
     centroid = features.mean(0)
     norms = np.linalg.norm(features, axis=1)
     spread = np.linalg.norm(features - centroid, axis=1)
-    k90 = int(np.searchsorted(np.cumsum(ratios), 0.90) + 1)
+    cum = np.cumsum(ratios)
+    k90 = int(min(np.searchsorted(cum, 0.90) + 1, len(ratios)))
+    k98 = int(min(np.searchsorted(cum, 0.98) + 1, len(ratios)))
     stats = {
         "n_cases": n,
         "n_features": c,
         "pc1_share": float(ratios[0]),
         "pc1_2_share": float(ratios[:2].sum()),
         "components_for_90pct": k90,
+        "components_for_98pct": k98,
         "mean_feature_norm": float(norms.mean()),
         "mean_distance_to_centroid": float(spread.mean()),
         "spread_to_norm_ratio": float(spread.mean() / max(norms.mean(), 1e-12)),

@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 preset_app = typer.Typer(help="Named params presets (params/presets/*.yaml).", no_args_is_help=True)
 app.add_typer(preset_app, name="preset")
+server_app = typer.Typer(help="The MLflow tracking server (127.0.0.1, proxied artifacts): start, status, stop.", no_args_is_help=True)
+app.add_typer(server_app, name="server")
 console = Console(stderr=True)
 
 
@@ -183,6 +185,250 @@ def where() -> None:
         "  make ui        (= .venv/bin/python -m mlflow_server.ui, then browse http://127.0.0.1:5000)",
     ]
     print("\n".join(lines))
+
+
+def _use_store() -> str:
+    """Point MLflow at the project's store (``MLFLOW_TRACKING_URI`` wins) and return the URI."""
+    import mlflow
+
+    from brats_mlops.config.schema import load_params
+    from brats_mlops.tracking import real_project_root, tracking_uri
+
+    root = real_project_root()
+    uri = tracking_uri(load_params(root / "params.yaml"))
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def _default_sample_case() -> Path:
+    from brats_mlops.config.schema import load_params
+    from brats_mlops.data.readers import DatasetLayoutError, discover
+    from brats_mlops.tracking import real_project_root
+
+    root = real_project_root()
+    p = load_params(root / "params.yaml")
+    try:
+        idx = discover(p.data.source, root / p.data.root, p.data.modalities)
+    except DatasetLayoutError as err:
+        _fail(f"no sample case for the 'loads' gate ({err}); pass --sample-case DIR")
+    labelled = [c for c in idx.cases if c.seg is not None and not c.problems]
+    if not labelled:
+        _fail(f"no usable case under {p.data.root} for the 'loads' gate; pass --sample-case DIR")
+    return labelled[0].folder
+
+
+MODEL_NAMES = ("brats-segmentation", "brats-autoencoder", "brats-survival")
+
+
+def _check_model_name(name: str) -> str:
+    if name not in MODEL_NAMES:
+        _fail(f"unknown model {name!r}; registered model names: {', '.join(MODEL_NAMES)}")
+    return name
+
+
+@app.command()
+def models(
+    name: Annotated[Optional[str], typer.Argument(help="A registered model (default: all).")] = None,
+    show_history: Annotated[bool, typer.Option("--history", help="Also print each model's promotion/rollback history.")] = False,
+) -> None:
+    """List registered models: versions, aliases (@champion, @previous, @challenger) and their key metrics."""
+    from brats_mlops.registry.promotion import history, models_overview
+
+    _use_store()
+    rows = models_overview([_check_model_name(name)] if name else None)
+    if not rows:
+        console.print("no registered models yet: `make run` (or `dvc repro`) registers them")
+        return
+    table = Table(title="registered models")
+    for col in ("model", "version", "aliases", "primary metric", "metrics", "created", "run"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        prim = r["metrics"].get(r["primary"], "-") if r["primary"] else "-"
+        others = ", ".join(f"{k}={v}" for k, v in sorted(r["metrics"].items()) if k != r["primary"])
+        table.add_row(r["name"], r["version"], ", ".join("@" + a for a in r["aliases"]), f"{r['primary']}={prim}", others,
+                      r["created"], (r["run_id"] or "")[:8])
+    Console(width=max(160, Console().width)).print(table)
+    if show_history:
+        for n in sorted({r["name"] for r in rows}):
+            console.print(f"[bold]{n}[/] history:")
+            for h in history(n):
+                console.print(f"  {h['when']}  {h['action']:<8} v{h['version']}  (previous champion: {h.get('previous') or h.get('champion')})  "
+                              f"by {h['who']}  why: {escape(str(h.get('why')))}" + ("  [FORCED]" if h.get("forced") else ""), highlight=False)
+
+
+@app.command()
+def promote(
+    name: Annotated[str, typer.Argument(help="brats-segmentation | brats-autoencoder | brats-survival")],
+    version: Annotated[Optional[str], typer.Argument(help="Version to promote (default: the @challenger).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Promote even if it does not beat the champion (needs --reason).")] = False,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (recorded in the model's history).")] = None,
+    sample_case: Annotated[Optional[Path], typer.Option("--sample-case", help="Case folder for the 'loads and predicts' gate (default: the first labelled case of the project's data).")] = None,
+) -> None:
+    """Set @champion on a version when the gates pass: required metrics exist, it beats the current champion on the
+    primary metric (dice_brats; val_l1; macro_f1), its training data passed validation, and it loads and predicts
+    on a sample case. The old champion becomes @previous; the promotion is recorded on the model."""
+    from brats_mlops.registry.checks import sample_case_check
+    from brats_mlops.registry.promotion import CHALLENGER, PromotionRefused, alias_version
+    from brats_mlops.registry.promotion import promote as do_promote
+
+    _use_store()
+    _check_model_name(name)
+    version = version or alias_version(name, CHALLENGER)
+    if version is None:
+        _fail(f"{name} has no @challenger version; give a version (see `brats-mlops models {name}`)")
+    try:
+        entry = do_promote(name, version, force, reason, sample_case_check(sample_case or _default_sample_case()))
+    except PromotionRefused as err:
+        _fail(str(err), code=1)
+    for g in entry["gates"]:
+        console.print(f"  [green]ok[/] {escape(g)}", highlight=False)
+    console.print(f"{name} version {version} is now @champion" + (f" (v{entry['previous']} is @previous)" if entry["previous"] else ""))
+
+
+@app.command()
+def rollback(
+    name: Annotated[str, typer.Argument(help="brats-segmentation | brats-autoencoder | brats-survival")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the model's history).")],
+) -> None:
+    """Put @champion back on the @previous version (recorded in the model's history)."""
+    from brats_mlops.registry.promotion import PromotionRefused
+    from brats_mlops.registry.promotion import rollback as do_rollback
+
+    _use_store()
+    _check_model_name(name)
+    try:
+        entry = do_rollback(name, reason)
+    except PromotionRefused as err:
+        _fail(str(err), code=1)
+    console.print(f"{name}: @champion is version {entry['version']} again (was {entry['previous']})")
+
+
+@app.command()
+def predict(
+    case: Annotated[Path, typer.Option("--case", help="A case folder in BraTS 2020 (<id>_t1ce.nii.gz) or 2023 (<id>-t1c.nii.gz) naming.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (segmentation NIfTI, overlay PNG, JSON).")],
+    age: Annotated[Optional[float], typer.Option("--age", help="Patient age in years: also predict the survival class.")] = None,
+    alias: Annotated[str, typer.Option("--alias", help="Alias of the registered models to use.")] = "champion",
+    version: Annotated[Optional[str], typer.Option("--version", help="A segmentation model version (overrides --alias).")] = None,
+    survival_version: Annotated[Optional[str], typer.Option("--survival-version", help="A survival model version (overrides --alias).")] = None,
+) -> None:
+    """Segment a new case with models:/brats-segmentation@champion (and, with --age, classify survival with
+    models:/brats-survival@champion). Writes the labels in the input's convention with its affine and header."""
+    from brats_mlops.data.io import ImageReadError
+    from brats_mlops.data.readers import DatasetLayoutError
+    from brats_mlops.inference.predict import model_uri, predict_case
+    from brats_mlops.names import MODEL_SEGMENTATION, MODEL_SURVIVAL
+
+    _use_store()
+    seg_uri = model_uri(MODEL_SEGMENTATION, alias, version)
+    surv_uri = model_uri(MODEL_SURVIVAL, alias, survival_version) if age is not None else None
+    if age is not None and not 0 <= age <= 120:
+        _fail(f"--age {age} is not a plausible age in years")
+    try:
+        r = predict_case(case, out, seg_uri, surv_uri, age)
+    except (DatasetLayoutError, ImageReadError, LookupError, FileNotFoundError) as err:
+        _fail(str(err))
+    v = r["volumes_cm3"]
+    console.print(f"{r['case_id']} ({r['naming']} naming): WT {v['wt']:.1f} cm³, TC {v['tc']:.1f} cm³, ET {v['et']:.1f} cm³  [{seg_uri}]")
+    if "survival" in r:
+        s_ = r["survival"]
+        console.print(f"survival: {s_['class_name']} (class {s_['class']}, p={s_['probability']:.2f})  [{surv_uri}]")
+    console.print(f"wrote {r['segmentation']}, {r['overlay']}, {out / (r['case_id'] + '.json')}")
+
+
+@app.command()
+def compare(
+    group: Annotated[str, typer.Option("--group", help="Ablation group (the brats.ablation_group tag, params segmentation.ablation_group).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for <group>.md/.csv/.png.")] = Path("reports/ablations"),
+    n_boot: Annotated[int, typer.Option("--n-boot", min=100, help="Bootstrap resamples for the intervals.")] = 2000,
+) -> None:
+    """Compare the runs of an ablation group (paper Tables 4/5): mean [95% CI] per metric, the best marked, a paired
+    Wilcoxon test of each run against the best on per-case composite Dice, and a bar chart."""
+    from brats_mlops.analysis.compare import write_comparison
+
+    _use_store()
+    try:
+        df, md, fig = write_comparison(group, out, n_boot)
+    except LookupError as err:
+        _fail(str(err))
+    print(md)
+    console.print(f"wrote {out / (group + '.md')}, {out / (group + '.csv')}, {fig}")
+
+
+@server_app.command("start")
+def server_start(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    backend_store_uri: Annotated[Optional[str], typer.Option("--backend-store-uri", help="SQLAlchemy URL of the store (default: the project's SQLite store), e.g. postgresql+psycopg2://user:pw@localhost:5432/mlflow")] = None,
+    auth: Annotated[bool, typer.Option("--auth", help="Basic auth (anonymous requests refused; admin password from MLFLOW_AUTH_ADMIN_PASSWORD).")] = False,
+) -> None:
+    """Start `mlflow server` in the background and wait until it is healthy."""
+    from mlflow_server.server import ServerError, start
+
+    try:
+        st = start(port, backend_store_uri, auth)
+    except ServerError as err:
+        _fail(str(err))
+    console.print(f"MLflow server on {st['url']} (pid {st['pid']}, store {st['backend_store_uri']}, healthy after {st['startup_s']} s)")
+    console.print(f"log to it:  export MLFLOW_TRACKING_URI={st['url']}" + ("  (+ MLFLOW_TRACKING_USERNAME/PASSWORD)" if auth else ""))
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Is the server running and healthy?"""
+    from mlflow_server.server import status
+
+    st = status()
+    if not st["running"]:
+        console.print("not running")
+        raise typer.Exit(1)
+    console.print(f"running: {st['url']} (pid {st['pid']}, store {st['backend_store_uri']}, auth {st['auth']}, healthy {st['healthy']})")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the server (and its workers)."""
+    from mlflow_server.server import stop
+
+    console.print("stopped" if stop() else "no server was running")
+
+
+class StudyName(str, Enum):
+    segmentation = "segmentation"
+    autoencoder = "autoencoder"
+    survival = "survival"
+
+
+@app.command()
+def tune(
+    study: Annotated[StudyName, typer.Argument(help="segmentation (loss weights) | autoencoder (loss weights) | survival (classifier spaces)")],
+    n_trials: Annotated[Optional[int], typer.Option("--n-trials", min=1, help="Trials (complete or pruned) the study should reach (default: tune.n_trials).")] = None,
+    storage: Annotated[Optional[str], typer.Option("--storage", help="SQLAlchemy URL of the Optuna storage (default: tune.storage, else sqlite:///<root>/optuna.db). Workers on one storage share the study.")] = None,
+) -> None:
+    """Run or resume an Optuna study; each trial is a nested MLflow run under the study's run. Start the same command
+    in several shells (or machines, with a shared --storage) to add workers. The best params land in
+    params/tuned/<study>.yaml; apply them with `dvc exp run $(cat params/tuned/<study>.args)`."""
+    from brats_mlops.config.schema import ParamsError, load_params, parse_params
+    from brats_mlops.tracking import real_project_root
+    from brats_mlops.tuning.objectives import STUDIES
+    from brats_mlops.tuning.study import run_study
+    from brats_mlops.utils.logs import stage_logger
+
+    os.chdir(real_project_root())
+    try:
+        params = load_params()
+        if storage:
+            raw = params.dump()
+            raw["tune"]["storage"] = storage
+            params = parse_params(raw)
+    except ParamsError as err:
+        _fail(str(err))
+    stage_logger(f"tune_{study.value}")
+    s = run_study(STUDIES[study.value], params, n_trials)
+    done = [t for t in s.trials if t.state.name == "COMPLETE"]
+    if done:
+        console.print(f"study {study.value}: best {STUDIES[study.value].metric} {s.best_value:.4f} (trial {s.best_trial.number}); "
+                      f"{len(done)} complete, {sum(t.state.name == 'PRUNED' for t in s.trials)} pruned, {sum(t.state.name == 'FAIL' for t in s.trials)} failed")
+        console.print(f"apply: dvc exp run $(cat params/tuned/{study.value}.args)")
 
 
 def main() -> None:  # pragma: no cover

@@ -188,19 +188,107 @@ class SegmentationParams(_Section):
         return self
 
 
+class AutoencoderLossParams(_Section):
+    """Generator loss = l1*L1 + kl*KL + perceptual*Perceptual + adversarial*LSGAN (paper §4.2)."""
+
+    l1: float = Field(1.0, ge=0)
+    kl: float = Field(1e-6, ge=0)
+    perceptual: float = Field(0.0, ge=0)  # paper: 0.001; needs local weights (perceptual_cache_dir)
+    adversarial: float = Field(0.01, ge=0)
+    perceptual_network: str = "medicalnet_resnet10_23datasets"  # a MONAI PerceptualLoss network_type
+    perceptual_cache_dir: str | None = None  # torch.hub dir already holding the network and its weights
+
+
+class AutoencoderParams(_Section):
+    """MONAI AutoencoderKL + PatchDiscriminator (paper Table 6); trained by the train_autoencoder stage."""
+
+    channels: tuple[int, ...] = (32, 64, 128, 128)
+    latent_channels: int = Field(3, ge=1)
+    num_res_blocks: int = Field(1, ge=1)
+    norm_num_groups: int = Field(8, ge=1)
+    disc_layers: int = Field(3, ge=1)
+    disc_channels: int = Field(32, ge=1)
+    loss: AutoencoderLossParams = AutoencoderLossParams()
+    adversarial_start_epoch: int = Field(0, ge=0)  # epochs of reconstruction-only warm-up before the GAN terms
+    lr_generator: float = Field(1e-4, gt=0)
+    lr_discriminator: float = Field(5e-4, gt=0)
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(1, ge=1)
+    grad_accum: int = Field(8, ge=1)
+    val_every: int = Field(5, ge=1)
+    val_fraction: float = Field(0.2, gt=0, lt=1)  # used only when the data has no unlabelled cases
+    figure_cases: int = Field(2, ge=0)  # validation cases in the reconstruction figure
+
+    @field_validator("channels")
+    @classmethod
+    def _ch(cls, v: tuple) -> tuple:
+        if len(v) < 2 or any(c <= 0 for c in v):
+            raise ValueError(f"need >= 2 positive widths, got {list(v)}")
+        return v
+
+    @model_validator(mode="after")
+    def _groups(self) -> "AutoencoderParams":
+        bad = [c for c in self.channels if c % self.norm_num_groups]
+        if bad:
+            raise ValueError(f"autoencoder.channels {bad} are not divisible by norm_num_groups={self.norm_num_groups}")
+        lp = self.loss
+        if lp.perceptual > 0:
+            hub = Path(lp.perceptual_cache_dir) if lp.perceptual_cache_dir else None
+            if hub is None or not hub.is_dir():
+                raise ValueError(
+                    f"autoencoder.loss.perceptual={lp.perceptual} needs pretrained weights, which cannot be downloaded "
+                    f"here: set autoencoder.loss.perceptual_cache_dir to a torch.hub directory that already holds "
+                    f"{lp.perceptual_network!r} (got {lp.perceptual_cache_dir!r}), or set autoencoder.loss.perceptual: 0")
+        return self
+
+
+LATENT_FEATURE_SETS = ("f0", "f1", "f2", "channel_means", "channel_stats", "coronal_profile", "sagittal_profile",
+                       "axial_profile", "flattened_latent")
+FeatureSet = Literal["age_only", "segmentation_volumes", "bottleneck", "f0", "f1", "f2", "channel_means", "channel_stats",
+                     "coronal_profile", "sagittal_profile", "axial_profile", "flattened_latent"]
+
+
 class SurvivalParams(_Section):
-    feature_sets: tuple[Literal["age_only", "segmentation_volumes", "bottleneck"], ...] = (
-        "age_only", "segmentation_volumes", "bottleneck")
+    feature_sets: tuple[FeatureSet, ...] = ("age_only", "segmentation_volumes", "bottleneck") + LATENT_FEATURE_SETS
     with_age: tuple[bool, ...] = (False, True)  # each feature set without and with age (age_only ignores it)
     models: tuple[Literal["logistic_regression", "linear_svm", "rbf_svm", "random_forest", "gradient_boosting"], ...] = (
         "logistic_regression", "linear_svm", "rbf_svm", "random_forest", "gradient_boosting")
-    grid: Literal["paper", "fast"] = "paper"  # paper: Appendix A exactly; fast: fewer trees for CPU runs
+    grid: Literal["paper", "fast", "tuned"] = "paper"  # paper: Appendix A exactly; fast: fewer trees; tuned: `tuned` below
+    tuned: dict[str, dict[str, Any]] = Field(default_factory=lambda: {  # one point per model (written by the survival study)
+        "logistic_regression": {"C": 1.0}, "linear_svm": {"C": 1.0}, "rbf_svm": {"C": 1.0, "gamma": "scale"},
+        "random_forest": {"n_estimators": 100, "max_depth": 5, "min_samples_leaf": 1},
+        "gradient_boosting": {"n_estimators": 100, "learning_rate": 0.1, "max_depth": 1}})
     cv_folds: int = Field(5, ge=2)
     cv_repeats: int = Field(5, ge=1)  # repeated stratified CV of each selected pipeline on the whole cohort
     bottleneck_pca: int = Field(10, ge=1)  # PCA components of the bottleneck features (fitted in the folds)
+    flattened_pca: int = Field(10, ge=1)  # PCA components of the flattened latent (paper: 10)
+    profile_variance: float = Field(0.9, gt=0, le=1)  # PCA of the slice profiles keeps this variance share (paper: 90%)
+    time_to_event: tuple[Literal["cox", "rsf"], ...] = ("cox", "rsf")  # scikit-survival models scored by c-index
     n_boot: int = Field(2000, ge=100)
     n_perm: int = Field(2000, ge=100)
     n_jobs: int = Field(2, ge=1)
+
+
+class TuneParams(_Section):
+    """Optuna studies (`brats-mlops tune <study>`, tune/dvc.yaml); not part of the default `dvc repro`."""
+
+    storage: str | None = None  # SQLAlchemy URL shared by workers; null: sqlite:///<project root>/optuna.db
+    n_trials: "TuneTrials" = Field(default_factory=lambda: TuneTrials())
+    timeout_s: float | None = None  # stop a worker after this many seconds (null: no limit)
+    heartbeat_interval: int = Field(30, ge=1)  # s between heartbeats of a running trial
+    grace_period: int = Field(120, ge=2)  # s without a heartbeat before a trial is failed and re-queued
+    max_retry: int = Field(2, ge=0)  # re-runs of a trial whose worker died
+    pruner_warmup_steps: int = Field(1, ge=0)  # epochs before the median pruner may stop a trial
+    segmentation_epochs: int = Field(3, ge=1)  # epochs per segmentation trial
+    autoencoder_epochs: int = Field(3, ge=1)  # epochs per autoencoder trial
+    survival_feature_set: FeatureSet = "segmentation_volumes"  # feature set the classifier study tunes on
+    survival_with_age: bool = True
+
+
+class TuneTrials(_Section):
+    segmentation: int = Field(8, ge=1)
+    autoencoder: int = Field(6, ge=1)
+    survival: int = Field(40, ge=1)
 
 
 class TrackingParams(_Section):
@@ -217,7 +305,9 @@ class Params(_Section):
     preprocess: PreprocessParams = PreprocessParams()
     split: SplitParams = SplitParams()
     segmentation: SegmentationParams = SegmentationParams()
+    autoencoder: AutoencoderParams = AutoencoderParams()
     survival: SurvivalParams = SurvivalParams()
+    tune: TuneParams = Field(default_factory=lambda: TuneParams())
     tracking: TrackingParams = TrackingParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -229,6 +319,15 @@ class Params(_Section):
                 f"preprocess.autoencoder.modality={self.preprocess.autoencoder.modality!r} is not among "
                 f"data.modalities={list(self.data.modalities)}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _ae_shape(self) -> "Params":
+        div = 2 ** (len(self.autoencoder.channels) - 1)
+        shape = self.preprocess.autoencoder.shape
+        if any(s % div for s in shape):
+            raise ValueError(f"preprocess.autoencoder.shape={list(shape)} must be divisible by {div} for "
+                             f"autoencoder.channels={list(self.autoencoder.channels)} ({len(self.autoencoder.channels) - 1} downsamplings)")
         return self
 
     @model_validator(mode="after")

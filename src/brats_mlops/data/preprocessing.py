@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 from scipy import ndimage
 
-from brats_mlops.config.schema import PreprocessParams
+from brats_mlops.config.schema import AutoencoderPreprocessParams, PreprocessParams
 from brats_mlops.data.case import HEALTHY_LABEL, INTERNAL_LABELS, Case
 from brats_mlops.data.io import load_case_images, load_image
 from brats_mlops.utils.progress import progress
@@ -202,17 +202,26 @@ def preprocess_case(
     return _segmentation_input(case, images, mask, modalities, cfg, out, plan)
 
 
-def _autoencoder_input(case, images, mask, modalities, spacing, cfg: PreprocessParams, out: Path) -> dict[str, Any]:
-    ae = cfg.autoencoder
-    x = images[modalities.index(ae.modality)].astype(np.float32)
-    xr = resample_spacing(x, spacing, ae.spacing, order=ae.spline_order)
+def autoencoder_volume(image: np.ndarray, mask: np.ndarray, spacing: tuple[float, ...], ae: AutoencoderPreprocessParams) -> tuple[np.ndarray, dict[str, Any]]:
+    """One modality → the autoencoder's input (X×Y×Z float32 in [0, 1]) and how it was made.
+
+    B-spline resampling to ``ae.spacing``, centre crop/pad to ``ae.shape``, min–max scaling between the
+    minimum and the ``ae.upper_percentile`` of brain voxels. Also used on new cases at prediction time.
+    """
+    xr = resample_spacing(image.astype(np.float32), spacing, ae.spacing, order=ae.spline_order)
     mr = resample_spacing(mask.astype(np.float32), spacing, ae.spacing, order=0) > 0.5
     st = crop_start(xr.shape, ae.shape, "center")
     xr, lo, hi = minmax_percentile(xr, mr, ae.upper_percentile)
-    xr = crop_or_pad(xr, st, ae.shape)
+    xr = crop_or_pad(xr, st, ae.shape).astype(np.float32)
+    return xr, {"ae_crop_start": st, "ae_resampled_shape": tuple(int(s) for s in mr.shape), "ae_scale": (lo, hi)}
+
+
+def _autoencoder_input(case, images, mask, modalities, spacing, cfg: PreprocessParams, out: Path) -> dict[str, Any]:
+    ae = cfg.autoencoder
+    xr, meta = autoencoder_volume(images[modalities.index(ae.modality)], mask, spacing, ae)
     (out / "autoencoder").mkdir(parents=True, exist_ok=True)
-    np.save(Plans.ae_path(out, case.case_id), xr[None].astype(np.float32))
-    return {"ae_crop_start": st, "ae_resampled_shape": tuple(int(s) for s in mr.shape), "ae_scale": (lo, hi)}
+    np.save(Plans.ae_path(out, case.case_id), xr[None])
+    return meta
 
 
 def _segmentation_input(case, images, mask, modalities, cfg: PreprocessParams, out: Path, plan: dict[str, Any]) -> dict[str, Any]:

@@ -84,3 +84,16 @@ def survival_cohort(clinical: pd.DataFrame, eligible_ids: set[str], cfg: Surviva
     tr, te = train_test_split(df.case_id, test_size=cfg.test_fraction, random_state=seed, stratify=stratify)
     df["subset"] = np.where(df.case_id.isin(set(te)), "test", "train")
     return df, excluded, edges
+
+
+def time_to_event_cohort(clinical: pd.DataFrame, eligible_ids: set[str], cohort: pd.DataFrame, gtr_only: bool = False) -> pd.DataFrame:
+    """Every eligible patient with a survival time, censored ones included (``event`` 0 = alive at
+    ``survival_days``), for time-to-event models. Patients in the classification test split keep
+    ``subset == "test"``; everyone else (censored cases whose class is unknown included) is ``train``."""
+    df = clinical[clinical.case_id.isin(eligible_ids)].copy()
+    if gtr_only:
+        df = df[df.resection.fillna("") == "GTR"]
+    df = df[np.isfinite(df.survival_days.to_numpy(dtype=float))]
+    test = set(cohort.case_id[cohort.subset == "test"])
+    df["subset"] = np.where(df.case_id.isin(test), "test", "train")
+    return df[["case_id", "age", "survival_days", "event", "subset"]].sort_values("case_id").reset_index(drop=True)

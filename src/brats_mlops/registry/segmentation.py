@@ -20,6 +20,7 @@ from brats_mlops.data.io import load_case_images
 from brats_mlops.data.readers import read_case_folder
 from brats_mlops.inference.segment import predict_labels
 from brats_mlops.names import MODEL_SEGMENTATION
+from brats_mlops.registry.common import PIP_REQUIREMENTS, register
 
 
 def to_convention(labels: np.ndarray, source: str) -> np.ndarray:
@@ -65,18 +66,6 @@ def log_and_register(checkpoint: Path, metrics: dict[str, float], tags: dict[str
 
     Returns ``(model_uri, version)``.
     """
-    from mlflow.tracking import MlflowClient
-
-    info = mlflow.pyfunc.log_model(
-        name="segmentation_model",
-        python_model=SegmentationPyfunc(),
-        artifacts={"checkpoint": str(checkpoint)},
-        pip_requirements=["torch==2.13.0", "monai==1.6.1", "nibabel==5.4.2", "numpy==2.4.6", "brats-mlops"],
-    )
-    mv = mlflow.register_model(info.model_uri, name)
-    client = MlflowClient()
-    for k, v in {**tags, **{f"metric.{k}": f"{v:.6g}" for k, v in metrics.items()}}.items():
-        client.set_model_version_tag(name, mv.version, k, str(v))
-    client.set_registered_model_alias(name, alias, mv.version)
-    return info.model_uri, mv.version
-
+    info = mlflow.pyfunc.log_model(name="segmentation_model", python_model=SegmentationPyfunc(),
+                                   artifacts={"checkpoint": str(checkpoint)}, pip_requirements=PIP_REQUIREMENTS)
+    return info.model_uri, register(info.model_uri, name, metrics, tags, alias)

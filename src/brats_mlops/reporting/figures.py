@@ -84,3 +84,52 @@ def scree_plot(ratios: np.ndarray, path: Path, n: int = 50, title: str = "") -> 
     fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def reconstruction_figure(inputs: np.ndarray, recons: np.ndarray, case_ids: list[str], path: Path, title: str = "") -> Path:
+    """Paper Fig. 7: per case, input / reconstruction / |difference| in axial, coronal and sagittal views.
+
+    ``inputs`` and ``recons`` are (N, X, Y, Z) in [0, 1].
+    """
+    n = len(case_ids)
+    fig, axes = plt.subplots(3 * n, 3, figsize=(8, 8 * n), squeeze=False)
+    for i, cid in enumerate(case_ids):
+        c = tuple(s // 2 for s in inputs[i].shape)
+        diff = np.abs(inputs[i] - recons[i])
+        for col, (name, vol, cmap, vmax) in enumerate((("input", inputs[i], "gray", 1.0), ("reconstruction", recons[i], "gray", 1.0),
+                                                        ("|difference|", diff, "magma", max(float(diff.max()), 1e-6)))):
+            for r, (view, img) in enumerate(_views(vol, c)):
+                ax = axes[3 * i + r][col]
+                ax.imshow(img, cmap=cmap, origin="lower", vmin=0, vmax=vmax)
+                ax.set_title(f"{cid} {name} — {view}", fontsize=7)
+                ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def autoencoder_curves(history: list[dict[str, float]], path: Path) -> Path:
+    """Paper Fig. 6: training reconstruction loss (and the GAN terms) per epoch, validation L1."""
+    ep = [h["epoch"] for h in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for k in ("train_l1", "train_adv_g", "train_discriminator"):
+        pts = [(h["epoch"], h[k]) for h in history if h.get(k) is not None]
+        if pts:
+            a.plot(*zip(*pts), label=k.removeprefix("train_"))
+    a.set_xlabel("epoch")
+    a.set_title("training", fontsize=10)
+    a.legend()
+    pts = [(h["epoch"], h["val_l1"]) for h in history if h.get("val_l1") is not None]
+    if pts:
+        b.plot(*zip(*pts), marker="o", label="validation L1")
+    b.set_xlabel("epoch")
+    b.set_title("validation reconstruction L1", fontsize=10)
+    b.legend()
+    if not ep:
+        a.text(0.5, 0.5, "no epochs", ha="center")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -18,6 +18,7 @@ from sklearn.base import clone
 from sklearn.metrics import f1_score, precision_score, recall_score
 from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold, StratifiedKFold, cross_val_score
 
+from brats_mlops.survival import features as F
 from brats_mlops.survival.grids import make_pipeline
 from brats_mlops.survival.stats import accuracy, bootstrap_ci, macro_f1
 
@@ -42,31 +43,62 @@ class SetResult:
         return self.feature_set if self.feature_set == "age_only" else f"{self.feature_set}{' + age' if self.with_age else ''}"
 
 
+LATENT_FEATURES = {
+    "f0": lambda e: F.channel_means(e)[0:1],
+    "f1": lambda e: F.channel_means(e)[1:2],
+    "f2": lambda e: F.channel_means(e)[2:3],
+    "channel_means": F.channel_means,
+    "channel_stats": F.channel_stats,
+    "coronal_profile": lambda e: F.slice_profile(e, "coronal"),
+    "sagittal_profile": lambda e: F.slice_profile(e, "sagittal"),
+    "axial_profile": lambda e: F.slice_profile(e, "axial"),
+    "flattened_latent": F.flattened,
+}
+
+
 def feature_matrix(name: str, with_age: bool, cohort: pd.DataFrame, seg_volumes: pd.DataFrame | None,
-                   bottleneck: dict[str, np.ndarray] | None) -> np.ndarray:
-    """Rows in ``cohort`` order. Raises ``KeyError`` naming the cases a feature source lacks."""
+                   bottleneck: dict[str, np.ndarray] | None, latents: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Rows in ``cohort`` order; age (if any) is the last column. Raises ``KeyError`` naming the cases a
+    feature source lacks."""
     ids = cohort.case_id.tolist()
     age = cohort[["age"]].to_numpy(dtype=float)
     if name == "age_only":
         return age
+
+    def need(source: dict | None, what: str) -> dict:
+        if source is None:
+            raise KeyError(f"feature set {name} needs {what}")
+        missing = sorted(set(ids) - set(source))
+        if missing:
+            raise KeyError(f"feature set {name}: no {what} for cases {missing}")
+        return source
+
     if name == "segmentation_volumes":
         if seg_volumes is None:
             raise KeyError("segmentation_volumes needs data/features/segmentation_volumes.csv")
-        sv = seg_volumes.set_index("case_id")
-        missing = sorted(set(ids) - set(sv.index))
-        if missing:
-            raise KeyError(f"no segmentation volumes for cases {missing}")
-        X = sv.loc[ids, SEG_VOLUME_COLUMNS].to_numpy(dtype=float)
+        sv = need({c: r for c, r in zip(seg_volumes.case_id, seg_volumes[SEG_VOLUME_COLUMNS].to_numpy(dtype=float))},
+                  "data/features/segmentation_volumes.csv")
+        X = np.stack([sv[c] for c in ids])
     elif name == "bottleneck":
-        if bottleneck is None:
-            raise KeyError("bottleneck needs data/features/bottleneck.npz")
-        missing = sorted(set(ids) - set(bottleneck))
-        if missing:
-            raise KeyError(f"no bottleneck features for cases {missing}")
-        X = np.stack([bottleneck[c] for c in ids]).astype(float)
+        bn = need(bottleneck, "data/features/bottleneck.npz")
+        X = np.stack([bn[c] for c in ids]).astype(float)
+    elif name in LATENT_FEATURES:
+        lat = need(latents, "data/features/latents.npz")
+        X = np.stack([LATENT_FEATURES[name](lat[c]) for c in ids]).astype(float)
     else:
         raise KeyError(f"unknown feature set {name!r}")
     return np.hstack([X, age]) if with_age else X
+
+
+def pca_setting(name: str, bottleneck_pca: int, flattened_pca: int, profile_variance: float) -> int | float | None:
+    """PCA of a feature set (fitted inside the folds): components (int), variance share (float) or none."""
+    if name == "bottleneck":
+        return bottleneck_pca
+    if name == "flattened_latent":
+        return flattened_pca
+    if name.endswith("_profile"):
+        return profile_variance
+    return None
 
 
 def test_scores(y_true: np.ndarray, y_pred: np.ndarray, classes: list[int], n_boot: int, seed: int) -> dict[str, float]:
@@ -84,8 +116,12 @@ def test_scores(y_true: np.ndarray, y_pred: np.ndarray, classes: list[int], n_bo
 
 
 def run_feature_set(name: str, with_age: bool, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
-                    X_all: np.ndarray, y_all: np.ndarray, models: list[str], grid: str, folds: int, repeats: int,
+                    X_all: np.ndarray, y_all: np.ndarray, models: list[str], grid: str | dict, folds: int, repeats: int,
                     pca: int | float | None, n_boot: int, seed: int, n_jobs: int) -> SetResult:
+    """Search every model's grid by CV on the training split, refit the best, score it once on the test split.
+
+    With ``pca`` and age, PCA reduces only the imaging columns (age is the last column and passes through).
+    """
     counts = np.bincount(y_train)
     if (counts[counts > 0] < folds).any() or len(counts[counts > 0]) < 2:
         raise ValueError(f"feature set {name}: {folds}-fold stratified CV needs >= {folds} training patients per class, "
@@ -94,8 +130,9 @@ def run_feature_set(name: str, with_age: bool, X_train: np.ndarray, y_train: np.
     best: tuple[float, str, GridSearchCV] | None = None
     per_model = {}
     for model in models:
-        k = pca if pca is None or isinstance(pca, float) else min(pca, X_train.shape[1], int(len(y_train) * (folds - 1) / folds) - 1)
-        pipe, params = make_pipeline(model, seed, pca=k, grid=grid)
+        n_img = X_train.shape[1] - (1 if with_age else 0)
+        k = pca if pca is None or isinstance(pca, float) else min(pca, n_img, int(len(y_train) * (folds - 1) / folds) - 1)
+        pipe, params = make_pipeline(model, seed, pca=k, grid=grid, pca_columns=n_img if (with_age and pca is not None) else None)
         gs = GridSearchCV(pipe, params, cv=cv, scoring="f1_macro", n_jobs=n_jobs, refit=True).fit(X_train, y_train)
         per_model[model] = float(gs.best_score_)
         if best is None or gs.best_score_ > best[0] + 1e-12:

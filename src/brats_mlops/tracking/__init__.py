@@ -223,7 +223,9 @@ def child_run(name: str, params: dict[str, Any] | None = None, tags: dict[str, A
     """A nested run under the active stage run (e.g. one per feature set, or per Optuna trial)."""
     import mlflow
 
-    with mlflow.start_run(run_name=name, nested=True, tags={k: str(v) for k, v in (tags or {}).items()}) as run:
+    parent = mlflow.active_run()
+    exp_id = parent.info.experiment_id if parent else None  # nested runs live in the parent's experiment
+    with mlflow.start_run(run_name=name, nested=True, experiment_id=exp_id, tags={k: str(v) for k, v in (tags or {}).items()}) as run:
         if params:
             mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
         yield StageRun(run)

@@ -9,15 +9,11 @@ seeded by (seed, epoch), so a resumed run ends with the same weights as an unint
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -27,15 +23,11 @@ from brats_mlops.config.schema import AugmentationParams, SegmentationParams
 from brats_mlops.losses import SegmentationLoss, class_weights_from_frequencies, regions_to_labels
 from brats_mlops.models import build_model
 from brats_mlops.training.augment import build_augmentation
+from brats_mlops.training.common import Tracker, atomic_save, config_hash, history_tsv, report_missing_epochs, seed_worker
 from brats_mlops.training.data import SegmentationDataset, label_frequencies
 from brats_mlops.utils.progress import progress
 
 CHECKPOINT_VERSION = 1
-
-
-class Tracker(Protocol):
-    def log_epoch(self, record: dict[str, float], step: int) -> None: ...
-    def logged_epochs(self) -> set[int]: ...
 
 
 def quick_dice(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -51,23 +43,6 @@ def lr_at(epoch: int, cfg: SegmentationParams) -> float:
     span = max(1, cfg.epochs - cfg.warmup_epochs - 1)
     t = min(1.0, (epoch - cfg.warmup_epochs) / span)
     return cfg.lr_min + (cfg.lr - cfg.lr_min) * 0.5 * (1 + math.cos(math.pi * t))
-
-
-def config_hash(cfg: SegmentationParams, extra: dict[str, Any]) -> str:
-    blob = json.dumps({"cfg": cfg.model_dump(mode="json"), **extra}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _seed_worker(_: int) -> None:
-    s = torch.initial_seed() % 2**32
-    np.random.seed(s)
-    random.seed(s)
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -187,7 +162,7 @@ class SegmentationTrainer:
         torch.manual_seed(self.seed * 7919 + epoch)
         g = torch.Generator().manual_seed(self.seed * 10007 + epoch)
         dl = DataLoader(self.train_ds, batch_size=self.cfg.batch_size, shuffle=True, generator=g,
-                        num_workers=self.cfg.num_workers, worker_init_fn=_seed_worker, drop_last=False)
+                        num_workers=self.cfg.num_workers, worker_init_fn=seed_worker, drop_last=False)
         self.model.train()
         self.opt.zero_grad(set_to_none=True)
         losses, n = [], len(dl)
@@ -225,11 +200,7 @@ class SegmentationTrainer:
     def fit(self, tracker: Tracker | None = None, on_checkpoint: Callable[[int], None] | None = None) -> TrainResult:
         self.ckdir.mkdir(parents=True, exist_ok=True)
         resumed_from = self.start_epoch
-        if tracker is not None:  # report epochs a killed run checkpointed but never reported
-            have = tracker.logged_epochs()
-            for rec in self.history:
-                if int(rec["epoch"]) not in have:
-                    tracker.log_epoch(rec, int(rec["epoch"]))
+        report_missing_epochs(tracker, self.history)
         bar = progress(range(self.start_epoch, self.cfg.epochs), total=self.cfg.epochs - self.start_epoch, desc="train")
         for epoch in bar:
             t0 = time.perf_counter()
@@ -244,9 +215,9 @@ class SegmentationTrainer:
             improved = rec.get("val_dice_composite", -1.0) > self.best_score
             if improved:
                 self.best_score, self.best_epoch = rec["val_dice_composite"], epoch
-                _atomic_save({"model": self.model.state_dict(), "model_config": self.mc, "epoch": epoch,
+                atomic_save({"model": self.model.state_dict(), "model_config": self.mc, "epoch": epoch,
                               "score": self.best_score, "config_hash": self.hash}, self.ckdir / "best.pt")
-            _atomic_save(self._state(epoch + 1), self.ckdir / "last.pt")
+            atomic_save(self._state(epoch + 1), self.ckdir / "last.pt")
             if on_checkpoint:
                 on_checkpoint(epoch)
             if tracker is not None:
@@ -256,17 +227,9 @@ class SegmentationTrainer:
         return TrainResult(self.history, self.best_epoch, self.best_score, self.ckdir, resumed_from, self.mc)
 
 
-def history_table(history: list[dict[str, float]]) -> str:
-    """TSV of the history (the DVC plot file)."""
-    keys = ["epoch", "train_loss", "val_dice_wt", "val_dice_tc", "val_dice_et", "val_dice_composite", "lr", "epoch_time_s"]
-    lines = ["\t".join(keys)]
-    for r in history:
-        lines.append("\t".join("" if r.get(k) is None else f"{r[k]:.6g}" for k in keys))
-    return "\n".join(lines) + "\n"
+HISTORY_KEYS = ["epoch", "train_loss", "val_dice_wt", "val_dice_tc", "val_dice_et", "val_dice_composite", "lr", "epoch_time_s"]
 
 
 def save_history(history: list[dict[str, float]], path: Path) -> None:
     """Write the history as the TSV that dvc.yaml declares as a plot."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(history_table(history))
-
+    history_tsv(history, HISTORY_KEYS, path)

@@ -1,0 +1,123 @@
+"""Survival-branch speed on this CPU (issue 4's benchmark).
+
+    python -m bench.bench_survival [--sections ae,grid] [--paper-steps 1]
+
+1. Autoencoder training step (AutoencoderKL forward + L1/KL/LSGAN + backward + Adam, then the PatchGAN
+   discriminator step) at the CPU default (params.yaml: 48³, widths 8-16-32, batch 4) and at the paper's size
+   (112×112×96, widths 32-64-128-128, discriminator 32, batch 1), per volume; ratio paper / default.
+   Peak resident memory of the process after each (ru_maxrss, monotone: the paper size is measured second).
+2. Wall time of the full survival grid (every feature set × age × model × CV fold, plus the repeated CV)
+   on the pipeline's features (data/features, data/splits; run `dvc repro` first) with n_jobs 1 and 2.
+Writes ``bench/results/survival.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from bench.machine import machine
+from brats_mlops.config import load_params
+from brats_mlops.losses.autoencoder import AdversarialLosses, kl_loss
+from brats_mlops.models.autoencoder import build_autoencoder, build_discriminator
+
+
+def ae_step_time(channels, disc_channels, shape, batch, steps) -> float:
+    """Median seconds per volume of one generator + discriminator update."""
+    mc = {"channels": list(channels), "latent_channels": 3, "num_res_blocks": 1, "norm_num_groups": 8,
+          "disc_layers": 3, "disc_channels": disc_channels}
+    gen, disc = build_autoencoder(mc), build_discriminator(mc)
+    og, od = torch.optim.Adam(gen.parameters(), 1e-4), torch.optim.Adam(disc.parameters(), 5e-4)
+    adv = AdversarialLosses()
+    x = torch.rand(batch, 1, *shape)
+    ts = []
+    for i in range(steps + 1):
+        t = time.perf_counter()
+        og.zero_grad()
+        recon, mu, sigma = gen(x)
+        disc.requires_grad_(False)
+        loss = torch.nn.functional.l1_loss(recon, x) + 1e-6 * kl_loss(mu, sigma) + 0.01 * adv.generator(disc(recon)[-1])
+        disc.requires_grad_(True)
+        loss.backward()
+        og.step()
+        od.zero_grad()
+        adv.discriminator(disc(x)[-1], disc(recon.detach())[-1]).backward()
+        od.step()
+        if i:  # the first step warms up
+            ts.append((time.perf_counter() - t) / batch)
+    return statistics.median(ts)
+
+
+def max_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def grid_wall_time(n_jobs: int) -> tuple[float, int]:
+    from pipelines.survival import BOTTLENECK, LATENTS, SEG_VOLUMES, _npz_dict
+    from brats_mlops.survival.experiment import feature_matrix, pca_setting, run_feature_set
+
+    params = load_params()
+    cfg = params.survival
+    cohort = pd.read_csv(Path(params.paths.splits_dir) / "survival.csv")
+    seg = pd.read_csv(SEG_VOLUMES)
+    bn, lat = _npz_dict(BOTTLENECK, "features"), _npz_dict(LATENTS, "latents")
+    train, test = cohort[cohort.subset == "train"], cohort[cohort.subset == "test"]
+    y = {k: d.label.to_numpy(dtype=int) for k, d in (("all", cohort), ("train", train), ("test", test))}
+    t = time.perf_counter()
+    n = 0
+    for name in cfg.feature_sets:
+        for with_age in ((False,) if name == "age_only" else cfg.with_age):
+            X = {k: feature_matrix(name, with_age, d, seg, bn, lat) for k, d in (("all", cohort), ("train", train), ("test", test))}
+            run_feature_set(name, with_age, X["train"], y["train"], X["test"], y["test"], X["all"], y["all"], list(cfg.models),
+                            cfg.grid, cfg.cv_folds, cfg.cv_repeats, pca_setting(name, cfg.bottleneck_pca, cfg.flattened_pca,
+                                                                                 cfg.profile_variance), cfg.n_boot, 0, n_jobs)
+            n += 1
+    return time.perf_counter() - t, n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sections", default="ae,grid", help="comma-separated subset of ae,grid")
+    ap.add_argument("--steps", type=int, default=3, help="timed steps at the CPU default size")
+    ap.add_argument("--paper-steps", type=int, default=1, help="timed steps at the paper's size (~40 s each)")
+    args = ap.parse_args()
+    sections = set(args.sections.split(","))
+    out_path = Path("bench/results/survival.json")
+    res: dict = json.loads(out_path.read_text()) if out_path.is_file() else {}
+    res.update({"machine": machine(), "threads": torch.get_num_threads()})
+    if "ae" in sections:
+        p = load_params()
+        a, shape = p.autoencoder, tuple(p.preprocess.autoencoder.shape)
+        d = ae_step_time(a.channels, a.disc_channels, shape, a.batch_size, args.steps)
+        rss_d = max_rss_gib()
+        print(f"AE step at the CPU default {shape} {list(a.channels)} batch {a.batch_size}: {d:.3f} s/volume")
+        pp = ae_step_time((32, 64, 128, 128), 32, (112, 112, 96), 1, args.paper_steps)
+        rss_p = max_rss_gib()
+        print(f"AE step at the paper's size: {pp:.1f} s/volume")
+        res["autoencoder_step"] = {
+            "cpu_default": {"shape": list(shape), "channels": list(a.channels), "batch": a.batch_size, "s_per_volume": d,
+                            "max_rss_gib": rss_d},
+            "paper": {"shape": [112, 112, 96], "channels": [32, 64, 128, 128], "batch": 1, "s_per_volume": pp, "max_rss_gib": rss_p},
+            "paper_over_default": pp / d,
+            "paper_epoch_494_volumes_h": pp * 494 / 3600,
+        }
+    if "grid" in sections:
+        t1, n = grid_wall_time(1)
+        print(f"survival grid, 1 job: {t1:.1f} s for {n} feature-set rows")
+        t2, _ = grid_wall_time(2)
+        print(f"survival grid, 2 jobs: {t2:.1f} s")
+        res["survival_grid"] = {"rows": n, "n_jobs_1_s": t1, "n_jobs_2_s": t2, "speedup_2_jobs": t1 / t2}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(res, indent=2) + "\n")
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Ablation comparison across MLflow runs (the paper's Tables 4 and 5, with intervals and paired tests).
+
+Runs are the ``evaluate_segmentation`` runs tagged ``brats.ablation_group = <group>``; each carries its
+per-case held-out metrics (artifact ``evaluation/cases.csv``) and points at its training run
+(``brats.train_run_id``), whose params tell the runs apart. For every run and metric: the mean over cases
+with a 95 % percentile-bootstrap interval; the best run (highest composite Dice ``dice_brats``) is marked;
+every other run is compared with the best by a paired Wilcoxon signed-rank test on the per-case composite Dice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import wilcoxon
+
+from brats_mlops.names import EXPERIMENTS, STAGE_EVAL_SEG, TAG_ABLATION_GROUP, TAG_DVC_EXP, TAG_STAGE, TAG_TRAIN_RUN
+
+METRICS = ("dice_wt", "dice_tc", "dice_et", "dice_brats", "hd95_wt", "hd95_tc", "hd95_et")
+PRIMARY = "dice_brats"
+
+
+@dataclass
+class RunCases:
+    run_id: str
+    label: str
+    cases: pd.DataFrame  # one row per case: case_id + METRICS
+    params: dict[str, str]
+
+
+def bootstrap_mean_ci(x: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), (n_boot, len(x)))].mean(1)
+    lo, hi = np.quantile(means, [0.025, 0.975])
+    return float(x.mean()), float(lo), float(hi)
+
+
+def load_group(group: str) -> list[RunCases]:
+    """The group's finished evaluation runs, newest last, with per-case metrics and their training params."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    exp = client.get_experiment_by_name(EXPERIMENTS["segmentation"])
+    if exp is None:
+        raise LookupError("no segmentation experiment in the tracking store yet: run `dvc repro` first")
+    runs = client.search_runs([exp.experiment_id], f"tags.`{TAG_ABLATION_GROUP}` = '{group}' and tags.`{TAG_STAGE}` = '{STAGE_EVAL_SEG}' "
+                              "and attributes.status = 'FINISHED'", order_by=["attributes.start_time ASC"])
+    out = []
+    for r in runs:
+        local = mlflow.artifacts.download_artifacts(run_id=r.info.run_id, artifact_path="evaluation/cases.csv")
+        train_id = r.data.tags.get(TAG_TRAIN_RUN)
+        params = dict(client.get_run(train_id).data.params) if train_id and train_id != "None" else {}
+        label = r.data.tags.get(TAG_DVC_EXP) or r.info.run_id[:8]
+        out.append(RunCases(r.info.run_id, label, pd.read_csv(local), params))
+    return out
+
+
+def distinguishing_params(runs: list[RunCases]) -> list[str]:
+    """Segmentation params whose values differ between the runs (what the ablation varied)."""
+    keys = sorted({k for r in runs for k in r.params if k.startswith("segmentation.") and k != "segmentation.ablation_group"})
+    return [k for k in keys if len({r.params.get(k) for r in runs}) > 1]
+
+
+def compare_runs(runs: list[RunCases], n_boot: int = 2000) -> pd.DataFrame:
+    """One row per run: the varied params, mean and 95 % CI per metric, best flag, paired p-value vs the best."""
+    if not runs:
+        raise LookupError("no runs to compare")
+    varied = distinguishing_params(runs)
+    rows = []
+    for r in runs:
+        row: dict = {"run": r.label, "run_id": r.run_id, "cases": len(r.cases), **{k.removeprefix("segmentation."): r.params.get(k) for k in varied}}
+        for m in METRICS:
+            if m in r.cases:
+                row[m], row[f"{m}_lo"], row[f"{m}_hi"] = bootstrap_mean_ci(r.cases[m].to_numpy(), n_boot)
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    best = int(df[PRIMARY].idxmax())
+    df["best"] = False
+    df.loc[best, "best"] = True
+    ref = runs[best].cases.set_index("case_id")[PRIMARY]
+    pvals = []
+    for i, r in enumerate(runs):
+        if i == best:
+            pvals.append(float("nan"))
+            continue
+        other = r.cases.set_index("case_id")[PRIMARY]
+        common = ref.index.intersection(other.index)
+        a, b = ref.loc[common].to_numpy(), other.loc[common].to_numpy()
+        pvals.append(float(wilcoxon(a, b).pvalue) if len(common) >= 2 and np.any(a != b) else 1.0)
+    df[f"p_vs_best_{PRIMARY}"] = pvals
+    return df
+
+
+def render_markdown(df: pd.DataFrame, group: str) -> str:
+    varied = [c for c in df.columns if c not in {"run", "run_id", "cases", "best", f"p_vs_best_{PRIMARY}"}
+              and not any(c.startswith(m) for m in METRICS)]
+    cols = ["dice_wt", "dice_tc", "dice_et", "dice_brats", "hd95_wt", "hd95_tc", "hd95_et"]
+    lines = [f"# Ablation group `{group}`: held-out metrics (mean [95% bootstrap CI] over cases)", "",
+             f"**Bold**: best composite Dice (`{PRIMARY}`). p: paired Wilcoxon signed-rank test of per-case `{PRIMARY}` against the best.", "",
+             "| run | " + " | ".join(varied) + (" | " if varied else "") + " | ".join(cols) + " | p vs best | MLflow run |",
+             "|---|" + "---|" * len(varied) + "---|" * len(cols) + "---|---|"]
+    for r in df.to_dict("records"):
+        cells = []
+        for m in cols:
+            if m not in r or r[m] is None or (isinstance(r[m], float) and np.isnan(r[m])):
+                cells.append("-")
+                continue
+            s = f"{r[m]:.3f} [{r[m + '_lo']:.3f}, {r[m + '_hi']:.3f}]" if m.startswith("dice") else f"{r[m]:.1f} [{r[m + '_lo']:.1f}, {r[m + '_hi']:.1f}]"
+            cells.append(f"**{s}**" if r["best"] and m == PRIMARY else s)
+        p = r[f"p_vs_best_{PRIMARY}"]
+        lines.append(f"| {'**' + r['run'] + '**' if r['best'] else r['run']} | " + " | ".join(str(r.get(v)) for v in varied)
+                     + (" | " if varied else "") + " | ".join(cells) + f" | {'best' if r['best'] else f'{p:.3g}'} | {r['run_id'][:8]} |")
+    return "\n".join(lines) + "\n"
+
+
+def bar_chart(df: pd.DataFrame, path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    regions = ["dice_wt", "dice_tc", "dice_et", "dice_brats"]
+    x = np.arange(len(regions))
+    w = 0.8 / max(1, len(df))
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(df) + 4), 3.8))
+    for i, r in enumerate(df.to_dict("records")):
+        means = [r[m] for m in regions]
+        err = [[r[m] - r[m + "_lo"] for m in regions], [r[m + "_hi"] - r[m] for m in regions]]
+        ax.bar(x + i * w, means, w, yerr=err, capsize=3, label=("★ " if r["best"] else "") + r["run"])
+    ax.set_xticks(x + w * (len(df) - 1) / 2, ["WT", "TC", "ET", "composite"])
+    ax.set_ylabel("Dice (mean, 95% CI)")
+    ax.set_ylim(0, 1)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, ncol=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def write_comparison(group: str, out_dir: Path, n_boot: int = 2000) -> tuple[pd.DataFrame, str, Path]:
+    runs = load_group(group)
+    if not runs:
+        raise LookupError(f"no finished evaluate_segmentation runs tagged {TAG_ABLATION_GROUP}={group!r}; "
+                          "run the ablation with `dvc exp run --queue -S segmentation.ablation_group=<group> ...` first")
+    df = compare_runs(runs, n_boot)
+    md = render_markdown(df, group)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{group}.md").write_text(md)
+    df.to_csv(out_dir / f"{group}.csv", index=False)
+    fig = bar_chart(df, out_dir / f"{group}.png", f"ablation group {group}")
+    return df, md, fig

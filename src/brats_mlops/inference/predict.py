@@ -1,0 +1,75 @@
+"""Segment (and optionally classify survival of) a new case folder with registered models.
+
+Outputs in ``out_dir``:
+  ``<case>_seg.nii.gz``  labels in the input's BraTS convention (2020: 0/1/2/4, 2023: 0/1/2/3), with the
+                        affine and header of the input's images;
+  ``<case>_overlay.png`` three views through the tumour;
+  ``<case>.json``        tumour volumes per region (cm³), the models used, and the survival class with its
+                        probability when an age is given.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brats_mlops.data.case import REGIONS
+from brats_mlops.data.io import load_case_images, save_like
+from brats_mlops.data.preprocessing import remap_labels
+from brats_mlops.data.readers import read_case_folder
+from brats_mlops.names import MODALITIES, MODEL_SEGMENTATION, MODEL_SURVIVAL
+
+
+def model_uri(name: str, alias: str | None = "champion", version: str | None = None) -> str:
+    return f"models:/{name}/{version}" if version else f"models:/{name}@{alias}"
+
+
+def load_registered(uri: str) -> Any:
+    """Load a registered pyfunc; a missing alias/version becomes a message that says what to do."""
+    import mlflow
+
+    try:
+        return mlflow.pyfunc.load_model(uri)
+    except Exception as err:
+        raise LookupError(f"cannot load {uri}: {type(err).__name__}: {str(err)[:300]}. `brats-mlops models` lists the "
+                          "versions and aliases; `brats-mlops promote <name>` sets @champion, or pass --alias/--version") from err
+
+
+def predict_case(case_dir: str | Path, out_dir: str | Path, seg_uri: str, survival_uri: str | None = None,
+                 age: float | None = None) -> dict[str, Any]:
+    from brats_mlops.reporting.figures import overlay_figure
+    from brats_mlops.survival.features import segmentation_volumes
+
+    case_dir, out_dir = Path(case_dir), Path(out_dir)
+    case = read_case_folder(case_dir, MODALITIES)  # names the folder and the missing modality
+    images, _, spacing = load_case_images(case, list(MODALITIES))  # names the file that cannot be read
+    seg_model = load_registered(seg_uri)
+    labels = np.asarray(seg_model.unwrap_python_model().predict_case(case_dir)).astype(np.uint8)  # input convention
+    internal = remap_labels(labels, case.label_map)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cid = case.case_id
+    ref = case.images["t1ce"].path
+    save_like(labels, ref, out_dir / f"{cid}_seg.nii.gz")
+    vols = segmentation_volumes(internal, spacing)
+    overlay_figure(images[MODALITIES.index("flair")], internal, None, out_dir / f"{cid}_overlay.png",
+                   title=f"{cid}: WT {vols['wt_cm3']:.1f} cm³, TC {vols['tc_cm3']:.1f} cm³, ET {vols['et_cm3']:.1f} cm³ ({seg_uri})")
+    result: dict[str, Any] = {
+        "case_id": cid, "case_dir": str(case_dir), "naming": case.source, "label_convention": case.source,
+        "segmentation_model": seg_uri, "segmentation": str(out_dir / f"{cid}_seg.nii.gz"),
+        "overlay": str(out_dir / f"{cid}_overlay.png"),
+        "volumes_cm3": {r: vols[f"{r}_cm3"] for r in REGIONS}, "ratios": {k: vols[k] for k in ("tc_wt", "et_wt", "et_tc")},
+    }
+    if age is not None and survival_uri:
+        surv = load_registered(survival_uri)
+        p = surv.predict({"case_dir": str(case_dir), "age": float(age)}).iloc[0].to_dict()
+        result["survival"] = {"model": survival_uri, "age": age, "class": int(p["class"]), "class_name": p["class_name"],
+                              "probability": float(p["probability"]),
+                              "probabilities": {k.removeprefix("p_"): float(v) for k, v in p.items() if k.startswith("p_")}}
+    (out_dir / f"{cid}.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+__all__ = ["MODEL_SEGMENTATION", "MODEL_SURVIVAL", "model_uri", "predict_case"]

@@ -1,0 +1,37 @@
+"""Registering a logged model: one version per call, its metrics and lineage as version tags, an alias."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+PIP_REQUIREMENTS = ["torch==2.13.0", "monai==1.6.1", "nibabel==5.4.2", "numpy==2.4.6", "scikit-learn==1.9.1", "brats-mlops"]
+
+
+def register(model_uri: str, name: str, metrics: dict[str, float], tags: dict[str, Any], alias: str = "challenger") -> str:
+    """Register ``model_uri`` under ``name``, tag the version (``metric.<k>`` for each metric) and point ``alias`` at it.
+
+    Returns the new version.
+    """
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mv = mlflow.register_model(model_uri, name)
+    client = MlflowClient()
+    for k, v in {**tags, **{f"metric.{k}": f"{v:.6g}" for k, v in metrics.items()}}.items():
+        client.set_model_version_tag(name, mv.version, k, str(v))
+    client.set_registered_model_alias(name, alias, mv.version)
+    return str(mv.version)
+
+
+def data_validation_tag(metrics_dir: str | Path) -> dict[str, str]:
+    """``{"brats.data_validation": ...}`` from the validate stage's summary: ``passed (...)`` when validation ran
+    and every case used passed it (quarantined cases never reach training), else ``not run``."""
+    import json
+
+    p = Path(metrics_dir) / "data_validation.json"
+    if not p.is_file():
+        return {"brats.data_validation": "not run"}
+    m = json.loads(p.read_text())
+    return {"brats.data_validation": f"passed ({m.get('passed')} of {m.get('cases_seen')} cases; "
+                                     f"{m.get('quarantined')} quarantined and excluded; source {m.get('source')})"}

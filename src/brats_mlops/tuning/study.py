@@ -1,0 +1,129 @@
+"""Running an Optuna study as a tracked, resumable, multi-worker job.
+
+* Storage: ``tune.storage`` (any SQLAlchemy URL; PostgreSQL lets workers on several machines share a study),
+  default ``sqlite:///<project root>/optuna.db``. Several ``brats-mlops tune <study>`` processes on one
+  storage cooperate on the same study.
+* Heartbeats: a running trial beats every ``tune.heartbeat_interval`` s; a trial whose worker was killed goes
+  stale after ``tune.grace_period`` s, is marked FAIL (never left RUNNING) and re-queued with the same params
+  (``RetryHeartbeatStaleTrialCallback``, up to ``tune.max_retry`` times) — the next worker runs it.
+* Resume: the study is loaded if it exists and runs until ``n_trials`` trials are COMPLETE or PRUNED in total,
+  so a restarted study continues where it stopped.
+* MLflow: the study is one parent run (experiment of its branch, tagged ``brats.study``), reopened on resume
+  (its id is a study user attribute); each trial is a nested run tagged with the study and trial number, with
+  the trial's params, intermediate values as a metric history, and its result.
+* Output: the best params as ``params/tuned/<study>.yaml`` (dotted keys → values) and
+  ``params/tuned/<study>.args`` (``-S key=value ...``), so ``dvc exp run $(cat params/tuned/<study>.args)``
+  applies them in one command.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+import yaml
+
+from brats_mlops.config.schema import Params
+from brats_mlops.tracking import child_run, real_project_root, stage_run
+
+log = logging.getLogger(__name__)
+TAG_STUDY = "brats.study"
+TAG_TRIAL = "brats.trial_number"
+TUNED_DIR = Path("params/tuned")
+
+
+@dataclass
+class StudySpec:
+    """One study: how a trial suggests params, how they map onto params.yaml, and the objective."""
+
+    name: str
+    branch: str  # MLflow experiment (segmentation | autoencoder | survival)
+    direction: str  # "maximize" | "minimize"
+    metric: str  # name of the objective (e.g. val_dice_composite)
+    objective: Callable[[optuna.Trial, Params], float]  # returns the value; may report + raise TrialPruned
+    to_params: Callable[[dict[str, Any]], dict[str, Any]]  # trial params → dotted params.yaml keys
+
+
+def storage_url(params: Params) -> str:
+    if params.tune.storage:
+        return params.tune.storage
+    return f"sqlite:///{real_project_root() / 'optuna.db'}"
+
+
+def make_storage(params: Params) -> optuna.storages.RDBStorage:
+    t = params.tune
+    return optuna.storages.RDBStorage(
+        storage_url(params), heartbeat_interval=t.heartbeat_interval, grace_period=t.grace_period,
+        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=t.max_retry),
+        engine_kwargs={"connect_args": {"timeout": 60}} if storage_url(params).startswith("sqlite") else None)
+
+
+def _counted(study: optuna.Study) -> int:
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return len(study.get_trials(deepcopy=False, states=done))
+
+
+def write_best(spec: StudySpec, study: optuna.Study, out_dir: Path = TUNED_DIR) -> tuple[Path, Path]:
+    best = study.best_trial
+    dotted = spec.to_params(best.params)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    doc = {"study": spec.name, "objective": spec.metric, "direction": spec.direction, "best_value": best.value,
+           "best_trial": best.number, "params": dotted}
+    y = out_dir / f"{spec.name}.yaml"
+    y.write_text(f"# best params of study {spec.name}; apply with:  dvc exp run $(cat {out_dir / (spec.name + '.args')})\n"
+                 + yaml.safe_dump(doc, sort_keys=False))
+    a = out_dir / f"{spec.name}.args"
+    a.write_text(" ".join(f"-S {k}={json.dumps(v) if isinstance(v, (list, bool)) or v is None else v}" for k, v in dotted.items()) + "\n")
+    return y, a
+
+
+def run_study(spec: StudySpec, params: Params, n_trials: int | None = None) -> optuna.Study:
+    """Run (or resume) ``spec`` until ``n_trials`` trials are complete or pruned; returns the study."""
+    n_trials = n_trials or getattr(params.tune.n_trials, spec.name)
+    storage = make_storage(params)
+    study = optuna.create_study(study_name=spec.name, storage=storage, direction=spec.direction, load_if_exists=True,
+                                sampler=optuna.samplers.TPESampler(seed=params.seed),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=params.tune.pruner_warmup_steps))
+    parent_id = study.user_attrs.get("mlflow_run_id")
+    already = _counted(study)
+    log.info("study %s on %s: %d/%d trials done%s", spec.name, storage_url(params).split("@")[-1], already, n_trials,
+             " (resuming)" if already else "")
+    with stage_run(f"tune_{spec.name}", params, ["tune"], branch=spec.branch, run_id=parent_id,
+                   tags={TAG_STUDY: spec.name, "brats.study_storage": storage_url(params).split("@")[-1]}) as run:
+        if parent_id is None:
+            study.set_user_attr("mlflow_run_id", run.run_id)
+
+        def objective(trial: optuna.Trial) -> float:
+            frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
+            retried = optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(frozen)
+            tags = {TAG_STUDY: spec.name, TAG_TRIAL: trial.number, **({"brats.retry_of_trial": retried} if retried is not None else {})}
+            with child_run(f"{spec.name}-trial-{trial.number}", tags=tags) as child:
+                try:
+                    value = spec.objective(trial, params)
+                except optuna.TrialPruned:
+                    child.set_tags({"brats.trial_state": "PRUNED"})
+                    raise
+                child.log_metrics({spec.metric: value})
+                child.set_tags({"brats.trial_state": "COMPLETE"})
+                import mlflow
+
+                mlflow.log_params({k: str(v) for k, v in trial.params.items()})
+                return value
+
+        remaining = n_trials - already
+        if remaining > 0:
+            study.optimize(objective, callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=(
+                optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED))], timeout=params.tune.timeout_s,
+                n_trials=remaining + params.tune.max_retry)
+        complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+        if complete:
+            y, a = write_best(spec, study)
+            run.log_metrics({f"best_{spec.metric}": study.best_value, "trials_complete": len(complete), "trials_counted": _counted(study)})
+            run.log_artifact(y, "tuned")
+            log.info("study %s: best %s %.4f (trial %d) -> %s; apply: dvc exp run $(cat %s)", spec.name, spec.metric,
+                     study.best_value, study.best_trial.number, y, a)
+    return study

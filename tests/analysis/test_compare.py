@@ -1,0 +1,53 @@
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from brats_mlops.analysis.compare import bootstrap_mean_ci, compare_runs, load_group
+from brats_mlops.cli.main import app
+from brats_mlops.names import EXPERIMENTS, STAGE_EVAL_SEG, TAG_ABLATION_GROUP, TAG_STAGE, TAG_TRAIN_RUN
+
+
+def _fake_ablation(tmp_path, group, betas_and_shift):
+    exp = mlflow.set_experiment(EXPERIMENTS["segmentation"])
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.6, 0.9, 12)
+    for beta, shift in betas_and_shift:
+        with mlflow.start_run(experiment_id=exp.experiment_id, run_name="train_segmentation") as tr:
+            mlflow.log_params({"segmentation.loss.ce_beta": beta, "segmentation.epochs": 6})
+        d = np.clip(base + shift + rng.normal(0, 0.01, 12), 0, 1)
+        cases = pd.DataFrame({"case_id": [f"c{i}" for i in range(12)], "dice_wt": d, "dice_tc": d, "dice_et": d, "dice_brats": d,
+                              "hd95_wt": 5 - shift, "hd95_tc": 5.0, "hd95_et": 5.0})
+        d_ = tmp_path / f"{group}_{beta}"
+        d_.mkdir()
+        cases.to_csv(d_ / "cases.csv", index=False)
+        with mlflow.start_run(experiment_id=exp.experiment_id, run_name=STAGE_EVAL_SEG,
+                              tags={TAG_ABLATION_GROUP: group, TAG_STAGE: STAGE_EVAL_SEG, TAG_TRAIN_RUN: tr.info.run_id}):
+            mlflow.log_artifact(str(d_ / "cases.csv"), "evaluation")
+
+
+def test_bootstrap_mean_interval_known_case():
+    m, lo, hi = bootstrap_mean_ci(np.full(10, 0.5))
+    assert m == lo == hi == 0.5
+    x = np.random.default_rng(0).normal(1.0, 1.0, 400)
+    m, lo, hi = bootstrap_mean_ci(x)
+    assert lo < m < hi and hi - lo == pytest.approx(2 * 1.96 / 20, rel=0.2)
+
+
+def test_compare_marks_the_known_best_and_tests_it_paired(tmp_path):
+    _fake_ablation(tmp_path, "beta", [(0.0, -0.15), (0.5, 0.0), (1.0, -0.03)])
+    _fake_ablation(tmp_path, "other", [(0.3, 0.0)])
+    runs = load_group("beta")
+    assert len(runs) == 3
+    df = compare_runs(runs)
+    assert df.loc[df.best, "loss.ce_beta"].item() == "0.5"
+    assert list(df.columns[:4]) == ["run", "run_id", "cases", "loss.ce_beta"]  # epochs did not vary: not a column
+    p = dict(zip(df["loss.ce_beta"], df["p_vs_best_dice_brats"]))
+    assert p["0.0"] < 0.01  # 0.15 worse on every case
+    assert df.loc[df["loss.ce_beta"] == "0.0", "dice_brats"].item() == pytest.approx(runs[0].cases.dice_brats.mean())
+    r = CliRunner().invoke(app, ["compare", "--group", "beta", "--out", str(tmp_path / "abl")])
+    assert r.exit_code == 0, r.output
+    assert "| **" in r.output and (tmp_path / "abl" / "beta.png").stat().st_size > 5000
+    r = CliRunner().invoke(app, ["compare", "--group", "nope", "--out", str(tmp_path / "abl")])
+    assert r.exit_code == 2 and "dvc exp run" in r.output

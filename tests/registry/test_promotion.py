@@ -1,0 +1,134 @@
+import json
+import os
+import subprocess
+import sys
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from brats_mlops.registry.common import register
+from brats_mlops.registry.promotion import PromotionRefused, alias_version, history, promote, rollback
+
+SEG, AE = "brats-segmentation", "brats-autoencoder"
+VALID = {"brats.data_validation": "passed (10 of 10 cases; 0 quarantined and excluded; source synthetic)"}
+
+
+class Echo(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return model_input
+
+
+def make_version(name, metrics, tags=VALID):
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(name="m", python_model=Echo())
+    return register(info.model_uri, name, metrics, dict(tags))
+
+
+def seg_metrics(d):
+    return {"dice_wt": d, "dice_tc": d, "dice_et": d, "dice_brats": d}
+
+
+def test_better_model_promoted_worse_refused_force_recorded(tmp_path):
+    v1, v2, v3 = (make_version(SEG, seg_metrics(d)) for d in (0.70, 0.80, 0.75))
+    promote(SEG, v1, root=tmp_path)
+    assert alias_version(SEG, "champion") == v1 and alias_version(SEG, "previous") is None
+    e = promote(SEG, v2, root=tmp_path)
+    assert e["previous"] == v1 and alias_version(SEG, "champion") == v2 and alias_version(SEG, "previous") == v1
+    with pytest.raises(PromotionRefused, match="does not beat champion v2") as err:
+        promote(SEG, v3, root=tmp_path)
+    assert "--force" in str(err.value)
+    assert alias_version(SEG, "champion") == v2  # unchanged
+    with pytest.raises(PromotionRefused, match="--reason"):
+        promote(SEG, v3, force=True, root=tmp_path)
+    promote(SEG, v3, force=True, reason="v2 over-segments edema on site B", root=tmp_path)
+    assert alias_version(SEG, "champion") == v3 and alias_version(SEG, "previous") == v2
+    h = history(SEG)
+    assert [x["action"] for x in h] == ["promote", "promote", "refused", "promote"]
+    assert h[-1]["forced"] is True and h[-1]["why"] == "v2 over-segments edema on site B" and h[-1]["previous"] == v2
+    assert h[-1]["metrics"]["dice_brats"] == 0.75 and "@" in h[-1]["who"] and h[-1]["when"]
+    assert h[2]["version"] == v3 and any("better" in f for f in h[2]["failed"])
+
+
+def test_missing_metrics_unvalidated_data_and_failed_load_are_refused(tmp_path):
+    v1 = make_version(SEG, {"dice_brats": 0.9})
+    with pytest.raises(PromotionRefused, match=r"lacks \['dice_wt', 'dice_tc', 'dice_et'\]"):
+        promote(SEG, v1, root=tmp_path)
+    v2 = make_version(SEG, seg_metrics(0.9), tags={})
+    with pytest.raises(PromotionRefused, match="data: the training data's validation is not recorded"):
+        promote(SEG, v2, root=tmp_path)
+    v3 = make_version(SEG, seg_metrics(0.9))
+
+    def broken(name, version):
+        raise RuntimeError("checkpoint missing")
+
+    with pytest.raises(PromotionRefused, match="loads: .*checkpoint missing"):
+        promote(SEG, v3, sample_check=broken, root=tmp_path)
+    assert alias_version(SEG, "champion") is None
+    promote(SEG, v3, sample_check=lambda n, v: "fine", root=tmp_path)
+    assert alias_version(SEG, "champion") == v3
+
+
+def test_lower_is_better_for_the_autoencoder_and_rollback(tmp_path):
+    v1, v2 = make_version(AE, {"val_l1": 0.05}), make_version(AE, {"val_l1": 0.04})
+    promote(AE, v1, root=tmp_path)
+    promote(AE, v2, root=tmp_path)
+    v3 = make_version(AE, {"val_l1": 0.06})
+    with pytest.raises(PromotionRefused, match="needs <"):
+        promote(AE, v3, root=tmp_path)
+    e = rollback(AE, "v2 reconstructions blur the tumour", root=tmp_path)
+    assert e["version"] == v1 and alias_version(AE, "champion") == v1 and alias_version(AE, "previous") is None
+    assert history(AE)[-1]["action"] == "rollback" and history(AE)[-1]["why"] == "v2 reconstructions blur the tumour"
+    with pytest.raises(PromotionRefused, match="no @previous"):
+        rollback(AE, "again", root=tmp_path)
+
+
+@pytest.mark.slow
+def test_two_concurrent_promotions_leave_consistent_aliases(tmp_path):
+    v1, v2, v3 = (make_version(SEG, seg_metrics(d)) for d in (0.70, 0.80, 0.85))
+    promote(SEG, v1, root=tmp_path)
+    code = ("import sys; from pathlib import Path; from brats_mlops.registry.promotion import promote, PromotionRefused\n"
+            "try:\n    promote('brats-segmentation', sys.argv[1], root=Path(sys.argv[2])); print('promoted')\n"
+            "except PromotionRefused as e:\n    print('refused')\n")
+    env = {**os.environ}
+    procs = [subprocess.Popen([sys.executable, "-c", code, v, str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for v in (v2, v3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    assert alias_version(SEG, "champion") == v3  # the best one, whichever order they ran in
+    promotions = [h for h in history(SEG) if h["action"] == "promote"]
+    # each promotion's "previous" is the champion the one before it set: one consistent chain
+    for before, after in zip(promotions, promotions[1:]):
+        assert after["previous"] == before["version"]
+    assert alias_version(SEG, "previous") == promotions[-1]["previous"]
+
+
+def test_cli_promotes_a_real_segmentation_model_and_refuses_a_worse_one(tiny_preprocessed, tmp_path):
+    from typer.testing import CliRunner
+
+    from brats_mlops.cli.main import app
+    from brats_mlops.config.schema import parse_params
+    from brats_mlops.registry.segmentation import log_and_register
+    from brats_mlops.training.segmentation import SegmentationTrainer
+    from tests import builders
+    from tests.conftest import TINY_SEG
+
+    out, plans, split = tiny_preprocessed
+    cfg = parse_params({"segmentation": {**TINY_SEG, "epochs": 1}, "preprocess": {"crop_size": [16, 16, 16]}}).segmentation
+    SegmentationTrainer(cfg, out, split, plans.num_classes, plans.modalities, plans.crop_size, False, tmp_path / "ck", seed=0).fit()
+    versions = []
+    for d in (0.6, 0.5):
+        with mlflow.start_run():
+            versions.append(log_and_register(tmp_path / "ck" / "best.pt", seg_metrics(d), VALID)[1])
+    case = next(builders.tiny_synthetic(tmp_path / "data", n_train=2, n_validation=0).rglob("BraTS20_Training_001"))
+    runner = CliRunner()
+    r = runner.invoke(app, ["promote", SEG, versions[0], "--sample-case", str(case)])
+    assert r.exit_code == 0, r.output
+    assert "loads: segmented BraTS20_Training_001" in r.output and "is now @champion" in r.output
+    r = runner.invoke(app, ["promote", SEG, "--sample-case", str(case)])  # the @challenger: the worse v2
+    assert r.exit_code == 1 and "does not beat champion" in r.output
+    r = runner.invoke(app, ["models", SEG, "--history"])
+    assert r.exit_code == 0 and "@champion" in r.output and "refused" in r.output
+    assert str(MlflowClient().get_model_version_by_alias(SEG, "champion").version) == versions[0]
+    tags = MlflowClient().get_registered_model(SEG).tags
+    assert [json.loads(tags[k])["action"] for k in sorted(tags) if k.startswith("brats.history.")] == ["promote", "refused"]
