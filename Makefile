@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED := 1
 # dvc.yaml stages call `python`: make it the venv's
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test venv ui bench clean-venv help
+.PHONY: run test venv ui bench clean-venv help sysdeps
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -33,7 +33,16 @@ run: $(STAMP)  ## set up and run the whole pipeline (dvc repro) on the embedded 
 	$(BIN)/dvc repro
 	@$(BIN)/brats-mlops where
 
-test: $(STAMP)  ## set up and run the whole test suite (slow tests included)
+# System packages the tests use: Chromium (the MLflow UI in a real browser) and PostgreSQL (a real server store).
+SYSTEM_PKGS := chromium postgresql
+sysdeps:  ## install the Debian packages the tests need (chromium, postgresql) when missing
+	@if ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing $(SYSTEM_PKGS) (apt-get)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(SYSTEM_PKGS) >/dev/null; \
+	fi
+
+test: $(STAMP) sysdeps  ## set up and run the whole test suite (slow tests included)
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 ui: $(STAMP)  ## open the MLflow UI on the embedded tracking store

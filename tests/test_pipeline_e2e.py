@@ -67,7 +67,7 @@ def test_dvc_repro_data_stages_then_noop_then_exp_temp(clone):
     with sqlite3.connect(dst / "mlflow.db") as db:
         runs = db.execute("select name, status from runs").fetchall()
     stages = ("synthesize", "validate", "preprocess", "split", "train_segmentation", "evaluate_segmentation", "bottleneck_pca",
-              "segmentation_features", "train_autoencoder", "extract_latents", "survival")
+              "segmentation_features", "train_autoencoder", "extract_latents", "survival", "report")
     assert sorted(r for r in runs if r[0] in stages) == sorted([(s, "FINISHED") for s in stages])
     # one nested run per feature set x age under the survival run
     children = [r for r in runs if r[0] not in stages]
@@ -82,6 +82,10 @@ def test_dvc_repro_data_stages_then_noop_then_exp_temp(clone):
     lat = json.loads((dst / "metrics" / "latents.json").read_text())
     assert lat["latent_shape"] == [3, 4, 4, 4] and lat["n_cases"] >= 10
     assert (dst / "reports" / "autoencoder" / "reconstructions.png").stat().st_size > 10_000
+    index = (dst / "reports" / "index.html").read_text()
+    for section in ("Data validation", "Segmentation", "Bottleneck PCA", "Autoencoder", "Survival", "MLflow run (survival): "):
+        assert section in index, section
+    assert "not found" not in index
     seg = json.loads((dst / "metrics" / "segmentation.json").read_text())
     for k in ("dice_wt", "dice_tc", "dice_et", "dice_brats", "iou_wt", "hd95_et", "lesion_dice_wt", "lesion_dice_et"):
         assert 0 <= seg[k] <= 374, k
@@ -91,15 +95,14 @@ def test_dvc_repro_data_stages_then_noop_then_exp_temp(clone):
     assert sorted(aliases) == [("brats-autoencoder", "challenger"), ("brats-segmentation", "challenger"),
                                ("brats-survival", "challenger")]
 
-    # the registered survival model predicts a case folder + age (its autoencoder travels with it)
-    code = ("import mlflow, sys; m = mlflow.pyfunc.load_model('models:/brats-survival@challenger'); "
-            "out = m.predict({'case_dir': sys.argv[1], 'age': 61.0}); print(out.to_json(orient='records'))")
+    # `brats-mlops predict` with the registered models: segmentation + survival class from case folder and age
     case = next((dst / "data" / "raw" / "synthetic").rglob("BraTS20_Training_001"))
-    r = subprocess.run([sys.executable, "-c", code, str(case)], cwd=dst, capture_output=True, text=True, timeout=300,
-                       env={**env, "MLFLOW_TRACKING_URI": f"sqlite:///{dst / 'mlflow.db'}"})
-    assert r.returncode == 0, r.stderr[-3000:]
-    pred = json.loads(r.stdout.strip().splitlines()[-1])[0]
-    assert pred["class"] in (0, 1) and 0.5 <= pred["probability"] <= 1 and pred["class_name"] in ("<370 d", ">=370 d")
+    out = _run([str(BIN / "brats-mlops"), "predict", "--case", str(case), "--out", str(dst / "pred"), "--age", "61",
+                "--alias", "challenger"], dst, env)
+    pred = json.loads((dst / "pred" / "BraTS20_Training_001.json").read_text())
+    assert pred["survival"]["class"] in (0, 1) and 0.5 <= pred["survival"]["probability"] <= 1
+    assert pred["survival"]["class_name"] in ("<370 d", ">=370 d") and "survival:" in out
+    assert (dst / "pred" / "BraTS20_Training_001_seg.nii.gz").is_file()
 
     # an experiment run in DVC's temporary copy still logs to the project's store
     _run(["git", "add", "-A"], dst, env)

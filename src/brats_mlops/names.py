@@ -17,6 +17,7 @@ STAGE_SEG_FEATURES = "segmentation_features"
 STAGE_SURVIVAL = "survival"
 STAGE_TRAIN_AE = "train_autoencoder"
 STAGE_EXTRACT_LATENTS = "extract_latents"
+STAGE_REPORT = "report"
 
 # One MLflow experiment per branch of the pipeline.
 EXPERIMENTS = {
@@ -37,6 +38,7 @@ STAGE_BRANCH = {
     STAGE_SURVIVAL: "survival",
     STAGE_TRAIN_AE: "autoencoder",
     STAGE_EXTRACT_LATENTS: "autoencoder",
+    STAGE_REPORT: "data",
 }
 
 # Checkpoints of the segmentation network (dvc.yaml: outs of train_segmentation, persist: true).

@@ -176,13 +176,17 @@ def where() -> None:
     uri = tracking_uri(p)
     lines = [
         "Results:",
-        f"  reports  : {root / p.paths.reports_dir}/  (data_validation.md, label_distribution.md, segmentation/: overlays, curves, scree plot)",
+        f"  report   : {root / p.paths.reports_dir / 'index.html'}  (everything below on one page, with MLflow run ids)",
+        f"  reports  : {root / p.paths.reports_dir}/  (data_validation.md, segmentation/, autoencoder/, survival_table.md, ...)",
         f"  metrics  : {root / p.paths.metrics_dir}/  (`dvc metrics show`; training curves: `dvc plots show`)",
         f"  data     : {root / p.paths.preprocessed_dir}/, {root / p.paths.splits_dir}/",
-        f"  models   : {root / 'models'}/  (checkpoints); registry: models:/brats-segmentation@challenger",
+        f"  models   : {root / 'models'}/  (checkpoints); registry: brats-segmentation, brats-autoencoder, brats-survival "
+        "@challenger (`brats-mlops models`)",
         f"  tracking : {uri}",
         "Open the MLflow UI on them with:",
-        "  make ui        (= .venv/bin/python -m mlflow_server.ui, then browse http://127.0.0.1:5000)",
+        "  make ui                      (foreground), or  .venv/bin/brats-mlops server start   (background; `server stop`)",
+        "  then browse http://127.0.0.1:5000",
+        "Next: brats-mlops promote brats-segmentation | predict --case DIR --out DIR --age 61 | tune survival | compare --group NAME",
     ]
     print("\n".join(lines))
 
