@@ -103,6 +103,12 @@ def test_dvc_repro_data_stages_then_noop_then_exp_temp(clone):
     assert pred["survival"]["class"] in (0, 1) and 0.5 <= pred["survival"]["probability"] <= 1
     assert pred["survival"]["class_name"] in ("<370 d", ">=370 d") and "survival:" in out
     assert (dst / "pred" / "BraTS20_Training_001_seg.nii.gz").is_file()
+    # every registered model passes the promotion gates on a sample case (loads and predicts)
+    for name in ("brats-segmentation", "brats-autoencoder", "brats-survival"):
+        out = _run([str(BIN / "brats-mlops"), "promote", name, "--sample-case", str(case)], dst, env)
+        assert "is now @champion" in out and "loads:" in out, out
+    out = _run([str(BIN / "brats-mlops"), "models", "--history"], dst, env)
+    assert out.count("@champion") >= 3
 
     # an experiment run in DVC's temporary copy still logs to the project's store
     _run(["git", "add", "-A"], dst, env)

@@ -141,7 +141,7 @@ def check_gates(name: str, version: str, force: bool, reason: str | None, sample
                 failed.append(msg + "; use --force --reason '...' to promote anyway")
         else:
             passed.append(f"better: {s.primary} {metrics[s.primary]:.4g} {op} champion v{champ}'s {cm}")
-    else:
+    elif champ is None:
         passed.append("better: no current champion")
     dv = mv.tags.get(TAG_DATA_VALIDATION, "")
     if dv.startswith("passed"):
@@ -194,9 +194,10 @@ def rollback(name: str, reason: str, root: Path | None = None) -> dict[str, Any]
         client = _client()
         client.set_registered_model_alias(name, CHAMPION, prev)
         # the champion before `prev`: walk the history of champions backwards
-        chain = [h["version"] for h in history(name) if h["action"] in ("promote", "rollback")]
+        past = history(name)
+        chain = [h["version"] for h in past if h["action"] in ("promote", "rollback")]
         earlier = None
-        for h in reversed(history(name)):
+        for h in reversed(past):
             if h["action"] == "promote" and h["version"] == prev:
                 earlier = h.get("previous")
                 break
