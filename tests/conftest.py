@@ -21,8 +21,21 @@ def tiny_synth(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _isolated_mlflow(tmp_path, monkeypatch):
-    """Every test logs to its own throw-away store unless it sets one itself."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    """Every test logs to its own throw-away store unless it sets one itself.
+
+    Both the environment and MLflow's process-wide URI are set: a URI an earlier test set with
+    ``mlflow.set_tracking_uri`` (e.g. a tracking server that test has stopped) must not leak into the next.
+    """
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    mlflow.set_tracking_uri(uri)
+    yield
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
 
 
 @pytest.fixture(scope="session")

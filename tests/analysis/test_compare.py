@@ -10,7 +10,10 @@ from brats_mlops.names import EXPERIMENTS, STAGE_EVAL_SEG, TAG_ABLATION_GROUP, T
 
 
 def _fake_ablation(tmp_path, group, betas_and_shift):
-    exp = mlflow.set_experiment(EXPERIMENTS["segmentation"])
+    client = mlflow.tracking.MlflowClient()
+    exp = client.get_experiment_by_name(EXPERIMENTS["segmentation"])  # not set_experiment: that is process-wide state
+    if exp is None:
+        exp = client.get_experiment(client.create_experiment(EXPERIMENTS["segmentation"]))
     rng = np.random.default_rng(0)
     base = rng.uniform(0.6, 0.9, 12)
     for beta, shift in betas_and_shift:

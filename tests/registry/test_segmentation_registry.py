@@ -32,7 +32,7 @@ def test_loads_by_alias_and_predicts_another_size(registered):
     assert y.shape == (27, 21, 19) and set(np.unique(y)) <= {0, 1, 2, 4}
     mv = MlflowClient().get_model_version(MODEL_SEGMENTATION, registered)
     assert mv.tags[TAG_GIT_COMMIT] == "abc" and mv.tags["metric.dice_brats"] == "0.5"
-    assert MlflowClient().get_model_version_by_alias(MODEL_SEGMENTATION, "challenger").version == registered
+    assert str(MlflowClient().get_model_version_by_alias(MODEL_SEGMENTATION, "challenger").version) == registered
 
 
 def test_predicts_case_folders_in_both_namings(registered, tmp_path):
