@@ -123,3 +123,11 @@ def test_study_resumes_after_its_worker_is_killed(tmp_path):
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     retry_runs = [r for r in runs if r.data.tags.get("brats.retry_of_trial") == "2"]
     assert len(retry_runs) == 1 and retry_runs[0].data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+
+
+def test_a_study_without_its_inputs_says_what_to_run(tmp_path):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"tune": {"storage": f"sqlite:///{tmp_path / 'o.db'}"}}))
+    r = subprocess.run([sys.executable, "-m", "brats_mlops.cli.main", "tune", "survival"], cwd=tmp_path, env=_env(tmp_path),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "data/splits/survival.csv" in r.stderr and "dvc repro" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,6 +17,8 @@ from rich.table import Table
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+# our pyfunc models take case folders and arrays on purpose (no type-hint schema); MLflow warns on every load
+warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method.*")
 
 app = typer.Typer(
     help="brats_mlops: a reproducible, tracked BraTS pipeline. The pipeline itself runs with `dvc repro`; "
@@ -373,6 +376,16 @@ def server_start(
     except ServerError as err:
         _fail(str(err))
     console.print(f"MLflow server on {st['url']} (pid {st['pid']}, store {st['backend_store_uri']}, healthy after {st['startup_s']} s)")
+    if not auth:
+        try:
+            from mlflow.tracking import MlflowClient
+
+            for e in MlflowClient(st["url"]).search_experiments():
+                if e.name.startswith("brats-"):
+                    console.print(f"  {e.name:<20} {st['url']}/#/experiments/{e.experiment_id}/runs")
+            console.print(f"  registered models    {st['url']}/#/models   (the UI's 'Model training' view)")
+        except Exception:  # listing is a convenience; the server is up either way
+            pass
     console.print(f"log to it:  export MLFLOW_TRACKING_URI={st['url']}" + ("  (+ MLFLOW_TRACKING_USERNAME/PASSWORD)" if auth else ""))
 
 
@@ -413,7 +426,7 @@ def tune(
     params/tuned/<study>.yaml; apply them with `dvc exp run $(cat params/tuned/<study>.args)`."""
     from brats_mlops.config.schema import ParamsError, load_params, parse_params
     from brats_mlops.tracking import real_project_root
-    from brats_mlops.tuning.objectives import STUDIES
+    from brats_mlops.tuning.objectives import STUDIES, missing_inputs
     from brats_mlops.tuning.study import run_study
     from brats_mlops.utils.logs import stage_logger
 
@@ -426,6 +439,9 @@ def tune(
             params = parse_params(raw)
     except ParamsError as err:
         _fail(str(err))
+    missing = missing_inputs(study.value, params)
+    if missing:
+        _fail(f"study {study.value} needs {', '.join(missing)}: run `dvc repro` (or `make run`) first")
     stage_logger(f"tune_{study.value}")
     s = run_study(STUDIES[study.value], params, n_trials)
     done = [t for t in s.trials if t.state.name == "COMPLETE"]

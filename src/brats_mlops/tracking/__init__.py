@@ -98,20 +98,27 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")  # the UI opens on training runs, not GenAI
+
+
 def ensure_experiment(name: str, root: Path, uri: str) -> str:
     import mlflow
 
     exp = mlflow.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    artifact_location = (root / "mlartifacts" / name).as_uri() if _is_local_store(uri) else None
-    try:
-        return mlflow.create_experiment(name, artifact_location=artifact_location)
-    except Exception:  # created concurrently by another stage
-        exp = mlflow.get_experiment_by_name(name)
-        if exp is None:
-            raise
-        return exp.experiment_id
+    if exp is None:
+        artifact_location = (root / "mlartifacts" / name).as_uri() if _is_local_store(uri) else None
+        try:
+            exp_id = mlflow.create_experiment(name, artifact_location=artifact_location, tags=dict([EXPERIMENT_KIND]))
+        except Exception:  # created concurrently by another stage
+            exp = mlflow.get_experiment_by_name(name)
+            if exp is None:
+                raise
+            exp_id = exp.experiment_id
+    else:
+        exp_id = exp.experiment_id
+    if exp is not None and exp.tags.get(EXPERIMENT_KIND[0]) != EXPERIMENT_KIND[1]:
+        mlflow.tracking.MlflowClient().set_experiment_tag(exp_id, *EXPERIMENT_KIND)
+    return exp_id
 
 
 class StageRun:

@@ -168,6 +168,20 @@ def survival_params(best: dict[str, Any]) -> dict[str, Any]:
             **{f"survival.tuned.{model}.{k}": (round(v, 6) if isinstance(v, float) else v) for k, v in hp.items()}}
 
 
+def missing_inputs(study: str, params: Params) -> list[str]:
+    """Inputs a study needs that are not there yet (they come from `dvc repro`)."""
+    p = params.paths
+    need = {"segmentation": [Path(p.preprocessed_dir) / "plans.json", Path(p.splits_dir) / "segmentation.json"],
+            "autoencoder": [Path(p.preprocessed_dir) / "plans.json"],
+            "survival": [Path(p.splits_dir) / "survival.csv"]}[study]
+    if study == "survival":
+        fs = params.tune.survival_feature_set
+        need.append({"segmentation_volumes": Path("data/features/segmentation_volumes.csv"),
+                     "bottleneck": Path("data/features/bottleneck.npz"),
+                     "age_only": Path(p.splits_dir) / "survival.csv"}.get(fs, Path("data/features/latents.npz")))
+    return [str(x) for x in need if not x.is_file()]
+
+
 STUDIES: dict[str, StudySpec] = {
     "segmentation": StudySpec("segmentation", "segmentation", "maximize", "val_dice_composite", segmentation_objective, segmentation_params),
     "autoencoder": StudySpec("autoencoder", "autoencoder", "minimize", "val_l1", autoencoder_objective, autoencoder_params),
