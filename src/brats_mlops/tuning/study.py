@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -31,6 +32,8 @@ from brats_mlops.config.schema import Params
 from brats_mlops.tracking import child_run, real_project_root, stage_run
 
 log = logging.getLogger(__name__)
+# heartbeat retries are "experimental" in Optuna 5 (stable since 2.8); the warning on every trial is noise
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 TAG_STUDY = "brats.study"
 TAG_TRIAL = "brats.trial_number"
 TUNED_DIR = Path("params/tuned")
