@@ -343,6 +343,49 @@ def predict(
     console.print(f"wrote {r['segmentation']}, {r['overlay']}, {out / (r['case_id'] + '.json')}")
 
 
+class LabelsOpt(str, Enum):
+    brats2020 = "brats2020"
+    brats2023 = "brats2023"
+    brats2024 = "brats2024"
+    msd = "msd"
+
+
+EVAL_COLUMNS = ("dice", "hd95", "lesion_dice", "lesion_hd95")
+
+
+@app.command()
+def evaluate(
+    pred: Annotated[Path, typer.Option("--pred", help="A prediction NIfTI, or a folder of them (matched to --gt by BraTS case id in the file name, else identical names).")],
+    gt: Annotated[Path, typer.Option("--gt", help="The ground-truth NIfTI, or a folder (a dataset folder works: only its *seg* / labelsTr files are read).")],
+    labels: Annotated[LabelsOpt, typer.Option("--labels", help="Label convention of both: brats2020 (1 NCR, 2 ED, 4 ET) | brats2023 (1, 2, 3) | brats2024 (1, 2, 3, 4 = resection cavity) | msd (1 edema, 2 non-enhancing, 3 enhancing).")] = LabelsOpt.brats2023,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write {\"cases\": {id: {...}}, \"mean\": {...}} here (keys as metrics/segmentation.json).")] = None,
+) -> None:
+    """Score predictions like the official BraTS 2023 evaluation: whole-volume ("legacy") Dice / HD95 and
+    lesion-wise Dice / HD95 of WT, TC and ET (3x 18-neighbourhood dilation merges GT lesions, GT lesions <= 50 mm^3
+    left out, misses and false positives Dice 0 / HD95 374), per-label Dice, sensitivity and specificity."""
+    from brats_mlops.metrics.evaluate import EvaluationError
+    from brats_mlops.metrics.evaluate import evaluate as run_eval
+    from brats_mlops.utils.progress import progress
+
+    try:
+        res = run_eval(pred, gt, labels.value, progress=progress)
+    except EvaluationError as err:
+        _fail(str(err))
+    t = Table(title=f"BraTS 2023 evaluation ({labels.value} labels, {res['n_cases']} case(s))")
+    t.add_column("case")
+    cols = [f"{m}_{r}" for m in EVAL_COLUMNS for r in ("wt", "tc", "et")]
+    for c in cols:
+        t.add_column(c, justify="right")
+    rows = list(res["cases"].items()) + ([("mean", res["mean"])] if res["n_cases"] > 1 else [])
+    for cid, m in rows:
+        t.add_row(cid, *(f"{m[c]:.4f}" if "dice" in c else f"{m[c]:.2f}" for c in cols))
+    Console(width=max(200, console.width)).print(t)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(res, indent=1) + "\n")
+        console.print(f"wrote {json_out}")
+
+
 @app.command()
 def compare(
     group: Annotated[str, typer.Option("--group", help="Ablation group (the brats.ablation_group tag, params segmentation.ablation_group).")],

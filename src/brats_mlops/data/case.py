@@ -2,17 +2,21 @@
 
 Internal label convention (documented in README, used by every later stage):
 
-=====  =============================================  =====================================
-label  meaning                                        BraTS 2020 / BraTS 2023 / MSD raw label
-=====  =============================================  =====================================
-0      background (air and healthy tissue)            0 / 0 / 0
-1      necrotic and non-enhancing tumour core (NCR)   1 / 1 / 2
-2      peritumoral edema (ED)                         2 / 2 / 1
-3      enhancing tumour (ET)                          4 / 3 / 3
-=====  =============================================  =====================================
+=====  =============================================  ===========================================
+label  meaning                                        raw label in BraTS 2020 / 2021-2023 / 2024 / MSD
+=====  =============================================  ===========================================
+0      background (air and healthy tissue)            0 / 0 / 0 and 4 / 0
+1      necrotic and non-enhancing tumour core (NCR)   1 / 1 / 1 / 2
+2      peritumoral edema (ED; 2023+: SNFH)            2 / 2 / 2 / 1
+3      enhancing tumour (ET)                          4 / 3 / 3 / 3
+=====  =============================================  ===========================================
 
 Regions: whole tumour WT = {1, 2, 3}; tumour core TC = {1, 3}; enhancing tumour ET = {3}.
 Preprocessing may add label 4 = healthy brain tissue (the paper's "label 5").
+
+BraTS 2024 (GLI post-treatment) adds raw label 4 = resection cavity (RC). It is not tumour: the 2024 regions
+are WT = {1, 2, 3}, TC = {1, 3}, ET = {3} as in 2023, so RC maps to internal background for training and
+regions, and is scored on its own (``dice_rc``) only by ``brats-mlops evaluate --labels brats2024``.
 
 Modalities use the BraTS 2020 names ``t1, t1ce, t2, flair`` in that channel order.
 """
@@ -32,13 +36,30 @@ LABEL_MAPS: dict[str, dict[int, int]] = {
     "synthetic": {0: 0, 1: 1, 2: 2, 4: 3},
     "brats2020": {0: 0, 1: 1, 2: 2, 4: 3},
     "brats2023": {0: 0, 1: 1, 2: 2, 3: 3},
+    "brats2024": {0: 0, 1: 1, 2: 2, 3: 3, 4: 0},  # 4 = resection cavity: not tumour (see module docstring)
     "msd": {0: 0, 1: 2, 2: 1, 3: 3},
 }
+# What each raw label means, per convention (used in messages and by `brats-mlops evaluate --labels`).
+LABEL_NAMES: dict[str, dict[int, str]] = {
+    "brats2020": {0: "background", 1: "NCR/NET", 2: "ED", 4: "ET"},
+    "brats2023": {0: "background", 1: "NETC", 2: "SNFH", 3: "ET"},
+    "brats2024": {0: "background", 1: "NETC", 2: "SNFH", 3: "ET", 4: "RC (resection cavity)"},
+    "msd": {0: "background", 1: "edema", 2: "non-enhancing tumour", 3: "enhancing tumour"},
+}
+LABEL_NAMES["synthetic"] = LABEL_NAMES["brats2020"]
+CONVENTIONS = ("brats2020", "brats2023", "brats2024", "msd")  # the label conventions users name
+RESECTION_CAVITY = {"brats2024": 4}  # raw label of the resection cavity, where a convention has one
 
 
 def inverse_label_map(source: str) -> dict[int, int]:
-    """internal label -> raw label of ``source`` (to write predictions in the input's convention)."""
-    return {v: k for k, v in LABEL_MAPS[source].items()}
+    """internal label -> raw label of ``source`` (to write predictions in the input's convention).
+
+    Where several raw labels map to one internal label (BraTS 2024: 0 and 4 -> background), the first wins,
+    so internal background is written as raw 0."""
+    inv: dict[int, int] = {}
+    for raw, internal in LABEL_MAPS[source].items():
+        inv.setdefault(internal, raw)
+    return inv
 
 
 @dataclass(frozen=True)

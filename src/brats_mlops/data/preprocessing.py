@@ -311,7 +311,9 @@ def preprocess_dataset(
 # --------------------------------------------------------------------------- paper tables 1 and 2
 def label_tables(plans: Plans) -> dict[str, Any]:
     """The paper's Table 1 (label distribution before/after crop) and Table 2 (tumour voxels retained)."""
-    inv = {v: k for k, v in plans.raw_label_map.items()}
+    inv: dict[int, int] = {}
+    for raw, internal in plans.raw_label_map.items():  # first raw label wins (BraTS 2024: 0 and 4 -> 0)
+        inv.setdefault(internal, raw)
     lab = [c for c in plans.cases.values() if c.has_seg]
     keys = ["air", "healthy", "1", "2", "3"]
     names = {"air": "air (outside brain)", "healthy": "healthy brain", "1": INTERNAL_LABELS[1], "2": INTERNAL_LABELS[2], "3": INTERNAL_LABELS[3]}

@@ -1,106 +1,160 @@
-"""BraTS metrics on label volumes in the internal convention (0 bg, 1 NCR, 2 ED, 3 ET).
+"""BraTS metrics as the official BraTS 2023 evaluation computes them.
 
-Legacy conventions (BraTS ≤ 2021 evaluation): for each region WT/TC/ET, if prediction and ground truth are
-both empty, Dice = IoU = 1 and HD95 = 0; if exactly one is empty, Dice = IoU = 0 and HD95 = 373.13 (the
-diagonal of the 240×240×155 volume). Sensitivity is 1 when the ground truth is empty and nothing is
-predicted (0 when something is); specificity is computed over the whole volume.
+Reference: ``get_LesionWiseResults`` / ``get_lesion_wise_results`` in rachitsaluja/BraTS-2023-Metrics (the code
+the challenge ran; challenge ``BraTS-GLI``). Every rule below is that code's; the known-value tests in
+``tests/metrics/test_official_cases.py`` check them against numbers the official code produced.
 
-Lesion-wise conventions (BraTS 2023): lesions are 26-connected components (cc3d); components whose 3-voxel
-dilations touch form one lesion; ground-truth lesions of ≤ 50 voxels are ignored; each ground-truth lesion
-is scored against the predicted components that touch its dilation; predicted components that touch no
-lesion are false positives with Dice 0 and HD95 374; the score is the sum over lesions divided by the
-number of lesions plus false positives (no lesion and no prediction: Dice 1, HD95 0).
+Whole-volume ("legacy") metrics per region WT/TC/ET:
+    Dice = 2|P∩G| / (|P| + |G|); both empty: Dice 1 and HD95 0; exactly one empty: Dice 0 and HD95 374.
+    HD95 is the surface-distance HD95 of DeepMind's ``surface-distance`` (which the official code calls):
+    surfaces are made of surface elements weighted by their area (the spacing's), the 95th percentile of each
+    directed distance list is taken by cumulative area, and the larger of the two is reported. We compute the
+    surfels and distances with MONAI (``get_edge_surface_distance(use_subvoxels=True)``, a port of the same
+    lookup tables) and take the area-weighted percentile here.
+    Sensitivity TP/(TP+FN), 1 when both are empty; specificity TN/(TN+FP) over the whole volume.
+
+Lesion-wise metrics (BraTS 2023):
+    GT lesions are 26-connected components (cc3d) of the region; components whose 3× dilations with the
+    18-neighbourhood (``generate_binary_structure(3, 2)``) touch are merged into one lesion. Predicted lesions
+    are 26-connected components. Each GT lesion is scored (Dice, HD95) against the union of the predicted
+    components that touch its own 3× dilation; a GT lesion with no such component scores Dice 0 and HD95 374.
+    GT lesions of ≤ 50 mm³ (physical volume: voxels × spacing) are left out of the score; predicted components
+    that touch one are neither matched nor false positives. Every other predicted component is a false positive
+    with Dice 0 and HD95 374; there is no size threshold on false positives. The score is the sum over the kept
+    GT lesions (plus 374 per false positive for HD95) divided by (kept GT lesions + false positives); when that
+    count is 0 (nothing to score): Dice 1, HD95 0.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import cc3d
 import numpy as np
 import torch
-from monai.metrics import compute_hausdorff_distance
 from scipy import ndimage
 
 from brats_mlops.data.case import REGIONS
 
-HD95_ONE_EMPTY = 373.13
-LESION_HD95_MISS = 374.0
-_STRUCT = ndimage.generate_binary_structure(3, 3)  # 26-connectivity
+HD95_EMPTY = 374.0  # official value when exactly one of prediction / ground truth is empty
+LESION_HD95_MISS = 374.0  # official value of a missed GT lesion and of a false-positive lesion
+DILATION_ITERATIONS = 3  # BraTS-GLI / SSA / PED (MEN and MET use 1)
+MIN_LESION_MM3 = 50.0  # BraTS-GLI: GT lesions of <= 50 mm^3 are left out
+_DILATION = ndimage.generate_binary_structure(3, 2)  # the 18-neighbourhood, as the official code
+PER_LABEL = {"ncr": 1, "ed": 2}  # per-label Dice beyond the regions (ET label == ET region); seed 000 §3.3.2
 
 
 def region_masks(labels: np.ndarray) -> dict[str, np.ndarray]:
     return {r: np.isin(labels, v) for r, v in REGIONS.items()}
 
 
+def _percentile_by_area(distances: np.ndarray, areas: np.ndarray, percent: float) -> float:
+    order = np.argsort(distances, kind="stable")
+    d, a = distances[order], areas[order]
+    cum = np.cumsum(a) / np.sum(a)
+    return float(d[min(int(np.searchsorted(cum, percent / 100.0)), len(d) - 1)])
+
+
 def hd95(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = (1.0, 1.0, 1.0)) -> float:
-    """Symmetric 95th-percentile Hausdorff distance (mm) between two non-empty masks (MONAI)."""
-    p = torch.from_numpy(pred[None, None].astype(np.uint8))
-    g = torch.from_numpy(gt[None, None].astype(np.uint8))
-    return float(compute_hausdorff_distance(p, g, include_background=True, percentile=95, spacing=list(spacing))[0, 0])
+    """Surface-distance HD95 (mm) of two boolean masks, with the official empty conventions."""
+    from monai.metrics.utils import get_edge_surface_distance
+
+    p, g = np.asarray(pred, bool), np.asarray(gt, bool)
+    if not p.any() and not g.any():
+        return 0.0
+    if not p.any() or not g.any():
+        return HD95_EMPTY
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (e_p, e_g), (d_pg, d_gp), (a_p, a_g) = get_edge_surface_distance(
+            torch.from_numpy(p), torch.from_numpy(g), spacing=[float(s) for s in spacing], use_subvoxels=True,
+            symmetric=True, warn_empty=False)
+    gp = _percentile_by_area(d_gp.numpy().astype(np.float64), a_g[e_g].numpy().astype(np.float64), 95)
+    pg = _percentile_by_area(d_pg.numpy().astype(np.float64), a_p[e_p].numpy().astype(np.float64), 95)
+    return max(gp, pg)
 
 
 def region_metrics(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = (1.0, 1.0, 1.0)) -> dict[str, float]:
-    """Dice, IoU, HD95, sensitivity, specificity of two boolean masks with the legacy conventions."""
+    """Whole-volume Dice, IoU, HD95, sensitivity, specificity of two boolean masks (official conventions)."""
     p, g = pred.astype(bool), gt.astype(bool)
     tp = float(np.count_nonzero(p & g))
     fp = float(np.count_nonzero(p & ~g))
     fn = float(np.count_nonzero(~p & g))
     tn = float(p.size) - tp - fp - fn
     ps, gs = tp + fp, tp + fn
-    if ps == 0 and gs == 0:
-        return {"dice": 1.0, "iou": 1.0, "hd95": 0.0, "sensitivity": 1.0, "specificity": 1.0}
     spec = tn / (tn + fp) if tn + fp else 1.0
-    if ps == 0 or gs == 0:
-        return {"dice": 0.0, "iou": 0.0, "hd95": HD95_ONE_EMPTY, "sensitivity": 0.0, "specificity": spec}
+    if ps == 0 and gs == 0:
+        return {"dice": 1.0, "iou": 1.0, "hd95": 0.0, "sensitivity": 1.0, "specificity": spec}
     return {
         "dice": 2 * tp / (ps + gs),
         "iou": tp / (tp + fp + fn),
         "hd95": hd95(p, g, spacing),
-        "sensitivity": tp / gs,
+        "sensitivity": tp / gs if gs else 0.0,
         "specificity": spec,
     }
 
 
+def _window(mask: np.ndarray, margin: int) -> tuple[slice, ...]:
+    """Bounding box of ``mask`` grown by ``margin`` voxels (clipped): a dilation inside it equals the full one."""
+    idx = np.nonzero(mask)
+    return tuple(slice(max(int(i.min()) - margin, 0), min(int(i.max()) + margin + 1, n)) for i, n in zip(idx, mask.shape))
+
+
 def lesion_wise(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = (1.0, 1.0, 1.0),
-                dilation: int = 3, min_lesion_voxels: int = 50) -> dict[str, float]:
-    """Lesion-wise Dice and HD95 of two boolean masks (BraTS 2023 conventions; see module docstring)."""
-    p, g = pred.astype(bool), gt.astype(bool)
+                dilation: int = DILATION_ITERATIONS, min_lesion_mm3: float = MIN_LESION_MM3) -> dict[str, float]:
+    """Lesion-wise Dice and HD95 of two boolean masks (BraTS 2023; see the module docstring), with the lesion
+    counts the official code reports: ``num_tp`` (kept GT lesions hit), ``num_fn`` (kept GT lesions missed),
+    ``num_fp`` (predicted lesions touching no GT lesion)."""
+    p, g = np.asarray(pred, bool), np.asarray(gt, bool)
+    voxel_mm3 = float(np.prod(spacing))
     pred_cc = cc3d.connected_components(p.astype(np.uint8), connectivity=26)
-    gt_dil = ndimage.binary_dilation(g, structure=_STRUCT, iterations=dilation)
-    gt_dil_cc = cc3d.connected_components(gt_dil.astype(np.uint8), connectivity=26)
-    lesions = gt_dil_cc * g  # lesions merged through their dilations
-    ids = [i for i in np.unique(lesions) if i != 0]
-    small = [i for i in ids if np.count_nonzero(lesions == i) <= min_lesion_voxels]
-    ids = [i for i in ids if i not in small]
+    merged = cc3d.connected_components(ndimage.binary_dilation(g, structure=_DILATION, iterations=dilation).astype(np.uint8),
+                                       connectivity=26)
+    lesions = np.where(g, merged, 0)  # GT voxels labelled by the dilated component they fall in
     matched: set[int] = set()
-    dices, hds = [], []
-    for i in ids:
+    dices: list[float] = []
+    hds: list[float] = []
+    n_tp = n_fn = 0
+    for i in range(1, int(lesions.max()) + 1):
         les = lesions == i
-        les_dil = ndimage.binary_dilation(les, structure=_STRUCT, iterations=dilation)
-        hit = [j for j in np.unique(pred_cc[les_dil]) if j != 0]
-        matched.update(hit)
-        pr = np.isin(pred_cc, hit) if hit else np.zeros_like(p)
-        tp = np.count_nonzero(pr & les)
-        dices.append(2.0 * tp / (np.count_nonzero(pr) + np.count_nonzero(les)))
-        hds.append(hd95(pr, les, spacing) if hit else LESION_HD95_MISS)
-    # predicted components touching an ignored small lesion are neither matched nor false positives
-    ignored = set()
-    for i in small:
-        les_dil = ndimage.binary_dilation(lesions == i, structure=_STRUCT, iterations=dilation)
-        ignored.update(j for j in np.unique(pred_cc[les_dil]) if j != 0)
-    fps = [j for j in np.unique(pred_cc) if j != 0 and j not in matched and j not in ignored]
-    n = len(ids) + len(fps)
+        if not les.any():
+            continue
+        win = _window(les, dilation)
+        les_dil = ndimage.binary_dilation(les[win], structure=_DILATION, iterations=dilation)
+        hit = np.unique(pred_cc[win][les_dil])
+        hit = hit[hit != 0]
+        matched.update(int(h) for h in hit)
+        if np.count_nonzero(les) * voxel_mm3 <= min_lesion_mm3:
+            continue  # small GT lesion: out of the score (its hits are not false positives)
+        pr = np.isin(pred_cc, hit) if len(hit) else np.zeros_like(p)
+        dices.append(2.0 * np.count_nonzero(pr & les) / (np.count_nonzero(pr) + np.count_nonzero(les)))
+        hds.append(hd95(pr, les, spacing) if len(hit) else LESION_HD95_MISS)
+        n_tp += bool(len(hit))
+        n_fn += not len(hit)
+    n_fp = len([j for j in np.unique(pred_cc) if j != 0 and int(j) not in matched])
+    n = len(dices) + n_fp
     if n == 0:
-        return {"lesion_dice": 1.0, "lesion_hd95": 0.0, "n_lesions": 0, "n_fp": 0}
+        return {"lesion_dice": 1.0, "lesion_hd95": 0.0, "num_tp": 0, "num_fn": 0, "num_fp": 0}
     return {
         "lesion_dice": float(sum(dices)) / n,
-        "lesion_hd95": float(sum(hds) + LESION_HD95_MISS * len(fps)) / n,
-        "n_lesions": len(ids),
-        "n_fp": len(fps),
+        "lesion_hd95": float(sum(hds) + LESION_HD95_MISS * n_fp) / n,
+        "num_tp": n_tp,
+        "num_fn": n_fn,
+        "num_fp": n_fp,
     }
 
 
+def label_dice(pred: np.ndarray, gt: np.ndarray) -> float:
+    p, g = np.asarray(pred, bool), np.asarray(gt, bool)
+    s = np.count_nonzero(p) + np.count_nonzero(g)
+    return 1.0 if s == 0 else 2.0 * np.count_nonzero(p & g) / s
+
+
 def case_metrics(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = (1.0, 1.0, 1.0), lesion: bool = True) -> dict[str, float]:
-    """Flat per-case metrics: ``dice_wt``, ``iou_tc``, ``hd95_et``, ``lesion_dice_wt``, ..., ``dice_brats``."""
+    """Flat per-case metrics of two internal label volumes: ``dice_wt``, ``hd95_tc``, ``lesion_dice_et``,
+    ``lesion_num_fp_wt``, per-label ``dice_ncr`` / ``dice_ed``, and ``dice_brats`` (mean region Dice)."""
+    if pred.shape != gt.shape:
+        raise ValueError(f"prediction shape {pred.shape} != ground-truth shape {gt.shape}")
     out: dict[str, float] = {}
     pm, gm = region_masks(pred), region_masks(gt)
     for r in ("wt", "tc", "et"):
@@ -110,6 +164,10 @@ def case_metrics(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = 
             lw = lesion_wise(pm[r], gm[r], spacing)
             out[f"lesion_dice_{r}"] = lw["lesion_dice"]
             out[f"lesion_hd95_{r}"] = lw["lesion_hd95"]
+            for k in ("num_tp", "num_fn", "num_fp"):
+                out[f"lesion_{k}_{r}"] = lw[k]
+    for name, lab in PER_LABEL.items():
+        out[f"dice_{name}"] = label_dice(pred == lab, gt == lab)
     out["dice_brats"] = (out["dice_wt"] + out["dice_tc"] + out["dice_et"]) / 3.0
     return out
 

@@ -1,0 +1,141 @@
+"""Score prediction / ground-truth NIfTI pairs like the official BraTS 2023 evaluation (``brats-mlops evaluate``).
+
+``evaluate(pred, gt, labels)`` takes two files or two folders. Folder files are matched by the BraTS case id in
+their names (``BraTS-GLI-00000-000``, ``BraTS20_Training_001``, ``BraTS2021_00000``, MSD ``BRATS_001``), else by
+identical file names. In a ground-truth folder that also holds images (a dataset's case folders), only the
+segmentation files (``*seg*``; MSD ``labelsTr/``) are read. Every ground-truth case needs a prediction; a missing
+one is an error that lists them (never a silently smaller mean).
+
+Labels are read in the named convention (``brats2020``: 1 NCR, 2 ED, 4 ET; ``brats2023``: 1, 2, 3;
+``brats2024``: 1, 2, 3 and 4 = resection cavity; ``msd``: 1 edema, 2 non-enhancing, 3 enhancing) and mapped to the
+internal one; a value outside the convention is an error naming the file. The spacing is the prediction's header
+zooms, as in the official code.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+
+from brats_mlops.data.case import CONVENTIONS, LABEL_MAPS, LABEL_NAMES, RESECTION_CAVITY
+from brats_mlops.metrics.brats import case_metrics, label_dice
+
+NIFTI = (".nii.gz", ".nii")
+_CASE_ID = re.compile(r"(BraTS-[A-Z]+-\d{5}-\d{3}|BraTS20_(?:Training|Validation)_\d{3}|BraTS2021_\d{5}|BRATS_\d{3})")
+
+
+class EvaluationError(ValueError):
+    """A pair cannot be scored (missing file, mismatched shapes, labels outside the convention)."""
+
+
+def case_key(path: Path) -> str:
+    """The BraTS case id in a file name, else the file name without its NIfTI suffix."""
+    m = _CASE_ID.search(path.name)
+    if m:
+        return m.group(1)
+    name = path.name
+    for suf in NIFTI:
+        if name.endswith(suf):
+            return name[: -len(suf)]
+    return name
+
+
+def _nifti_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name.endswith(NIFTI) and not p.name.startswith("._"))
+
+
+def _index(folder: Path, role: str, ground_truth: bool) -> dict[str, Path]:
+    files = _nifti_files(folder)
+    if ground_truth:
+        segs = [p for p in files if re.search(r"seg", p.name, re.I) or p.parent.name == "labelsTr"]
+        files = segs or files
+    out: dict[str, Path] = {}
+    for f in files:
+        k = case_key(f)
+        if k in out:
+            raise EvaluationError(f"{role} folder {folder}: two files for case {k}: {out[k]} and {f}")
+        out[k] = f
+    if not out:
+        raise EvaluationError(f"{role} folder {folder}: no NIfTI files (.nii/.nii.gz) found")
+    return out
+
+
+def match_pairs(pred: Path, gt: Path) -> list[tuple[str, Path, Path]]:
+    """(case id, prediction file, ground-truth file) for two files or two folders."""
+    pred, gt = Path(pred), Path(gt)
+    for role, p in (("prediction", pred), ("ground truth", gt)):
+        if not p.exists():
+            raise EvaluationError(f"{role} path {p} does not exist")
+    if pred.is_file() and gt.is_file():
+        return [(case_key(gt), pred, gt)]
+    if pred.is_file() != gt.is_file():
+        raise EvaluationError(f"--pred and --gt must both be files or both be folders (got {pred} and {gt})")
+    P, G = _index(pred, "prediction", False), _index(gt, "ground truth", True)
+    missing = sorted(set(G) - set(P))
+    if missing:
+        raise EvaluationError(
+            f"{len(missing)} ground-truth case(s) have no prediction in {pred}: {', '.join(missing[:10])}"
+            + (" ..." if len(missing) > 10 else "") + " (matched by BraTS case id in the file name, else identical names)")
+    return [(k, P[k], G[k]) for k in sorted(G)]
+
+
+def read_labels(path: Path, convention: str) -> tuple[np.ndarray, tuple[float, ...]]:
+    """Raw integer labels and spacing of a segmentation file; labels outside ``convention`` are an error."""
+    try:
+        img = nib.load(str(path))
+        arr = np.asarray(img.dataobj)
+    except Exception as err:  # nibabel raises many types for unreadable files
+        raise EvaluationError(f"{path}: cannot read as NIfTI ({type(err).__name__}: {err})") from None
+    if arr.ndim != 3:
+        raise EvaluationError(f"{path}: a segmentation must be 3-D, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.round(arr)):
+        raise EvaluationError(f"{path}: labels must be integers (found non-integer or non-finite values)")
+    arr = arr.astype(np.int16)
+    values = set(np.unique(arr).tolist())
+    allowed = set(LABEL_MAPS[convention])
+    bad = sorted(values - allowed)
+    if bad:
+        hint = ""
+        if convention in ("brats2023", "msd") and bad == [4]:
+            hint = " (label 4 is enhancing tumour in BraTS 2020 and resection cavity in BraTS 2024: --labels brats2020 or brats2024)"
+        elif convention == "brats2020" and 3 in bad:
+            hint = " (label 3 is enhancing tumour from BraTS 2021 on: --labels brats2023)"
+        names = ", ".join(f"{k} {v}" for k, v in LABEL_NAMES[convention].items())
+        raise EvaluationError(f"{path}: label value(s) {bad} are not in the {convention} convention ({names}){hint}")
+    return arr, tuple(float(z) for z in img.header.get_zooms()[:3])
+
+
+def to_internal(raw: np.ndarray, convention: str) -> np.ndarray:
+    lut = np.zeros(max(LABEL_MAPS[convention]) + 1, dtype=np.uint8)
+    for r, i in LABEL_MAPS[convention].items():
+        lut[r] = i
+    return lut[raw]
+
+
+def score_pair(pred_path: Path, gt_path: Path, convention: str) -> dict[str, float]:
+    """Official BraTS 2023 metrics of one pair (flat keys as ``metrics/segmentation.json``)."""
+    p_raw, spacing = read_labels(pred_path, convention)
+    g_raw, _ = read_labels(gt_path, convention)
+    if p_raw.shape != g_raw.shape:
+        raise EvaluationError(f"shape mismatch: prediction {pred_path} is {p_raw.shape}, ground truth {gt_path} is {g_raw.shape}")
+    out = case_metrics(to_internal(p_raw, convention), to_internal(g_raw, convention), spacing)
+    if convention in RESECTION_CAVITY:
+        rc = RESECTION_CAVITY[convention]
+        out["dice_rc"] = label_dice(p_raw == rc, g_raw == rc)
+    return out
+
+
+def evaluate(pred: str | Path, gt: str | Path, convention: str = "brats2023", progress=None) -> dict[str, Any]:
+    """``{"labels": convention, "cases": {id: metrics}, "mean": {key: mean over cases}}``."""
+    if convention not in CONVENTIONS:
+        raise EvaluationError(f"unknown label convention {convention!r}; choose one of {', '.join(CONVENTIONS)}")
+    pairs = match_pairs(Path(pred), Path(gt))
+    it = progress(pairs, desc="evaluate") if progress else pairs
+    cases = {cid: score_pair(p, g, convention) for cid, p, g in it}
+    keys = list(next(iter(cases.values())))
+    mean = {k: float(np.mean([c[k] for c in cases.values()])) for k in keys}
+    return {"labels": convention, "n_cases": len(cases), "cases": cases, "mean": mean}
