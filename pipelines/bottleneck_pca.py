@@ -13,6 +13,7 @@ from brats_mlops.names import SEGMENTATION_CHECKPOINTS, STAGE_BOTTLENECK_PCA, TA
 from brats_mlops.reporting.figures import scree_plot
 from brats_mlops.tracking import stage_run
 from brats_mlops.training.segmentation import load_checkpoint_model
+from brats_mlops.utils.entry import run_stage
 from brats_mlops.utils.logs import stage_logger
 
 CHECKPOINTS = Path(SEGMENTATION_CHECKPOINTS)
@@ -42,4 +43,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "bottleneck_pca")

@@ -20,6 +20,7 @@ from brats_mlops.registry.common import data_validation_tag
 from brats_mlops.registry.segmentation import log_and_register
 from brats_mlops.tracking import git_commit, real_project_root, stage_run
 from brats_mlops.training.segmentation import load_checkpoint_model
+from brats_mlops.utils.entry import run_stage
 from brats_mlops.utils.hashing import content_hash
 from brats_mlops.utils.logs import stage_logger
 from brats_mlops.utils.progress import progress
@@ -28,7 +29,10 @@ CHECKPOINTS = Path(SEGMENTATION_CHECKPOINTS)
 N_OVERLAYS = 3
 SUMMARY_KEYS = ["dice_wt", "dice_tc", "dice_et", "dice_brats", "iou_wt", "iou_tc", "iou_et", "hd95_wt", "hd95_tc", "hd95_et",
                 "sensitivity_wt", "sensitivity_tc", "sensitivity_et", "specificity_wt", "specificity_tc", "specificity_et",
-                "lesion_dice_wt", "lesion_dice_tc", "lesion_dice_et", "lesion_hd95_wt", "lesion_hd95_tc", "lesion_hd95_et"]
+                "lesion_dice_wt", "lesion_dice_tc", "lesion_dice_et", "lesion_hd95_wt", "lesion_hd95_tc", "lesion_hd95_et",
+                "dice_ncr", "dice_ed",
+                "lesion_num_tp_wt", "lesion_num_fn_wt", "lesion_num_fp_wt", "lesion_num_tp_tc", "lesion_num_fn_tc", "lesion_num_fp_tc",
+                "lesion_num_tp_et", "lesion_num_fn_et", "lesion_num_fp_et"]
 
 
 def main() -> None:
@@ -38,11 +42,17 @@ def main() -> None:
     model, best = load_checkpoint_model(CHECKPOINTS / "best.pt")
     last = torch.load(CHECKPOINTS / "last.pt", map_location="cpu", weights_only=False)
     mc = best["model_config"]
-    held_out = json.loads((Path(p.splits_dir) / "segmentation.json").read_text())["val"][: cfg.max_eval_cases]
+    split = json.loads((Path(p.splits_dir) / "segmentation.json").read_text())
+    # the test cases (never seen by training or checkpoint selection); validation cases only when split.test_fraction is 0
+    evaluated_on = "test" if split.get("test") else "validation"
+    held_out = split[evaluated_on if evaluated_on == "test" else "val"][: cfg.max_eval_cases]
     cases = {c.case_id: c for c in discover(params.data.source, params.data.root, params.data.modalities).cases}
     out_dir = Path(p.reports_dir) / "segmentation"
     rows = []
-    log.info("evaluating the best checkpoint (epoch %d) on %d held-out cases in their original geometry", best["epoch"], len(held_out))
+    log.info("evaluating the best checkpoint (epoch %d) on %d %s cases in their original geometry (official BraTS 2023 metrics)",
+             best["epoch"], len(held_out), evaluated_on)
+    if evaluated_on == "validation":
+        log.warning("split.test_fraction is 0: reporting on the validation cases that also picked the checkpoint (optimistic)")
     with stage_run(STAGE_EVAL_SEG, params, ["segmentation"], deps=[CHECKPOINTS / "best.pt", params.data.root],
                    tags={TAG_ABLATION_GROUP: cfg.ablation_group, TAG_TRAIN_RUN: str(last.get("run_id"))}) as run:
         for i, cid in enumerate(progress(held_out, desc="evaluate")):
@@ -65,6 +75,7 @@ def main() -> None:
         summary.update({f"{k}_post": float(df[f"{k}_post"].mean()) for k in SUMMARY_KEYS})
         summary.update({f"{k}_std": float(df[k].std(ddof=1)) if len(df) > 1 else 0.0 for k in ("dice_wt", "dice_tc", "dice_et", "dice_brats")})
         summary["n_cases"] = len(df)
+        summary["evaluated_on"] = evaluated_on
         summary["best_epoch"] = int(best["epoch"])
         dump_json(summary, Path(p.metrics_dir) / "segmentation.json")
         run.log_metrics(summary)
@@ -86,4 +97,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "evaluate_segmentation")

@@ -11,6 +11,7 @@ from brats_mlops.data.preprocessing import dump_json, label_tables, preprocess_d
 from brats_mlops.data.readers import discover
 from brats_mlops.names import STAGE_PREPROCESS
 from brats_mlops.tracking import stage_run
+from brats_mlops.utils.entry import run_stage
 from brats_mlops.utils.logs import stage_logger
 
 
@@ -39,4 +40,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "preprocess")

@@ -18,6 +18,7 @@ from brats_mlops.names import (
 )
 from brats_mlops.reporting.html import build_index, latest_runs
 from brats_mlops.tracking import real_project_root, stage_run
+from brats_mlops.utils.entry import run_stage
 from brats_mlops.utils.logs import stage_logger
 
 
@@ -45,4 +46,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "report")

@@ -13,10 +13,13 @@ import torch
 
 from brats_mlops.config import load_params
 from brats_mlops.data.preprocessing import dump_json
+from brats_mlops.data.splits import survival_skip_reason
 from brats_mlops.names import (
     AUTOENCODER_CHECKPOINTS,
     MODEL_AUTOENCODER,
     STAGE_SURVIVAL,
+    TAG_STATUS,
+    TAG_STATUS_REASON,
     TAG_AE_RUN,
     TAG_AE_VERSION,
     TAG_GIT_COMMIT,
@@ -36,12 +39,16 @@ from brats_mlops.survival.grids import with_probabilities
 from brats_mlops.survival.stats import paired_permutation_test
 from brats_mlops.survival.time_to_event import evaluate_tte
 from brats_mlops.tracking import child_run, git_commit, real_project_root, stage_run
+from brats_mlops.utils.entry import run_stage
 from brats_mlops.utils.logs import stage_logger
 
 SEG_VOLUMES = Path("data/features/segmentation_volumes.csv")
 BOTTLENECK = Path("data/features/bottleneck.npz")
 LATENTS = Path("data/features/latents.npz")
 AE_CHECKPOINTS = Path(AUTOENCODER_CHECKPOINTS)
+TABLE_COLUMNS = ["feature_set", "age", "model", "cv_macro_f1", "macro_f1", "macro_f1_lo", "macro_f1_hi", "accuracy",
+                 "accuracy_lo", "accuracy_hi", "repeated_cv_macro_f1", "repeated_cv_macro_f1_std"]
+TTE_COLUMNS = ["feature_set", "model", "cv_c_index", "cv_c_index_std", "test_c_index", "patients", "deaths", "test_patients"]
 
 
 def _npz_dict(path: Path, key: str) -> dict[str, np.ndarray] | None:
@@ -63,10 +70,26 @@ def autoencoder_version(run_id: str | None) -> str | None:
     return None
 
 
+def write_skipped(reason: str, reports: Path, metrics: Path) -> None:
+    """The stage's declared outputs when the survival branch is off: the status and reason, no numbers."""
+    reports.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(columns=TABLE_COLUMNS).to_csv(reports / "survival_table.csv", index=False)
+    pd.DataFrame(columns=TTE_COLUMNS).to_csv(reports / "survival_time_to_event.csv", index=False)
+    (reports / "survival_table.md").write_text(f"# Survival classification\n\n**Skipped**: {reason}\n")
+    dump_json({"status": "skipped", "reason": reason}, metrics / "survival.json")
+
+
 def main() -> None:
     log = stage_logger(STAGE_SURVIVAL)
     params = load_params()
     cfg, p = params.survival, params.paths
+    skipped = survival_skip_reason(p.splits_dir)
+    if skipped:
+        with stage_run(STAGE_SURVIVAL, params, ["survival", "split"], deps=[Path(p.splits_dir) / "survival.json"]) as run:
+            write_skipped(skipped, Path(p.reports_dir), Path(p.metrics_dir))
+            run.set_tags({TAG_STATUS: "skipped", TAG_STATUS_REASON: skipped})
+            log.warning("skipped (survival branch off): %s", skipped)
+        return
     cohort = pd.read_csv(Path(p.splits_dir) / "survival.csv")
     tte = pd.read_csv(Path(p.splits_dir) / "survival_tte.csv")
     split_info = json.loads((Path(p.splits_dir) / "survival.json").read_text())
@@ -111,7 +134,7 @@ def main() -> None:
                     "macro_f1_ci": [r.test["macro_f1_lo"], r.test["macro_f1_hi"]], "accuracy": r.test["accuracy"],
                     "repeated_cv_macro_f1": r.repeated_cv_macro_f1[0], "repeated_cv_macro_f1_std": r.repeated_cv_macro_f1[1]}
 
-        m: dict = {"n_train": len(train), "n_test": len(test), "classes": classes, "selected": summary(selected),
+        m: dict = {"status": "ok", "n_train": len(train), "n_test": len(test), "classes": classes, "selected": summary(selected),
                    "best_test": summary(best_test)}
         if age is not None:
             m["age_only"] = summary(age)
@@ -183,6 +206,7 @@ def main() -> None:
                      uri, r.label, r.model, version, ae_version)
         else:
             log.info("no latent feature set in survival.feature_sets (or no autoencoder): nothing registered")
+        run.set_tags({TAG_STATUS: "ok"})
         dump_json(m, Path(p.metrics_dir) / "survival.json")
         for f in (out_dir / "survival_table.md", out_dir / "survival_table.csv", out_dir / "survival_time_to_event.csv"):
             run.log_artifact(f, "survival")
@@ -190,4 +214,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "survival")

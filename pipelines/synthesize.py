@@ -9,6 +9,7 @@ from brats_mlops.config import load_params
 from brats_mlops.data.synthetic import generate_dataset
 from brats_mlops.names import STAGE_SYNTHESIZE
 from brats_mlops.tracking import stage_run
+from brats_mlops.utils.entry import run_stage
 from brats_mlops.utils.logs import stage_logger
 
 OUT = Path("data/raw/synthetic")  # declared in dvc.yaml (outs of synthesize)
@@ -28,4 +29,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "synthesize")

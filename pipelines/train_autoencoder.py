@@ -16,6 +16,7 @@ from brats_mlops.registry.common import data_validation_tag
 from brats_mlops.reporting.figures import autoencoder_curves, reconstruction_figure
 from brats_mlops.tracking import MlflowEpochTracker, git_commit, real_project_root, stage_run
 from brats_mlops.training.autoencoder import AutoencoderTrainer, autoencoder_split, load_autoencoder, save_history
+from brats_mlops.utils.entry import run_stage
 from brats_mlops.utils.hashing import content_hash
 from brats_mlops.utils.logs import stage_logger
 
@@ -72,4 +73,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "train_autoencoder")

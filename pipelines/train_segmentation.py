@@ -11,6 +11,7 @@ from brats_mlops.names import SEGMENTATION_CHECKPOINTS, STAGE_TRAIN_SEG, TAG_ABL
 from brats_mlops.reporting.figures import training_curves
 from brats_mlops.tracking import MlflowEpochTracker, stage_run
 from brats_mlops.training.segmentation import SegmentationTrainer, save_history
+from brats_mlops.utils.entry import run_stage
 from brats_mlops.utils.logs import stage_logger
 
 CHECKPOINTS = Path(SEGMENTATION_CHECKPOINTS)
@@ -51,4 +52,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "train_segmentation")

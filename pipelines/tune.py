@@ -12,6 +12,7 @@ import argparse
 from brats_mlops.config import load_params
 from brats_mlops.tuning.objectives import STUDIES
 from brats_mlops.tuning.study import run_study
+from brats_mlops.utils.entry import run_stage
 from brats_mlops.utils.logs import stage_logger
 
 
@@ -25,4 +26,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "tune")

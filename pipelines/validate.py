@@ -9,6 +9,7 @@ from brats_mlops.data.readers import discover
 from brats_mlops.data.validation import DataValidationError, stop_message, validate_dataset, write_outputs
 from brats_mlops.names import STAGE_VALIDATE
 from brats_mlops.tracking import stage_run
+from brats_mlops.utils.entry import run_stage
 from brats_mlops.utils.logs import stage_logger
 
 
@@ -35,4 +36,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "validate")

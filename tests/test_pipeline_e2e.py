@@ -1,52 +1,25 @@
 """End to end: `dvc repro` of the data stages in a temporary clone, then a no-op repro, then `dvc exp run --temp`."""
 
 import json
-import os
-import shutil
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from tests.e2e import BIN, make_clone, run
 
 
 def _run(cmd, cwd, env):
-    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, f"{' '.join(cmd)} failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+    r = run(cmd, cwd, env)
     return r.stdout + r.stderr
 
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory):
-    dst = tmp_path_factory.mktemp("clone") / "brats_mlops"
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
-    for f in files:
-        if (ROOT / f).is_file():
-            (dst / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / f, dst / f)
-    p = yaml.safe_load((dst / "params.yaml").read_text())
-    p["synthetic"].update(n_train=14, n_validation=2, shape=[32, 32, 24], spacing=[6.0, 6.0, 6.0], survival_fraction=1.0)
-    p["preprocess"]["crop_size"] = [16, 16, 16]
-    p["preprocess"]["autoencoder"].update(spacing=[12.0, 12.0, 12.0], shape=[8, 8, 8])
-    p["segmentation"].update(channels=[4, 8, 8], epochs=2, num_workers=0)
-    p["autoencoder"].update(channels=[8, 8], disc_layers=1, disc_channels=8, epochs=2, batch_size=2, val_every=1)
-    p["survival"].update(models=["logistic_regression", "random_forest"], cv_folds=2, cv_repeats=2, n_boot=200, n_perm=200,
-                         feature_sets=["age_only", "segmentation_volumes", "bottleneck", "channel_stats", "coronal_profile",
-                                       "flattened_latent"], time_to_event=["cox"])
-    (dst / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
-    (dst / "dvc.lock").unlink(missing_ok=True)
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env.update(PATH=f"{BIN}:{env['PATH']}", BRATS_NO_PROGRESS="1", DVC_NO_ANALYTICS="1", MLFLOW_DISABLE_TELEMETRY="true")
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "clone"]):
-        _run(cmd, dst, env)
-    return dst, env
+    def edit(p):
+        p["synthetic"].update(n_train=14, n_validation=2, shape=[32, 32, 24], spacing=[6.0, 6.0, 6.0], survival_fraction=1.0)
+        return p
+
+    return make_clone(tmp_path_factory.mktemp("clone") / "brats_mlops", edit)
 
 
 @pytest.mark.slow
@@ -59,7 +32,7 @@ def test_dvc_repro_data_stages_then_noop_then_exp_temp(clone):
     plans = json.loads((dst / "data" / "preprocessed" / "plans.json").read_text())
     assert len(plans["cases"]) == 16 and plans["crop_size"] == [16, 16, 16]
     seg = json.loads((dst / "data" / "splits" / "segmentation.json").read_text())
-    assert len(seg["train"]) + len(seg["val"]) == 14
+    assert len(seg["train"]) + len(seg["val"]) + len(seg["test"]) == 14 and len(seg["test"]) == 2
     assert (dst / "reports" / "data_validation.md").is_file() and (dst / "reports" / "label_distribution.md").is_file()
     out = _run([str(BIN / "dvc"), "repro"], dst, env)
     assert "Data and pipelines are up to date" in out

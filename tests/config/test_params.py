@@ -17,7 +17,7 @@ def test_repository_params_are_valid():
 @pytest.mark.parametrize(
     "raw, key, hint",
     [
-        ({"data": {"source": "brats2021"}}, "data.source", "'synthetic', 'brats2020', 'brats2023' or 'msd'"),
+        ({"data": {"source": "brats2021"}}, "data.source", "'synthetic', 'brats2020', 'brats2023', 'brats2024' or 'msd'"),
         ({"data": {"modalities": ["t1", "dwi"]}}, "data.modalities", "'t1', 't1ce', 't2' or 'flair'"),
         ({"validate": {"on_failure": "ignore"}}, "validate.on_failure", "'quarantine' or 'stop'"),
         ({"preprocess": {"crop_size": [64, 64]}}, "preprocess.crop_size", "needs 3"),

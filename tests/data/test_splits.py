@@ -2,7 +2,8 @@ import pandas as pd
 import pytest
 
 from brats_mlops.config.schema import SurvivalSplitParams
-from brats_mlops.data.splits import assign_class, segmentation_split, survival_cohort
+from brats_mlops.data.splits import assign_class, cohort_problem, read_clinical, segmentation_split, survival_cohort
+from brats_mlops.errors import UserError
 
 
 def test_segmentation_split_deterministic_and_disjoint():
@@ -11,11 +12,23 @@ def test_segmentation_split_deterministic_and_disjoint():
     assert a == segmentation_split(list(reversed(ids)), 0.2, seed=1)
     assert a != segmentation_split(ids, 0.2, seed=2)
     assert not set(a["train"]) & set(a["val"]) and len(a["train"]) + len(a["val"]) == 50 and len(a["val"]) == 10
+    assert a["test"] == []
 
 
-def test_segmentation_split_needs_two_cases():
-    with pytest.raises(ValueError, match="at least 2"):
+def test_segmentation_split_with_a_held_out_test_set():
+    ids = [f"c{i:03d}" for i in range(60)]
+    s = segmentation_split(ids, 0.15, seed=1, test_fraction=0.15)
+    assert (len(s["train"]), len(s["val"]), len(s["test"])) == (42, 9, 9)
+    assert sorted(s["train"] + s["val"] + s["test"]) == ids  # every case exactly once
+    tiny = segmentation_split(ids[:3], 0.15, seed=1, test_fraction=0.15)
+    assert all(len(v) == 1 for v in tiny.values())
+
+
+def test_segmentation_split_too_few_cases_says_how_many_are_needed():
+    with pytest.raises(UserError, match="at least 2 labelled cases"):
         segmentation_split(["only"], 0.2, 0)
+    with pytest.raises(UserError, match="at least 3 labelled cases.*split.test_fraction: 0"):
+        segmentation_split(["a", "b"], 0.2, 0, test_fraction=0.2)
 
 
 @pytest.mark.parametrize(
@@ -46,26 +59,44 @@ def _clinical(n=40):
 
 def test_survival_cohort_stratified_and_censoring():
     df = _clinical()
-    cohort, excluded, edges = survival_cohort(df, set(df.case_id), SurvivalSplitParams(), seed=0)
+    cohort, excluded, edges, problem = survival_cohort(df, set(df.case_id), SurvivalSplitParams(), seed=0)
+    assert problem is None
     assert edges == [370.0]
     assert [e["case_id"] for e in excluded] == ["c003"]  # alive at 160 days
     assert set(cohort.subset) == {"train", "test"}
     assert not set(cohort[cohort.subset == "train"].case_id) & set(cohort[cohort.subset == "test"].case_id)
     frac = cohort.groupby("subset").label.mean()
     assert abs(frac["train"] - frac["test"]) < 0.15
-    again, _, _ = survival_cohort(df, set(df.case_id), SurvivalSplitParams(), seed=0)
+    again, _, _, _ = survival_cohort(df, set(df.case_id), SurvivalSplitParams(), seed=0)
     assert again.equals(cohort)
 
 
 @pytest.mark.parametrize("target, n_classes", [("challenge3", 3), ("quantile", 3)])
 def test_survival_targets(target, n_classes):
     df = _clinical(60)
-    cohort, _, edges = survival_cohort(df, set(df.case_id), SurvivalSplitParams(target=target), seed=0)
+    cohort, _, edges, _ = survival_cohort(df, set(df.case_id), SurvivalSplitParams(target=target), seed=0)
     assert cohort.label.nunique() == n_classes and len(edges) == n_classes - 1
 
 
 def test_gtr_only():
     df = _clinical()
-    cohort, excluded, _ = survival_cohort(df, set(df.case_id), SurvivalSplitParams(gtr_only=True), seed=0)
+    cohort, excluded, _, _ = survival_cohort(df, set(df.case_id), SurvivalSplitParams(gtr_only=True), seed=0)
     assert set(cohort.resection) == {"GTR"}
     assert sum("gtr_only" in e["reason"] for e in excluded) == 10
+
+
+def test_no_survival_table_gives_an_empty_cohort_with_a_reason(tmp_path):
+    (tmp_path / "clinical.csv").write_text("")  # what validation writes for a dataset without a survival table
+    clin = read_clinical(tmp_path / "clinical.csv")
+    cohort, excluded, edges, problem = survival_cohort(clin, {"a", "b"}, SurvivalSplitParams(), seed=0)
+    assert len(cohort) == 0 and problem == "no case has a usable survival class"
+    assert read_clinical(tmp_path / "absent.csv").columns.tolist()[:2] == ["case_id", "age"]
+
+
+def test_tiny_cohort_is_unusable_with_the_reason_not_a_traceback():
+    df = _clinical(5)  # 5 patients: 2 short, 3 long
+    cohort, _, _, problem = survival_cohort(df, set(df.case_id), SurvivalSplitParams(), seed=0)
+    assert problem is not None and "class" in problem and (cohort.subset == "").all()
+    assert "5-fold" in cohort_problem([0] * 6 + [1] * 6, 0.2, 5)  # splittable, but too few per class for 5-fold CV
+    assert cohort_problem([0] * 7 + [1] * 7, 0.2, 5) is None
+    assert "nothing to classify" in cohort_problem([1, 1, 1], 0.2, 5)

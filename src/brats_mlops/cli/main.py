@@ -37,6 +37,7 @@ class SourceOpt(str, Enum):
     synthetic = "synthetic"
     brats2020 = "brats2020"
     brats2023 = "brats2023"
+    brats2024 = "brats2024"
     msd = "msd"
 
 

@@ -13,13 +13,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from brats_mlops.errors import UserError
 from brats_mlops.names import MODALITIES
 
-Source = Literal["synthetic", "brats2020", "brats2023", "msd"]
+Source = Literal["synthetic", "brats2020", "brats2023", "brats2024", "msd"]
 Modality = Literal["t1", "t1ce", "t2", "flair"]
 
 
-class ParamsError(ValueError):
+class ParamsError(UserError, ValueError):
     """A params file that does not validate. The message names every bad key."""
 
 
@@ -128,9 +129,16 @@ class SurvivalSplitParams(_Section):
 
 
 class SplitParams(_Section):
-    val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    val_fraction: float = Field(0.15, gt=0.0, lt=1.0)  # picks the checkpoint (validation curves)
+    test_fraction: float = Field(0.15, ge=0.0, lt=1.0)  # scored once by evaluate_segmentation; 0: no test split
     seed: int = 42
     survival: SurvivalSplitParams = SurvivalSplitParams()
+
+    @model_validator(mode="after")
+    def _fractions(self) -> "SplitParams":
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError(f"val_fraction + test_fraction must leave training cases: {self.val_fraction} + {self.test_fraction} >= 1")
+        return self
 
 
 class LossParams(_Section):
@@ -249,6 +257,9 @@ FeatureSet = Literal["age_only", "segmentation_volumes", "bottleneck", "f0", "f1
 
 
 class SurvivalParams(_Section):
+    # auto: run the survival branch when the cohort supports the split and CV, else skip it with the reason;
+    # true: stop at `split` when it does not; false: always skip (segmentation-only datasets)
+    enabled: Literal["auto"] | bool = "auto"
     feature_sets: tuple[FeatureSet, ...] = ("age_only", "segmentation_volumes", "bottleneck") + LATENT_FEATURE_SETS
     with_age: tuple[bool, ...] = (False, True)  # each feature set without and with age (age_only ignores it)
     models: tuple[Literal["logistic_regression", "linear_svm", "rbf_svm", "random_forest", "gradient_boosting"], ...] = (

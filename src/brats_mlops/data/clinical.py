@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from brats_mlops.data.case import ClinicalRecord
+from brats_mlops.errors import UserError
 
 _ALIVE = re.compile(r"^\s*ALIVE\s*\(\s*(\d+(?:\.\d+)?)\s*days?\s+later\s*\)\s*$", re.IGNORECASE)
 
@@ -15,7 +16,7 @@ ID_COLUMNS = ("Brats20ID", "BraTS20ID", "BraTS_2020_subject_ID")
 RESECTION_COLUMNS = ("Extent_of_Resection", "ResectionStatus")
 
 
-class ClinicalTableError(ValueError):
+class ClinicalTableError(UserError, ValueError):
     """The survival table cannot be read at all (no id column, not a CSV)."""
 
 

@@ -9,9 +9,10 @@ import nibabel as nib
 import numpy as np
 
 from brats_mlops.data.case import Case, ImageRef
+from brats_mlops.errors import UserError
 
 
-class ImageReadError(RuntimeError):
+class ImageReadError(UserError, RuntimeError):
     """An image could not be read; the message names the file and the problem."""
 
 

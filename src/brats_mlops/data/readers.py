@@ -16,6 +16,7 @@ from typing import Callable
 
 from brats_mlops.data.case import LABEL_MAPS, Case, ClinicalRecord, ImageRef
 from brats_mlops.data.clinical import read_clinical_table
+from brats_mlops.errors import UserError
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 
@@ -23,7 +24,7 @@ BRATS2023_MODALITIES = {"t1": "t1n", "t1ce": "t1c", "t2": "t2w", "flair": "t2f"}
 MSD_MODALITY_NAMES = {"flair": "flair", "t1w": "t1", "t1gd": "t1ce", "t2w": "t2"}
 
 
-class DatasetLayoutError(ValueError):
+class DatasetLayoutError(UserError, ValueError):
     """The root does not look like the requested layout at all."""
 
 
@@ -111,8 +112,8 @@ def read_brats2020(root: Path, modalities: tuple[str, ...], source: str = "brats
     """
     train = root / "MICCAI_BraTS2020_TrainingData"
     val = root / "MICCAI_BraTS2020_ValidationData"
-    if not train.is_dir() and any(root.glob("BraTS20_Training_*")):
-        train = root
+    if not train.is_dir() and (any(root.glob("BraTS20_Training_*")) or any(root.glob("BraTS2021_*"))):
+        train = root  # the training folder itself (BraTS 2021 ships BraTS2021_XXXXX folders in this naming, labels 1/2/4)
     if not train.is_dir() and not val.is_dir():
         raise DatasetLayoutError(
             f"{root}: not a BraTS 2020 layout (expected MICCAI_BraTS2020_TrainingData/ or BraTS20_Training_* folders)"
@@ -127,7 +128,7 @@ def read_brats2020(root: Path, modalities: tuple[str, ...], source: str = "brats
         cases = [
             _brats2020_case(d, role, modalities, source)
             for d in sorted(folder.iterdir())
-            if d.is_dir() and d.name.startswith("BraTS20_")
+            if d.is_dir() and d.name.startswith(("BraTS20_", "BraTS2021_"))
         ]
         _attach_clinical(index, cases, folder / table, with_survival=with_surv, role=role)
         index.cases.extend(cases)
@@ -138,15 +139,16 @@ def read_brats2020(root: Path, modalities: tuple[str, ...], source: str = "brats
 _B23 = re.compile(r"^BraTS-[A-Z]+-\d{5}-\d{3}$")
 
 
-def read_brats2023(root: Path, modalities: tuple[str, ...]) -> DatasetIndex:
-    """BraTS 2023: ``BraTS-GLI-XXXXX-XXX/BraTS-GLI-XXXXX-XXX-{t1n,t1c,t2w,t2f,seg}.nii.gz``.
+def read_brats2023(root: Path, modalities: tuple[str, ...], source: str = "brats2023") -> DatasetIndex:
+    """BraTS 2021-2024: ``BraTS-GLI-XXXXX-XXX/BraTS-GLI-XXXXX-XXX-{t1n,t1c,t2w,t2f,seg}.nii.gz``.
 
     Folders under a parent whose name contains ``Validation`` are unlabelled; elsewhere a missing seg is a problem.
+    ``source="brats2024"`` reads the same layout with the 2024 labels (4 = resection cavity, see ``data.case``).
     """
     folders = sorted({p for p in root.rglob("BraTS-*") if p.is_dir() and _B23.match(p.name)})
     if not folders:
-        raise DatasetLayoutError(f"{root}: not a BraTS 2023 layout (no BraTS-XXX-NNNNN-NNN folders found)")
-    index = DatasetIndex("brats2023", root, [])
+        raise DatasetLayoutError(f"{root}: not a BraTS 2021-2024 layout (no BraTS-XXX-NNNNN-NNN folders found)")
+    index = DatasetIndex(source, root, [])
     for folder in folders:
         cid = folder.name
         role = "unlabelled" if "validation" in folder.parent.name.lower() else "labelled"
@@ -165,7 +167,7 @@ def read_brats2023(root: Path, modalities: tuple[str, ...]) -> DatasetIndex:
                 problems.append(f"missing segmentation: no {cid}-seg.nii(.gz) in {folder}")
             else:
                 seg = ImageRef(p)
-        index.cases.append(Case(cid, "brats2023", role, folder, images, seg, LABEL_MAPS["brats2023"], problems=problems))
+        index.cases.append(Case(cid, source, role, folder, images, seg, LABEL_MAPS[source], problems=problems))
     return index
 
 
@@ -211,6 +213,7 @@ READERS: dict[str, Callable[[Path, tuple[str, ...]], DatasetIndex]] = {
     "synthetic": lambda root, mods: read_brats2020(root, mods, source="synthetic"),
     "brats2020": read_brats2020,
     "brats2023": read_brats2023,
+    "brats2024": lambda root, mods: read_brats2023(root, mods, source="brats2024"),
     "msd": read_msd,
 }
 

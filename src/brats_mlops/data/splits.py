@@ -18,19 +18,30 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from brats_mlops.config.schema import SurvivalSplitParams
+from brats_mlops.errors import StageError
 
 
-def segmentation_split(case_ids: list[str], val_fraction: float, seed: int) -> dict[str, list[str]]:
-    """Seeded patient-level split of labelled cases; each id lands in exactly one set."""
+def min_cases_to_split(val_fraction: float, test_fraction: float) -> int:
+    """Labelled cases needed for at least one training, one validation (and one test) case."""
+    return 3 if test_fraction > 0 else 2
+
+
+def segmentation_split(case_ids: list[str], val_fraction: float, seed: int, test_fraction: float = 0.0) -> dict[str, list[str]]:
+    """Seeded patient-level split of labelled cases into train / val (picks the checkpoint) / test (scored once);
+    each id lands in exactly one set. ``test_fraction`` 0 gives no test set (``test`` is then empty)."""
     ids = sorted(set(case_ids))
-    if len(ids) < 2:
-        raise ValueError(f"need at least 2 labelled cases that passed validation to split, got {len(ids)}: {ids}")
+    need = min_cases_to_split(val_fraction, test_fraction)
+    if len(ids) < need:
+        raise StageError(
+            f"segmentation split needs at least {need} labelled cases that passed validation (train, validation"
+            + (", test" if test_fraction > 0 else "") + f"), got {len(ids)}: {ids}. Add cases"
+            + (" or set split.test_fraction: 0" if test_fraction > 0 else "") + " (see reports/data_validation.md for quarantined ones)")
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(ids))
-    n_val = min(max(1, int(round(val_fraction * len(ids)))), len(ids) - 1)
-    val = sorted(ids[i] for i in order[:n_val])
-    train = sorted(ids[i] for i in order[n_val:])
-    return {"train": train, "val": val}
+    order = [ids[i] for i in rng.permutation(len(ids))]
+    n_test = min(max(1, int(round(test_fraction * len(ids)))), len(ids) - 2) if test_fraction > 0 else 0
+    n_val = min(max(1, int(round(val_fraction * len(ids)))), len(ids) - n_test - 1)
+    test, val, train = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+    return {"train": sorted(train), "val": sorted(val), "test": sorted(test)}
 
 
 def survival_edges(cfg: SurvivalSplitParams, days: np.ndarray) -> list[float]:
@@ -50,16 +61,35 @@ def assign_class(days: float, event: int, edges: list[float]) -> int | None:
     return None  # censored below the top class: the true class may be higher
 
 
-def survival_cohort(clinical: pd.DataFrame, eligible_ids: set[str], cfg: SurvivalSplitParams, seed: int) -> tuple[pd.DataFrame, list[dict[str, Any]], list[float]]:
+CLINICAL_COLUMNS = ["case_id", "age", "survival_days", "event", "resection", "usable"]
+
+
+def read_clinical(path) -> pd.DataFrame:
+    """``data/validation/clinical.csv`` as a table; a dataset without a survival table gives an empty one."""
+    try:
+        df = pd.read_csv(path)
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        df = pd.DataFrame(columns=CLINICAL_COLUMNS)
+    for c in CLINICAL_COLUMNS:
+        if c not in df.columns:
+            df[c] = pd.Series(dtype=float if c in ("age", "survival_days", "event") else object)
+    return df
+
+
+def survival_cohort(clinical: pd.DataFrame, eligible_ids: set[str], cfg: SurvivalSplitParams, seed: int,
+                    cv_folds: int = 5) -> tuple[pd.DataFrame, list[dict[str, Any]], list[float], str | None]:
     """Labels and a stratified train/test split for the survival cohort.
 
     Args:
         clinical: parsed survival rows (``data/validation/clinical.csv``): case_id, age, survival_days, event,
-            resection, usable.
+            resection, usable (empty for datasets without a survival table).
         eligible_ids: cases in the cohort after validation (imaging passed and clinical usable).
+        cv_folds: the stratified CV of the survival stage, which needs this many training patients per class.
 
     Returns:
-        (cohort table with ``label`` and ``subset``, excluded cases with reasons, class edges).
+        (cohort table with ``label`` and ``subset``, excluded cases with reasons, class edges, ``unusable``):
+        ``unusable`` is None when the cohort supports the split and the CV, else the reason it does not (the
+        cohort table then has no ``subset`` split and the survival branch must not run).
     """
     df = clinical[clinical.case_id.isin(eligible_ids)].copy()
     excluded: list[dict[str, Any]] = []
@@ -74,16 +104,45 @@ def survival_cohort(clinical: pd.DataFrame, eligible_ids: set[str], cfg: Surviva
         {"case_id": c, "reason": f"censored (alive at {d:g} days) before its class is known (edges {edges})"}
         for c, d, u in zip(df.case_id, df.survival_days, unknown) if u
     ]
-    df = df[[not u for u in unknown]].copy()
-    df["label"] = [lab for lab in labels if lab is not None]
+    df = df.loc[~np.array(unknown, dtype=bool)].copy()
+    df["label"] = pd.Series([lab for lab in labels if lab is not None], index=df.index, dtype=int)
     df = df.sort_values("case_id").reset_index(drop=True)
-    if len(df) < 4:
-        raise ValueError(f"survival cohort too small to split: {len(df)} case(s) with a known class")
-    counts = df.label.value_counts()
-    stratify = df.label if counts.min() >= 2 else None
-    tr, te = train_test_split(df.case_id, test_size=cfg.test_fraction, random_state=seed, stratify=stratify)
-    df["subset"] = np.where(df.case_id.isin(set(te)), "test", "train")
-    return df, excluded, edges
+    df["subset"] = ""
+    reason = cohort_problem(df.label.to_numpy(dtype=int), cfg.test_fraction, cv_folds)
+    if reason is None:
+        tr, te = train_test_split(df.case_id, test_size=cfg.test_fraction, random_state=seed, stratify=df.label)
+        df["subset"] = np.where(df.case_id.isin(set(te)), "test", "train")
+        train_counts = df.label[df.subset == "train"].value_counts()
+        if train_counts.min() < cv_folds:
+            reason = (f"{cv_folds}-fold stratified CV (survival.cv_folds) needs >= {cv_folds} training patients per class; "
+                      f"after the test split the training classes have {_counts(df.label[df.subset == 'train'])}")
+            df["subset"] = ""
+    return df, excluded, edges, reason
+
+
+def _counts(labels) -> str:
+    vc = pd.Series(labels).value_counts().sort_index()
+    return "{" + ", ".join(f"class {int(k)}: {int(v)}" for k, v in vc.items()) + "}"
+
+
+def cohort_problem(labels: np.ndarray, test_fraction: float, cv_folds: int) -> str | None:
+    """Why a cohort with these class labels cannot be split (stratified) and cross-validated; None if it can."""
+    n = len(labels)
+    if n == 0:
+        return "no case has a usable survival class"
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        return f"all {n} case(s) with a known survival class are in class {int(classes[0])}: nothing to classify"
+    n_test = int(np.ceil(test_fraction * n))
+    per_class = pd.Series(labels).value_counts()
+    if per_class.min() < 2 or n_test < len(classes) or n - n_test < len(classes):
+        return (f"a stratified {1 - test_fraction:.0%}/{test_fraction:.0%} split (split.survival.test_fraction) of {n} case(s) "
+                f"with classes {_counts(labels)} cannot put every class in both train and test")
+    need = int(np.ceil(cv_folds / (1 - test_fraction)))
+    if per_class.min() < need:
+        return (f"{cv_folds}-fold stratified CV (survival.cv_folds) needs >= {cv_folds} training patients per class "
+                f"(about {need} per class before the {test_fraction:.0%} test split); the cohort has {_counts(labels)}")
+    return None
 
 
 def time_to_event_cohort(clinical: pd.DataFrame, eligible_ids: set[str], cohort: pd.DataFrame, gtr_only: bool = False) -> pd.DataFrame:
@@ -97,3 +156,12 @@ def time_to_event_cohort(clinical: pd.DataFrame, eligible_ids: set[str], cohort:
     test = set(cohort.case_id[cohort.subset == "test"])
     df["subset"] = np.where(df.case_id.isin(test), "test", "train")
     return df[["case_id", "age", "survival_days", "event", "subset"]].sort_values("case_id").reset_index(drop=True)
+
+
+def survival_skip_reason(splits_dir) -> str | None:
+    """Why the survival branch is skipped on this data (``data/splits/survival.json``), or None when it runs."""
+    import json
+    from pathlib import Path
+
+    info = json.loads((Path(splits_dir) / "survival.json").read_text())
+    return info.get("reason") if info.get("status") == "skipped" else None

@@ -24,6 +24,7 @@ from brats_mlops.config.schema import ValidateParams
 from brats_mlops.data.case import Case
 from brats_mlops.data.io import ImageReadError, load_image
 from brats_mlops.data.readers import DatasetIndex
+from brats_mlops.errors import UserError
 from brats_mlops.utils.progress import progress
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ CLINICAL_CHECKS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class DataValidationError(RuntimeError):
+class DataValidationError(UserError, RuntimeError):
     """Raised with ``validate.on_failure: stop``; the message names each case, file and problem."""
 
 

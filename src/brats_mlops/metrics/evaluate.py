@@ -22,13 +22,14 @@ import nibabel as nib
 import numpy as np
 
 from brats_mlops.data.case import CONVENTIONS, LABEL_MAPS, LABEL_NAMES, RESECTION_CAVITY
+from brats_mlops.errors import UserError
 from brats_mlops.metrics.brats import case_metrics, label_dice
 
 NIFTI = (".nii.gz", ".nii")
 _CASE_ID = re.compile(r"(BraTS-[A-Z]+-\d{5}-\d{3}|BraTS20_(?:Training|Validation)_\d{3}|BraTS2021_\d{5}|BRATS_\d{3})")
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UserError, ValueError):
     """A pair cannot be scored (missing file, mismatched shapes, labels outside the convention)."""
 
 

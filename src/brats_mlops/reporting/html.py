@@ -72,7 +72,7 @@ def build_index(root: Path, reports: Path, metrics: Path, runs: dict[str, str], 
              _table([{"region": r.upper(), "Dice": seg.get(f"dice_{r}"), "± sd": seg.get(f"dice_{r}_std"), "HD95 (mm)": seg.get(f"hd95_{r}"),
                       "lesion-wise Dice": seg.get(f"lesion_dice_{r}"), "lesion-wise Dice (post-processed)": seg.get(f"lesion_dice_{r}_post")}
                      for r in ("wt", "tc", "et")] if seg else []),
-             f"<p>Held-out cases: {seg.get('n_cases', '?')}; composite D<sub>BraTS</sub> {seg.get('dice_brats', float('nan')):.3f}</p>" if seg else "",
+             f"<p>{seg.get('evaluated_on', 'held-out')} cases: {seg.get('n_cases', '?')}; composite D<sub>BraTS</sub> {seg.get('dice_brats', float('nan')):.3f}</p>" if seg else "",
              img("segmentation/training_curves.png"),
              "<div class='grid'>" + "".join(img(f"segmentation/overlays/{p.name}") for p in sorted((reports / "segmentation" / "overlays").glob("*.png"))) + "</div>",
              "<h2>3. Bottleneck PCA (representation collapse)</h2>", run("bottleneck_pca"),
@@ -86,8 +86,10 @@ def build_index(root: Path, reports: Path, metrics: Path, runs: dict[str, str], 
                       "train/val volumes": f"{ae.get('n_train')}/{ae.get('n_val')}"}] if ae else []),
              img("autoencoder/reconstructions.png"), img("autoencoder/training_curves.png"),
              "<h2>5. Survival</h2>", run("survival")]
+    if surv.get("status") == "skipped":
+        parts.append("<p class='skipped'><b>Skipped</b> (no numbers on this data): " + html.escape(str(surv.get("reason"))) + "</p>")
     csv = reports / "survival_table.csv"
-    if csv.is_file():
+    if csv.is_file() and surv.get("status") != "skipped":
         df = pd.read_csv(csv)
         rows = [{"feature set": r.feature_set, "age": r.age, "model": r.model, "CV macro-F1": r.cv_macro_f1,
                  "test macro-F1 [95% CI]": f"{r.macro_f1:.3f} [{r.macro_f1_lo:.3f}, {r.macro_f1_hi:.3f}]",

@@ -40,6 +40,9 @@ def flattened(e: np.ndarray) -> np.ndarray:
     return e.ravel().astype(np.float64)
 
 
+VOLUME_COLUMNS = ("wt_cm3", "tc_cm3", "et_cm3", "tc_wt", "et_wt", "et_tc")
+
+
 def segmentation_volumes(labels: np.ndarray, spacing: tuple[float, float, float]) -> dict[str, float]:
     vox = float(np.prod(spacing)) / 1000.0
     wt = float(np.isin(labels, (1, 2, 3)).sum()) * vox

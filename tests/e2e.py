@@ -1,0 +1,57 @@
+"""Helpers of the end-to-end tests: a temporary clone of the working tree with small params, and a runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def run(cmd, cwd, env, check: bool = True) -> subprocess.CompletedProcess:
+    r = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
+    if check:
+        assert r.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+    return r
+
+
+def small_params(p: dict) -> dict:
+    """CPU-minute settings for every stage (the data's own size is set by the caller)."""
+    p["preprocess"]["crop_size"] = [16, 16, 16]
+    p["preprocess"]["autoencoder"].update(spacing=[12.0, 12.0, 12.0], shape=[8, 8, 8])
+    p["segmentation"].update(channels=[4, 8, 8], epochs=2, num_workers=0)
+    p["autoencoder"].update(channels=[8, 8], disc_layers=1, disc_channels=8, epochs=2, batch_size=2, val_every=1)
+    p["survival"].update(models=["logistic_regression", "random_forest"], cv_folds=2, cv_repeats=2, n_boot=200, n_perm=200,
+                         feature_sets=["age_only", "segmentation_volumes", "bottleneck", "channel_stats", "coronal_profile",
+                                       "flattened_latent"], time_to_event=["cox"])
+    return p
+
+
+def make_clone(dst: Path, edit) -> tuple[Path, dict]:
+    """Copy the tracked and untracked (not ignored) files to ``dst``, apply ``edit(params) -> params``, commit."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for f in files:
+        if (ROOT / f).is_file():
+            (dst / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, dst / f)
+    p = edit(small_params(yaml.safe_load((dst / "params.yaml").read_text())))
+    (dst / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    (dst / "dvc.lock").unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env.update(PATH=f"{BIN}:{env['PATH']}", BRATS_NO_PROGRESS="1", DVC_NO_ANALYTICS="1", MLFLOW_DISABLE_TELEMETRY="true")
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "clone"]):
+        run(cmd, dst, env)
+    return dst, env
+
+
+def commit_all(dst: Path, env: dict, msg: str) -> None:
+    run(["git", "add", "-A"], dst, env)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", msg], dst, env)

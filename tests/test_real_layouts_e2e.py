@@ -1,0 +1,101 @@
+"""End to end on the dataset shapes researchers actually have: a BraTS 2023 layout without a survival table (with one
+broken case that validation quarantines) and a tiny BraTS 2020 cohort. `dvc repro` must exit 0 with segmentation,
+evaluation, autoencoder and report complete and the survival branch skipped with its reason."""
+
+import json
+import shutil
+import sqlite3
+
+import pytest
+import yaml
+
+from tests import builders
+from tests.e2e import BIN, commit_all, make_clone, run
+
+STAGES = ("validate", "preprocess", "split", "train_segmentation", "evaluate_segmentation", "bottleneck_pca",
+          "segmentation_features", "train_autoencoder", "extract_latents", "survival", "report")
+
+
+def _runs(dst):
+    with sqlite3.connect(dst / "mlflow.db") as db:
+        return db.execute("select r.name, r.status, t.value from runs r left join tags t on t.run_uuid = r.run_uuid "
+                          "and t.key = 'brats.status'").fetchall()
+
+
+def _assert_survival_skipped(dst, reason_part):
+    split = json.loads((dst / "metrics" / "split.json").read_text())
+    assert split["survival_status"] == "skipped" and reason_part in split["survival_reason"], split
+    surv = json.loads((dst / "metrics" / "survival.json").read_text())
+    assert surv["status"] == "skipped" and reason_part in surv["reason"] and "macro_f1" not in json.dumps(surv)
+    runs = _runs(dst)
+    assert sorted((n, s) for n, s, _ in runs if n in STAGES) == sorted((s, "FINISHED") for s in STAGES)
+    assert {n: t for n, _, t in runs if n in ("survival", "segmentation_features")} == {"survival": "skipped", "segmentation_features": "skipped"}
+    index = (dst / "reports" / "index.html").read_text()
+    assert "Skipped" in index and reason_part in index
+    assert "Skipped" in (dst / "reports" / "survival_table.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("e2e_real")
+def test_brats2023_layout_without_survival_runs_end_to_end(tmp_path_factory):
+    data = builders.brats2023_tiny(tmp_path_factory.mktemp("b23"), n=8, with_validation=False)
+    broken = sorted((data / "ASNR-MICCAI-BraTS2023-GLI-Challenge-TrainingData").iterdir())[-1]
+    (broken / f"{broken.name}-t1c.nii.gz").unlink()  # a case missing a modality: quarantined, never a crash
+
+    def edit(p):
+        p["data"].update(source="brats2023", root="data/raw/brats2023")
+        return p
+
+    dst, env = make_clone(tmp_path_factory.mktemp("clone23") / "brats_mlops", edit)
+    shutil.copytree(data, dst / "data" / "raw" / "brats2023")
+    run([BIN / "dvc", "repro"], dst, env)
+    _assert_survival_skipped(dst, "no case has a usable survival class")
+    # the quarantined case is in no output of preprocess or split
+    plans = json.loads((dst / "data" / "preprocessed" / "plans.json").read_text())
+    seg = json.loads((dst / "data" / "splits" / "segmentation.json").read_text())
+    assert broken.name not in plans["cases"] and len(plans["cases"]) == 7
+    assert broken.name not in sum(seg.values(), []) and sorted(sum(seg.values(), [])) == sorted(plans["cases"])
+    assert not list((dst / "data" / "preprocessed").rglob(f"{broken.name}*"))
+    # segmentation metrics: official BraTS 2023 keys, scored on the held-out test cases
+    m = json.loads((dst / "metrics" / "segmentation.json").read_text())
+    assert m["evaluated_on"] == "test" and m["n_cases"] == len(seg["test"]) >= 1
+    for k in ("dice_wt", "lesion_dice_wt", "lesion_hd95_et", "dice_ncr", "dice_ed", "hd95_tc"):
+        assert k in m and (0 <= m[k] <= 374), k
+    # latents of the labelled cases still show the PCA (no survival cohort needed)
+    assert "all labelled" in json.loads((dst / "metrics" / "latents.json").read_text())["cohort"]
+    # a no-op repro afterwards
+    assert "Data and pipelines are up to date" in run([BIN / "dvc", "repro"], dst, env).stdout
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("e2e_tiny")
+def test_tiny_brats2020_cohort_skips_survival_and_enabled_true_stops_with_one_line(tmp_path_factory):
+    data = builders.tiny_synthetic(tmp_path_factory.mktemp("tiny") / "raw", n_train=6, n_validation=0, seed=5)
+    table = data / "MICCAI_BraTS2020_TrainingData" / "survival_info.csv"
+    lines = table.read_text().splitlines()
+    table.write_text("\n".join(lines[:-1]) + "\n")  # 5 of 6 cases with a survival row
+
+    def edit(p):
+        p["data"].update(source="brats2020", root="data/raw/brats2020")
+        p["survival"]["cv_folds"] = 5
+        return p
+
+    dst, env = make_clone(tmp_path_factory.mktemp("clone_tiny") / "brats_mlops", edit)
+    shutil.copytree(data, dst / "data" / "raw" / "brats2020")
+    run([BIN / "dvc", "repro"], dst, env)
+    _assert_survival_skipped(dst, "5 of 6 labelled cases have a usable survival class")
+    assert "1 no row in survival_info.csv" in json.loads((dst / "metrics" / "split.json").read_text())["survival_reason"]
+
+    # survival.enabled: true on the same cohort: `split` stops with one line saying what to change, no traceback
+    commit_all(dst, env, "repro")
+    p = yaml.safe_load((dst / "params.yaml").read_text())
+    p["survival"]["enabled"] = True
+    (dst / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    r = run([BIN / "python", "-m", "pipelines.split"], dst, env, check=False)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    err = [ln for ln in r.stderr.splitlines() if ln.startswith("error: split:")]
+    assert len(err) == 1 and "survival.enabled is true" in err[0] and "5 of 6 labelled cases" in err[0] and "cv_folds" in err[0]
+    with sqlite3.connect(dst / "mlflow.db") as db:
+        failed = db.execute("select r.status, t.value from runs r join tags t on t.run_uuid = r.run_uuid "
+                            "where r.name = 'split' and t.key = 'brats.error'").fetchall()
+    assert failed and failed[-1][0] == "FAILED" and "survival.enabled is true" in failed[-1][1]
