@@ -68,3 +68,12 @@ def test_predict_on_both_naming_schemes_and_clear_errors(champion, tmp_path):
     r = runner.invoke(app, ["predict", "--case", str(next(root20.rglob("BraTS20_Training_002"))), "--out", str(tmp_path / "x"),
                             "--alias", "nope"])
     assert r.exit_code == 2 and "brats-mlops promote" in r.output
+
+
+def test_predict_checks_every_model_before_any_work(champion, tmp_path):
+    """--age without a survival model fails at once: nothing is segmented or written first."""
+    root20 = builders.tiny_synthetic(tmp_path / "b20", n_train=2, n_validation=0)
+    case20 = next((root20 / "MICCAI_BraTS2020_TrainingData").glob("BraTS20_*"))
+    r = CliRunner().invoke(app, ["predict", "--case", str(case20), "--out", str(tmp_path / "o"), "--age", "60"])
+    assert r.exit_code == 2 and "brats-survival@champion" in r.output and "not registered" in r.output
+    assert not (tmp_path / "o").exists()

@@ -86,20 +86,20 @@ def load_template(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]
     """Tissue probability maps ``(csf, gm, wm)`` on a 1 mm grid, plus the grid spacing (mm)."""
     d = _nilearn_data_dir() if kind == "mni152" else None
     if d is not None:
-        gm = nib.load(d / "mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz").get_fdata(dtype=np.float32)
-        wm = nib.load(d / "mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz").get_fdata(dtype=np.float32)
-        t1 = nib.load(d / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz").get_fdata(dtype=np.float32)
+        gm = nib.load(d / "mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz").get_fdata(dtype=np.float64)
+        wm = nib.load(d / "mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz").get_fdata(dtype=np.float64)
+        t1 = nib.load(d / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz").get_fdata(dtype=np.float64)
         brain = ndimage.binary_fill_holes((gm + wm) > 0.2)
         brain = ndimage.binary_closing(brain, iterations=2) | ((t1 > 0.05 * t1.max()) & ndimage.binary_dilation(brain, iterations=3))
-        csf = np.clip(brain.astype(np.float32) - gm - wm, 0.0, 1.0)
+        csf = np.clip(brain.astype(np.float64) - gm - wm, 0.0, 1.0)
         return csf, np.clip(gm, 0, 1), np.clip(wm, 0, 1), 1.0
     # procedural fallback: ellipsoidal brain, cortex shell, ventricles
     shape = (140, 172, 140)
-    g = np.stack(np.meshgrid(*[np.linspace(-1, 1, s, dtype=np.float32) for s in shape], indexing="ij"))
+    g = np.stack(np.meshgrid(*[np.linspace(-1, 1, s, dtype=np.float64) for s in shape], indexing="ij"))
     r = np.sqrt((g**2).sum(0))
-    brain = (r < 0.92).astype(np.float32)
-    vent = ((g[0] / 0.12) ** 2 + (g[1] / 0.35) ** 2 + (g[2] / 0.18) ** 2 < 1).astype(np.float32)
-    gm = ((r > 0.78) & (r < 0.92)).astype(np.float32)
+    brain = (r < 0.92).astype(np.float64)
+    vent = ((g[0] / 0.12) ** 2 + (g[1] / 0.35) ** 2 + (g[2] / 0.18) ** 2 < 1).astype(np.float64)
+    gm = ((r > 0.78) & (r < 0.92)).astype(np.float64)
     csf = np.clip(vent + (r > 0.88) * brain, 0, 1)
     wm = np.clip(brain - gm - csf, 0, 1)
     return ndimage.gaussian_filter(csf, 1), ndimage.gaussian_filter(gm, 1), ndimage.gaussian_filter(wm, 1), 1.0
@@ -118,11 +118,11 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, ...], coarse: int 
 
     Separable (tensor-product) evaluation, so it costs a few matrix products instead of a 3-D spline zoom.
     """
-    c = rng.standard_normal((coarse,) * len(shape)).astype(np.float32)
+    c = rng.standard_normal((coarse,) * len(shape)).astype(np.float64)
     f = c
     for axis, n in enumerate(shape):
-        x = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None]
-        centres = np.linspace(0.0, 1.0, coarse, dtype=np.float32)[None, :]
+        x = np.linspace(0.0, 1.0, n, dtype=np.float64)[:, None]
+        centres = np.linspace(0.0, 1.0, coarse, dtype=np.float64)[None, :]
         basis = np.exp(-0.5 * ((x - centres) * (coarse - 1) / 0.8) ** 2)  # (n, coarse)
         f = np.moveaxis(np.tensordot(f, basis, axes=([axis], [1])), -1, axis)
     return f / (np.abs(f).max() + 1e-6)
@@ -162,18 +162,18 @@ def synthesize_case(
     brain = ndimage.binary_fill_holes(brain)
 
     # tumour: distorted concentric ellipsoids at a white-matter position
-    grid = np.stack(np.meshgrid(*[np.arange(s, dtype=np.float32) for s in shape], indexing="ij"))
+    grid = np.stack(np.meshgrid(*[np.arange(s, dtype=np.float64) for s in shape], indexing="ij"))
     r3 = rng.uniform(16.0, 36.0)  # edema radius, mm
     axes = r3 * rng.uniform(0.75, 1.25, 3)
     dist_in = ndimage.distance_transform_edt(brain, sampling=spacing)
     cand = np.argwhere((wm > 0.5) & (dist_in > 0.6 * r3))
     if len(cand) == 0:
         cand = np.argwhere(dist_in >= dist_in.max() * 0.7)
-    centre = cand[rng.integers(len(cand))].astype(np.float32)
-    rot_t = _rotation(rng, 90.0).astype(np.float32)
-    d_mm = (grid - centre[:, None, None, None]) * spacing[:, None, None, None].astype(np.float32)
+    centre = cand[rng.integers(len(cand))].astype(np.float64)
+    rot_t = _rotation(rng, 90.0).astype(np.float64)
+    d_mm = (grid - centre[:, None, None, None]) * spacing[:, None, None, None].astype(np.float64)
     d_rot = np.einsum("ij,j...->i...", rot_t, d_mm)
-    rho = np.sqrt(((d_rot / axes[:, None, None, None].astype(np.float32)) ** 2).sum(0))
+    rho = np.sqrt(((d_rot / axes[:, None, None, None].astype(np.float64)) ** 2).sum(0))
     rho = rho * (1.0 + 0.30 * _smooth_field(rng, tuple(shape), coarse=5))
     f_rim = rng.uniform(0.55, 0.85)  # enhancing rim outer radius / edema radius
     f_core = 0.0 if rng.random() < 0.10 else f_rim * rng.uniform(0.50, 0.85)
@@ -186,7 +186,7 @@ def synthesize_case(
     vox_cm3 = float(np.prod(spacing)) / 1000.0
     tissue = np.stack([csf, gm, wm])
     tissue = tissue / np.maximum(tissue.sum(0, keepdims=True), 1.0)
-    lesion = {lab: ndimage.gaussian_filter((seg == lab).astype(np.float32), 0.6) for lab in (1, 2, 4)}
+    lesion = {lab: ndimage.gaussian_filter((seg == lab).astype(np.float64), 0.6) for lab in (1, 2, 4)}
     lesion_total = np.clip(sum(lesion.values()), 0, 1)
     texture = _smooth_field(rng, tuple(shape), coarse=12)
     images = {}
@@ -197,7 +197,7 @@ def synthesize_case(
         img = healthy * (1 - lesion_total) + tumour
         img *= 1.0 + 0.04 * texture
         img *= np.exp(cfg.bias_field_strength * _smooth_field(rng, tuple(shape), coarse=3))
-        img += cfg.noise_std * rng.standard_normal(img.shape).astype(np.float32)
+        img += cfg.noise_std * rng.standard_normal(img.shape).astype(np.float64)
         img = np.where(brain, np.clip(img, 0.01, None), 0.0)
         images[mod] = np.round(img * MODALITY_SCALE[mod]).astype(np.int16)
 

@@ -38,12 +38,33 @@ def load_registered(uri: str) -> Any:
                           "versions and aliases; `brats-mlops promote <name>` sets @champion, or pass --alias/--version") from err
 
 
+def require_registered(uris: list[str]) -> None:
+    """Check that every ``models:/name@alias`` or ``models:/name/version`` resolves, before any work is done;
+    a missing one is a :class:`LookupError` naming all of them and what to do."""
+    from mlflow.tracking import MlflowClient
+
+    client, missing = MlflowClient(), []
+    for uri in uris:
+        ref = uri.removeprefix("models:/")
+        try:
+            if "@" in ref:
+                client.get_model_version_by_alias(*ref.split("@", 1))
+            else:
+                client.get_model_version(*ref.split("/", 1))
+        except Exception:  # MlflowException (not found) or a store error: either way the model is not usable
+            missing.append(uri)
+    if missing:
+        raise LookupError(f"not registered: {', '.join(missing)}. `brats-mlops models` lists the versions and aliases; "
+                          "`brats-mlops promote <name>` sets @champion, or pass --alias/--version/--survival-version")
+
+
 def predict_case(case_dir: str | Path, out_dir: str | Path, seg_uri: str, survival_uri: str | None = None,
                  age: float | None = None) -> dict[str, Any]:
     from brats_mlops.reporting.figures import overlay_figure
     from brats_mlops.survival.features import segmentation_volumes
 
     case_dir, out_dir = Path(case_dir), Path(out_dir)
+    require_registered([seg_uri] + ([survival_uri] if age is not None and survival_uri else []))  # fail before any work
     case = read_case_folder(case_dir, MODALITIES)  # names the folder and the missing modality
     images, _, spacing = load_case_images(case, list(MODALITIES))  # names the file that cannot be read
     seg_model = load_registered(seg_uri)
