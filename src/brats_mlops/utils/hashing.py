@@ -1,4 +1,8 @@
-"""Content hashes of DVC inputs for run lineage (md5, like DVC's own)."""
+"""Content hashes of DVC inputs for run lineage: the same values DVC records in ``dvc.lock``.
+
+A file's hash is its md5; a folder's is DVC's own ``<md5>.dir`` (computed with ``dvc_data``, the library DVC uses),
+so an MLflow run's ``brats.data_hash.<path>`` tag can be matched to its ``dvc.lock`` entry.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +18,25 @@ def file_md5(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def dvc_dir_hash(path: Path) -> str:
+    """DVC's hash of a folder (``<md5>.dir``), as ``dvc.lock`` records it (``.dvcignore`` is not applied)."""
+    import tempfile
+
+    from dvc.fs import LocalFileSystem
+    from dvc_data.hashfile.build import build
+    from dvc_data.hashfile.db import HashFileDB
+
+    fs = LocalFileSystem()
+    with tempfile.TemporaryDirectory() as tmp:  # build() stages the tree object in memory; the odb stays empty
+        _, _, obj = build(HashFileDB(fs, tmp), str(Path(path).resolve()), fs, "md5")
+    return obj.hash_info.value
+
+
 def content_hash(path: str | Path) -> str:
-    """md5 of a file, or of a folder's sorted (relative path, file md5) listing; ``missing`` if absent."""
+    """md5 of a file, DVC's ``<md5>.dir`` of a folder, ``missing`` if absent."""
     p = Path(path)
     if p.is_file():
         return file_md5(p)
     if not p.is_dir():
         return "missing"
-    h = hashlib.md5()
-    for f in sorted(q for q in p.rglob("*") if q.is_file()):
-        h.update(f"{f.relative_to(p).as_posix()}\0{file_md5(f)}\n".encode())
-    return h.hexdigest() + ".dir"
+    return dvc_dir_hash(p)

@@ -1,0 +1,23 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from brats_mlops.utils.hashing import content_hash, file_md5
+
+DVC = Path(sys.executable).parent / "dvc"
+
+
+def test_folder_and_file_hashes_are_the_ones_dvc_records(tmp_path):
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "a.txt").write_text("alpha\n")
+    (data / "sub" / "b.bin").write_bytes(bytes(range(256)) * 10)
+    env = {"DVC_NO_ANALYTICS": "1", "PATH": f"{DVC.parent}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    for cmd in (["git", "init", "-q"], [str(DVC), "init", "-q"], [str(DVC), "add", "-q", "data"]):
+        subprocess.run(cmd, cwd=tmp_path, env=env, check=True, capture_output=True)
+    recorded = yaml.safe_load((tmp_path / "data.dvc").read_text())["outs"][0]["md5"]
+    assert content_hash(data) == recorded and recorded.endswith(".dir")
+    assert content_hash(data / "a.txt") == file_md5(data / "a.txt")
+    assert content_hash(tmp_path / "absent") == "missing"
