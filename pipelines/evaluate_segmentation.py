@@ -44,8 +44,9 @@ def main() -> None:
     mc = best["model_config"]
     split = json.loads((Path(p.splits_dir) / "segmentation.json").read_text())
     # the test cases (never seen by training or checkpoint selection); validation cases only when split.test_fraction is 0
-    evaluated_on = "test" if split.get("test") else "validation"
-    held_out = split[evaluated_on if evaluated_on == "test" else "val"][: cfg.max_eval_cases]
+    key = "test" if split.get("test") else "val"
+    evaluated_on = "test" if key == "test" else "validation"
+    held_out = split[key][: cfg.max_eval_cases]
     cases = {c.case_id: c for c in discover(params.data.source, params.data.root, params.data.modalities).cases}
     out_dir = Path(p.reports_dir) / "segmentation"
     rows = []

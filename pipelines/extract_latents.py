@@ -40,7 +40,8 @@ def main() -> None:
         LATENTS.parent.mkdir(parents=True, exist_ok=True)
         np.savez(LATENTS, case_ids=np.array(ids), latents=lat)
         stats, ratios = collapse_statistics(lat.reshape(len(lat), -1).astype(np.float64))
-        m = {**stats, "cohort": "all labelled cases (survival branch skipped)" if skipped else "survival cohort", "latent_shape": list(lat.shape[1:]), "autoencoder_best_epoch": int(best["epoch"]),
+        m = {**stats, "cohort": "all labelled cases (survival branch skipped)" if skipped else "survival cohort",
+             "latent_shape": list(lat.shape[1:]), "autoencoder_best_epoch": int(best["epoch"]),
              "explained_variance_ratio_top10": [float(r) for r in ratios[:10]]}
         dump_json(m, Path(p.metrics_dir) / "latents.json")
         fig = scree_plot(ratios, Path(p.reports_dir) / "autoencoder" / "latent_scree.png",

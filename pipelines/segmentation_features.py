@@ -10,9 +10,9 @@ import pandas as pd
 from brats_mlops.config import load_params
 from brats_mlops.data.io import load_case_images
 from brats_mlops.data.readers import discover
-from brats_mlops.inference.segment import predict_labels
 from brats_mlops.data.splits import survival_skip_reason
-from brats_mlops.names import SEGMENTATION_CHECKPOINTS, STAGE_SEG_FEATURES, TAG_STATUS, TAG_STATUS_REASON
+from brats_mlops.inference.segment import predict_labels
+from brats_mlops.names import SEGMENTATION_CHECKPOINTS, STAGE_SEG_FEATURES
 from brats_mlops.survival.features import VOLUME_COLUMNS, segmentation_volumes
 from brats_mlops.tracking import stage_run
 from brats_mlops.training.segmentation import load_checkpoint_model
@@ -33,7 +33,7 @@ def main() -> None:
         if skipped:
             OUT.parent.mkdir(parents=True, exist_ok=True)
             pd.DataFrame(columns=["case_id", *VOLUME_COLUMNS]).to_csv(OUT, index=False)
-            run.set_tags({TAG_STATUS: "skipped", TAG_STATUS_REASON: skipped})
+            run.set_status(skipped)
             log.warning("skipped (survival branch off): %s", skipped)
             return
         model, best = load_checkpoint_model(CHECKPOINTS / "best.pt")
@@ -48,7 +48,7 @@ def main() -> None:
         OUT.parent.mkdir(parents=True, exist_ok=True)
         df = pd.DataFrame(rows)
         df.to_csv(OUT, index=False)
-        run.set_tags({TAG_STATUS: "ok"})
+        run.set_status()
         run.log_metrics({"cases": len(df), "mean_wt_cm3": float(df.wt_cm3.mean())})
         run.log_artifact(OUT, "features")
 

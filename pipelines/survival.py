@@ -18,8 +18,6 @@ from brats_mlops.names import (
     AUTOENCODER_CHECKPOINTS,
     MODEL_AUTOENCODER,
     STAGE_SURVIVAL,
-    TAG_STATUS,
-    TAG_STATUS_REASON,
     TAG_AE_RUN,
     TAG_AE_VERSION,
     TAG_GIT_COMMIT,
@@ -87,7 +85,7 @@ def main() -> None:
     if skipped:
         with stage_run(STAGE_SURVIVAL, params, ["survival", "split"], deps=[Path(p.splits_dir) / "survival.json"]) as run:
             write_skipped(skipped, Path(p.reports_dir), Path(p.metrics_dir))
-            run.set_tags({TAG_STATUS: "skipped", TAG_STATUS_REASON: skipped})
+            run.set_status(skipped)
             log.warning("skipped (survival branch off): %s", skipped)
         return
     cohort = pd.read_csv(Path(p.splits_dir) / "survival.csv")
@@ -206,7 +204,7 @@ def main() -> None:
                      uri, r.label, r.model, version, ae_version)
         else:
             log.info("no latent feature set in survival.feature_sets (or no autoencoder): nothing registered")
-        run.set_tags({TAG_STATUS: "ok"})
+        run.set_status()
         dump_json(m, Path(p.metrics_dir) / "survival.json")
         for f in (out_dir / "survival_table.md", out_dir / "survival_table.csv", out_dir / "survival_time_to_event.csv"):
             run.log_artifact(f, "survival")

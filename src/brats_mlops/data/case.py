@@ -51,15 +51,18 @@ CONVENTIONS = ("brats2020", "brats2023", "brats2024", "msd")  # the label conven
 RESECTION_CAVITY = {"brats2024": 4}  # raw label of the resection cavity, where a convention has one
 
 
-def inverse_label_map(source: str) -> dict[int, int]:
-    """internal label -> raw label of ``source`` (to write predictions in the input's convention).
-
-    Where several raw labels map to one internal label (BraTS 2024: 0 and 4 -> background), the first wins,
-    so internal background is written as raw 0."""
+def invert_label_map(label_map: dict[int, int]) -> dict[int, int]:
+    """internal label -> raw label. Where several raw labels map to one internal label (BraTS 2024: 0 and 4 ->
+    background), the first wins, so internal background is written as raw 0."""
     inv: dict[int, int] = {}
-    for raw, internal in LABEL_MAPS[source].items():
+    for raw, internal in label_map.items():
         inv.setdefault(internal, raw)
     return inv
+
+
+def inverse_label_map(source: str) -> dict[int, int]:
+    """internal label -> raw label of ``source`` (to write predictions in the input's convention)."""
+    return invert_label_map(LABEL_MAPS[source])
 
 
 @dataclass(frozen=True)

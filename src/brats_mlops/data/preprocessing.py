@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from scipy import ndimage
 
 from brats_mlops.config.schema import AutoencoderPreprocessParams, PreprocessParams
-from brats_mlops.data.case import HEALTHY_LABEL, INTERNAL_LABELS, Case
+from brats_mlops.data.case import HEALTHY_LABEL, INTERNAL_LABELS, Case, invert_label_map
 from brats_mlops.data.io import load_case_images, load_image
 from brats_mlops.utils.progress import progress
 
@@ -311,9 +311,7 @@ def preprocess_dataset(
 # --------------------------------------------------------------------------- paper tables 1 and 2
 def label_tables(plans: Plans) -> dict[str, Any]:
     """The paper's Table 1 (label distribution before/after crop) and Table 2 (tumour voxels retained)."""
-    inv: dict[int, int] = {}
-    for raw, internal in plans.raw_label_map.items():  # first raw label wins (BraTS 2024: 0 and 4 -> 0)
-        inv.setdefault(internal, raw)
+    inv = invert_label_map(plans.raw_label_map)
     lab = [c for c in plans.cases.values() if c.has_seg]
     keys = ["air", "healthy", "1", "2", "3"]
     names = {"air": "air (outside brain)", "healthy": "healthy brain", "1": INTERNAL_LABELS[1], "2": INTERNAL_LABELS[2], "3": INTERNAL_LABELS[3]}

@@ -11,6 +11,8 @@ Survival targets
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -160,8 +162,5 @@ def time_to_event_cohort(clinical: pd.DataFrame, eligible_ids: set[str], cohort:
 
 def survival_skip_reason(splits_dir) -> str | None:
     """Why the survival branch is skipped on this data (``data/splits/survival.json``), or None when it runs."""
-    import json
-    from pathlib import Path
-
     info = json.loads((Path(splits_dir) / "survival.json").read_text())
     return info.get("reason") if info.get("status") == "skipped" else None

@@ -22,6 +22,7 @@ import nibabel as nib
 import numpy as np
 
 from brats_mlops.data.case import CONVENTIONS, LABEL_MAPS, LABEL_NAMES, RESECTION_CAVITY
+from brats_mlops.data.preprocessing import remap_labels
 from brats_mlops.errors import UserError
 from brats_mlops.metrics.brats import case_metrics, label_dice
 
@@ -110,20 +111,14 @@ def read_labels(path: Path, convention: str) -> tuple[np.ndarray, tuple[float, .
     return arr, tuple(float(z) for z in img.header.get_zooms()[:3])
 
 
-def to_internal(raw: np.ndarray, convention: str) -> np.ndarray:
-    lut = np.zeros(max(LABEL_MAPS[convention]) + 1, dtype=np.uint8)
-    for r, i in LABEL_MAPS[convention].items():
-        lut[r] = i
-    return lut[raw]
-
-
 def score_pair(pred_path: Path, gt_path: Path, convention: str) -> dict[str, float]:
     """Official BraTS 2023 metrics of one pair (flat keys as ``metrics/segmentation.json``)."""
     p_raw, spacing = read_labels(pred_path, convention)
     g_raw, _ = read_labels(gt_path, convention)
     if p_raw.shape != g_raw.shape:
         raise EvaluationError(f"shape mismatch: prediction {pred_path} is {p_raw.shape}, ground truth {gt_path} is {g_raw.shape}")
-    out = case_metrics(to_internal(p_raw, convention), to_internal(g_raw, convention), spacing)
+    lm = LABEL_MAPS[convention]
+    out = case_metrics(remap_labels(p_raw, lm), remap_labels(g_raw, lm), spacing)
     if convention in RESECTION_CAVITY:
         rc = RESECTION_CAVITY[convention]
         out["dice_rc"] = label_dice(p_raw == rc, g_raw == rc)

@@ -35,6 +35,8 @@ from brats_mlops.names import (
     TAG_GIT_COMMIT,
     TAG_GIT_DIRTY,
     TAG_STAGE,
+    TAG_STATUS,
+    TAG_STATUS_REASON,
 )
 from brats_mlops.utils.hashing import content_hash
 
@@ -148,6 +150,10 @@ class StageRun:
         import mlflow
 
         mlflow.set_tags({k: str(v) for k, v in tags.items()})
+
+    def set_status(self, reason: str | None = None) -> None:
+        """``brats.status``: ``ok``, or ``skipped`` with ``brats.status_reason`` (nothing to do on this data)."""
+        self.set_tags({TAG_STATUS: "skipped", TAG_STATUS_REASON: reason} if reason else {TAG_STATUS: "ok"})
 
 
 @contextmanager
