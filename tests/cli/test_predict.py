@@ -77,3 +77,49 @@ def test_predict_checks_every_model_before_any_work(champion, tmp_path):
     r = CliRunner().invoke(app, ["predict", "--case", str(case20), "--out", str(tmp_path / "o"), "--age", "60"])
     assert r.exit_code == 2 and "brats-survival@champion" in r.output and "not registered" in r.output
     assert not (tmp_path / "o").exists()
+
+
+def _biased_version(src, dst, internal_label: int) -> str:
+    """The champion's checkpoint with its output bias forcing ``internal_label`` wherever the brain is: a model that
+    really predicts that label, so the label content of `predict`'s files can be checked per convention."""
+    import torch
+
+    ck = torch.load(src, map_location="cpu", weights_only=False)
+    n = ck["model_config"]["out_channels"]
+    key = [k for k, v in ck["model"].items() if k.endswith("bias") and tuple(v.shape) == (n,)][-1]
+    bias = torch.full((n,), -1e4)
+    bias[internal_label] = 1e4
+    ck["model"][key] = bias
+    torch.save(ck, dst)
+    with mlflow.start_run():
+        _, version = log_and_register(dst, {"dice_brats": 0.5}, {})
+    return version
+
+
+def test_predict_writes_each_layouts_own_labels(champion, tmp_path):
+    """BraTS 2020 (ET 4), BraTS 2023 (ET 3) and MSD (edema 1, ET 3; a 4-D image file as the case) from models that
+    predict enhancing tumour (internal 3) or edema (internal 2) everywhere in the brain."""
+    root20 = builders.tiny_synthetic(tmp_path / "b20", n_train=2, n_validation=0)
+    case20 = sorted((root20 / "MICCAI_BraTS2020_TrainingData").glob("BraTS20_*"))[0]
+    root23 = builders.brats2023_tiny(tmp_path / "b23", n=2, with_validation=False)
+    case23 = next(root23.rglob("BraTS-GLI-*-000"))
+    msd = builders.msd_tiny(tmp_path / "Task01_BrainTumour", n=2)
+    case_msd = msd / "imagesTr" / "BRATS_001.nii.gz"
+    cases = {"b20": (case20, case20.name), "b23": (case23, case23.name), "msd": (case_msd, "BRATS_001")}
+    expected = {3: {"b20": 4, "b23": 3, "msd": 3}, 2: {"b20": 2, "b23": 2, "msd": 1}}
+    for internal, raw in expected.items():
+        version = _biased_version(tmp_path / "ck" / "best.pt", tmp_path / f"biased{internal}.pt", internal)
+        for layout, (case, cid) in cases.items():
+            out = tmp_path / f"o{internal}{layout}"
+            r = CliRunner().invoke(app, ["predict", "--case", str(case), "--out", str(out), "--version", version])
+            assert r.exit_code == 0, r.output
+            values = set(np.unique(np.asarray(nib.load(str(out / f"{cid}_seg.nii.gz")).dataobj)).tolist())
+            assert raw[layout] in values and values <= {0, raw[layout]}, (internal, layout, values)  # 0 outside the brain's box
+            res = json.loads((out / f"{cid}.json").read_text())
+            assert res["label_convention"] in ({"b20": "brats2020", "b23": "brats2023", "msd": "msd"}[layout], "synthetic")
+            v = res["volumes_cm3"]
+            assert v["wt"] > 0 and (v["et"] == v["wt"] if internal == 3 else v["tc"] == 0)
+    # an MSD case whose dataset.json lacks a modality: a clear error naming it
+    (msd / "dataset.json").write_text(json.dumps({"modality": {"0": "FLAIR", "1": "T1w", "2": "T2w"}}))
+    r = CliRunner().invoke(app, ["predict", "--case", str(case_msd), "--out", str(tmp_path / "bad"), "--version", version])
+    assert r.exit_code == 2 and "t1ce" in r.output and "dataset.json" in r.output

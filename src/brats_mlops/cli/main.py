@@ -313,7 +313,7 @@ def rollback(
 
 @app.command()
 def predict(
-    case: Annotated[Path, typer.Option("--case", help="A case folder in BraTS 2020 (<id>_t1ce.nii.gz) or 2023 (<id>-t1c.nii.gz) naming.")],
+    case: Annotated[Path, typer.Option("--case", help="A case folder in BraTS 2020/2021 (<id>_t1ce.nii.gz) or 2023/2024 (<id>-t1c.nii.gz) naming, or an MSD 4-D image (imagesTr/BRATS_001.nii.gz, dataset.json one level up).")],
     out: Annotated[Path, typer.Option("--out", help="Output folder (segmentation NIfTI, overlay PNG, JSON).")],
     age: Annotated[Optional[float], typer.Option("--age", help="Patient age in years: also predict the survival class.")] = None,
     alias: Annotated[str, typer.Option("--alias", help="Alias of the registered models to use.")] = "champion",

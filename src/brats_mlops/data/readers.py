@@ -172,19 +172,24 @@ def read_brats2023(root: Path, modalities: tuple[str, ...], source: str = "brats
 
 
 # --------------------------------------------------------------------------- MSD Task01
-def read_msd(root: Path, modalities: tuple[str, ...]) -> DatasetIndex:
-    """MSD Task01_BrainTumour: 4-D ``imagesTr/BRATS_XXX.nii.gz`` with channel order from ``dataset.json``.
-
-    macOS resource-fork files (``._BRATS_001.nii.gz``) shipped in the archive are ignored.
-    """
+def _msd_channels(root: Path) -> dict[str, int]:
+    """Internal modality name -> channel of the 4-D images, from ``root/dataset.json``."""
     meta_path = root / "dataset.json"
     if not meta_path.is_file():
         raise DatasetLayoutError(f"{root}: not an MSD layout (no dataset.json)")
     try:
         meta = json.loads(meta_path.read_text())
-        channel_of = {MSD_MODALITY_NAMES[str(v).lower()]: int(k) for k, v in meta["modality"].items()}
+        return {MSD_MODALITY_NAMES[str(v).lower()]: int(k) for k, v in meta["modality"].items()}
     except (json.JSONDecodeError, KeyError, ValueError) as err:
         raise DatasetLayoutError(f"{meta_path}: cannot read the modality map: {err!r}") from None
+
+
+def read_msd(root: Path, modalities: tuple[str, ...]) -> DatasetIndex:
+    """MSD Task01_BrainTumour: 4-D ``imagesTr/BRATS_XXX.nii.gz`` with channel order from ``dataset.json``.
+
+    macOS resource-fork files (``._BRATS_001.nii.gz``) shipped in the archive are ignored.
+    """
+    channel_of = _msd_channels(root)
     index = DatasetIndex("msd", root, [])
     for sub, role in (("imagesTr", "labelled"), ("imagesTs", "unlabelled")):
         folder = root / sub
@@ -231,13 +236,29 @@ def discover(source: str, root: str | Path, modalities: tuple[str, ...]) -> Data
     return index
 
 
+def _read_msd_case(image: Path, modalities: tuple[str, ...]) -> Case:
+    """One MSD case: a 4-D ``imagesTr/BRATS_XXX.nii.gz`` (or ``imagesTs``) beside ``dataset.json``."""
+    root = image.parent.parent
+    channel_of = _msd_channels(root)
+    missing = [m for m in modalities if m not in channel_of]
+    if missing:
+        raise DatasetLayoutError(f"{image}: modality(ies) {missing} not in {root / 'dataset.json'} (it lists {sorted(channel_of)})")
+    cid = image.name.split(".nii")[0]
+    seg = _find_nifti(root / "labelsTr", cid)
+    return Case(cid, "msd", "labelled" if seg else "unlabelled", image.parent, {m: ImageRef(image, channel_of[m]) for m in modalities},
+                ImageRef(seg) if seg else None, LABEL_MAPS["msd"])
+
+
 def read_case_folder(folder: str | Path, modalities: tuple[str, ...]) -> Case:
-    """One case folder in BraTS 2020 (``<id>_t1ce.nii.gz``) or BraTS 2023 (``<id>-t1c.nii.gz``) naming.
+    """One case: a folder in BraTS 2020/2021 (``<id>_t1ce.nii.gz``) or BraTS 2023/2024 (``<id>-t1c.nii.gz``) naming,
+    or an MSD 4-D image file (``imagesTr/BRATS_001.nii.gz`` with ``dataset.json`` one level up).
 
     The seg, if present, is attached. Raises :class:`DatasetLayoutError` naming the folder when neither
     naming matches or a modality is missing.
     """
     folder = Path(folder)
+    if folder.is_file() and _is_nifti(folder):
+        return _read_msd_case(folder, modalities)
     if not folder.is_dir():
         raise DatasetLayoutError(f"case folder {folder} does not exist")
     cid = folder.name

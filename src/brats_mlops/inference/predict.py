@@ -1,7 +1,8 @@
 """Segment (and optionally classify survival of) a new case folder with registered models.
 
 Outputs in ``out_dir``:
-  ``<case>_seg.nii.gz``  labels in the input's BraTS convention (2020: 0/1/2/4, 2023: 0/1/2/3), with the
+  ``<case>_seg.nii.gz``  labels in the input's convention (BraTS 2020/2021: 0/1/2/4, 2023/2024: 0/1/2/3, MSD: 1 edema,
+                        2 non-enhancing, 3 enhancing), with the
                         affine and header of the input's images;
   ``<case>_overlay.png`` three views through the tumour;
   ``<case>.json``        tumour volumes per region (cm³), the models used, and the survival class with its
