@@ -99,3 +99,23 @@ def test_tiny_brats2020_cohort_skips_survival_and_enabled_true_stops_with_one_li
         failed = db.execute("select r.status, t.value from runs r join tags t on t.run_uuid = r.run_uuid "
                             "where r.name = 'split' and t.key = 'brats.error'").fetchall()
     assert failed and failed[-1][0] == "FAILED" and "survival.enabled is true" in failed[-1][1]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("e2e_msd")
+def test_msd_task01_layout_runs_end_to_end(tmp_path_factory):
+    """MSD Task01: 4-D images, labels 1 edema / 2 non-enhancing / 3 enhancing, macOS `._*` files, no survival table."""
+    data = builders.msd_tiny(tmp_path_factory.mktemp("msd") / "Task01_BrainTumour", n=6)
+
+    def edit(p):
+        p["data"].update(source="msd", root="data/raw/Task01_BrainTumour")
+        return p
+
+    dst, env = make_clone(tmp_path_factory.mktemp("clone_msd") / "brats_mlops", edit)
+    shutil.copytree(data, dst / "data" / "raw" / "Task01_BrainTumour")
+    run([BIN / "dvc", "repro"], dst, env)
+    _assert_survival_skipped(dst, "no case has a usable survival class")
+    v = json.loads((dst / "metrics" / "data_validation.json").read_text())
+    assert v["source"] == "msd" and v["passed"] == 6 and v["quarantined"] == 0
+    m = json.loads((dst / "metrics" / "segmentation.json").read_text())
+    assert m["evaluated_on"] == "test" and 0 <= m["lesion_dice_wt"] <= 1
