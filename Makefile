@@ -52,6 +52,7 @@ bench: $(STAMP)  ## run the benchmarks and rewrite bench/results/*.json (see BEN
 	$(BIN)/python -m bench.bench_preprocess
 	$(BIN)/python -m bench.bench_segmentation
 	$(BIN)/python -m bench.bench_survival
+	$(BIN)/python -m bench.bench_isa
 
 clean-venv:
 	rm -rf $(VENV)
