@@ -38,7 +38,8 @@ def test_folder_evaluation_matches_the_per_case_numbers(tmp_path):
     for n in NAMES[:3]:
         shutil.copy(CASES / n / "pred.nii.gz", tmp_path / "pred" / f"{n}.nii.gz")
         shutil.copy(CASES / n / "gt.nii.gz", tmp_path / "gt" / f"{n}.nii.gz")
+    shutil.copy(CASES / NAMES[3] / "pred.nii.gz", tmp_path / "pred" / "extra.nii.gz")  # no ground truth: reported
     out = evaluate(tmp_path / "pred", tmp_path / "gt", "brats2020")
-    assert sorted(out["cases"]) == NAMES[:3] and out["n_cases"] == 3
+    assert sorted(out["cases"]) == NAMES[:3] and out["n_cases"] == 3 and out["unmatched_predictions"] == ["extra"]
     exp = [json.loads((CASES / n / "expected.json").read_text())["lesion_dice_wt"] for n in NAMES[:3]]
     assert out["mean"]["lesion_dice_wt"] == pytest.approx(sum(exp) / 3, abs=1e-6)

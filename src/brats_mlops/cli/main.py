@@ -381,6 +381,10 @@ def evaluate(
     for cid, m in rows:
         t.add_row(cid, *(f"{m[c]:.4f}" if "dice" in c else f"{m[c]:.2f}" for c in cols))
     Console(width=max(200, console.width)).print(t)
+    if res["unmatched_predictions"]:
+        u = res["unmatched_predictions"]
+        console.print(f"[yellow]note:[/] {len(u)} prediction(s) have no ground truth and were not scored: {', '.join(u[:10])}"
+                      + (" ..." if len(u) > 10 else ""))
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(res, indent=1) + "\n")

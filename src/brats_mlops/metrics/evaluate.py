@@ -66,14 +66,15 @@ def _index(folder: Path, role: str, ground_truth: bool) -> dict[str, Path]:
     return out
 
 
-def match_pairs(pred: Path, gt: Path) -> list[tuple[str, Path, Path]]:
-    """(case id, prediction file, ground-truth file) for two files or two folders."""
+def match_pairs(pred: Path, gt: Path) -> tuple[list[tuple[str, Path, Path]], list[str]]:
+    """(case id, prediction file, ground-truth file) for two files or two folders, and the prediction ids that have
+    no ground truth (not scored; reported, never silently dropped)."""
     pred, gt = Path(pred), Path(gt)
     for role, p in (("prediction", pred), ("ground truth", gt)):
         if not p.exists():
             raise EvaluationError(f"{role} path {p} does not exist")
     if pred.is_file() and gt.is_file():
-        return [(case_key(gt), pred, gt)]
+        return [(case_key(gt), pred, gt)], []
     if pred.is_file() != gt.is_file():
         raise EvaluationError(f"--pred and --gt must both be files or both be folders (got {pred} and {gt})")
     P, G = _index(pred, "prediction", False), _index(gt, "ground truth", True)
@@ -82,7 +83,7 @@ def match_pairs(pred: Path, gt: Path) -> list[tuple[str, Path, Path]]:
         raise EvaluationError(
             f"{len(missing)} ground-truth case(s) have no prediction in {pred}: {', '.join(missing[:10])}"
             + (" ..." if len(missing) > 10 else "") + " (matched by BraTS case id in the file name, else identical names)")
-    return [(k, P[k], G[k]) for k in sorted(G)]
+    return [(k, P[k], G[k]) for k in sorted(G)], sorted(set(P) - set(G))
 
 
 def read_labels(path: Path, convention: str) -> tuple[np.ndarray, tuple[float, ...]]:
@@ -126,12 +127,12 @@ def score_pair(pred_path: Path, gt_path: Path, convention: str) -> dict[str, flo
 
 
 def evaluate(pred: str | Path, gt: str | Path, convention: str = "brats2023", progress=None) -> dict[str, Any]:
-    """``{"labels": convention, "cases": {id: metrics}, "mean": {key: mean over cases}}``."""
+    """``{"labels": convention, "cases": {id: metrics}, "mean": {key: mean over cases}, "unmatched_predictions": [...]}``."""
     if convention not in CONVENTIONS:
         raise EvaluationError(f"unknown label convention {convention!r}; choose one of {', '.join(CONVENTIONS)}")
-    pairs = match_pairs(Path(pred), Path(gt))
+    pairs, unmatched = match_pairs(Path(pred), Path(gt))
     it = progress(pairs, desc="evaluate") if progress else pairs
     cases = {cid: score_pair(p, g, convention) for cid, p, g in it}
     keys = list(next(iter(cases.values())))
     mean = {k: float(np.mean([c[k] for c in cases.values()])) for k in keys}
-    return {"labels": convention, "n_cases": len(cases), "cases": cases, "mean": mean}
+    return {"labels": convention, "n_cases": len(cases), "cases": cases, "mean": mean, "unmatched_predictions": unmatched}
