@@ -27,7 +27,7 @@ def main() -> None:
     model, _ = load_checkpoint_model(CHECKPOINTS / "best.pt")
     plans = Plans.load(p.preprocessed_dir)
     ids = plans.labelled_ids()
-    with stage_run(STAGE_BOTTLENECK_PCA, params, ["segmentation"], deps=[CHECKPOINTS / "best.pt", Path(p.preprocessed_dir) / "plans.json"],
+    with stage_run(STAGE_BOTTLENECK_PCA, params, ["segmentation"], deps=[CHECKPOINTS, p.preprocessed_dir],
                    tags={TAG_ABLATION_GROUP: params.segmentation.ablation_group}) as run:
         feats = bottleneck_features(model, Path(p.preprocessed_dir), ids)
         stats, ratios = collapse_statistics(feats)

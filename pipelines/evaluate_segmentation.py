@@ -54,7 +54,7 @@ def main() -> None:
              best["epoch"], len(held_out), evaluated_on)
     if evaluated_on == "validation":
         log.warning("split.test_fraction is 0: reporting on the validation cases that also picked the checkpoint (optimistic)")
-    with stage_run(STAGE_EVAL_SEG, params, ["segmentation"], deps=[CHECKPOINTS / "best.pt", params.data.root],
+    with stage_run(STAGE_EVAL_SEG, params, ["segmentation"], deps=[CHECKPOINTS, params.data.root, Path(p.splits_dir) / "segmentation.json"],
                    tags={TAG_ABLATION_GROUP: cfg.ablation_group, TAG_TRAIN_RUN: str(last.get("run_id"))}) as run:
         for i, cid in enumerate(progress(held_out, desc="evaluate")):
             case = cases[cid]

@@ -35,7 +35,7 @@ def main() -> None:
         log.warning("survival branch off (%s): latents of all %d labelled cases (PCA only)", skipped, len(ids))
     else:
         ids = pd.read_csv(Path(p.splits_dir) / "survival_tte.csv").case_id.tolist()
-    with stage_run(STAGE_EXTRACT_LATENTS, params, ["autoencoder"], deps=[CHECKPOINTS / "best.pt", Path(p.splits_dir) / "survival_tte.csv"]) as run:
+    with stage_run(STAGE_EXTRACT_LATENTS, params, ["autoencoder"], deps=[CHECKPOINTS, p.preprocessed_dir, Path(p.splits_dir) / "survival_tte.csv"]) as run:
         lat = latent_means(model, load_volumes(Path(p.preprocessed_dir), ids))
         LATENTS.parent.mkdir(parents=True, exist_ok=True)
         np.savez(LATENTS, case_ids=np.array(ids), latents=lat)

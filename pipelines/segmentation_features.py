@@ -29,7 +29,7 @@ def main() -> None:
     params = load_params()
     p = params.paths
     skipped = survival_skip_reason(p.splits_dir)
-    with stage_run(STAGE_SEG_FEATURES, params, ["segmentation"], deps=[CHECKPOINTS / "best.pt", Path(p.splits_dir) / "survival_tte.csv"]) as run:
+    with stage_run(STAGE_SEG_FEATURES, params, ["segmentation"], deps=[CHECKPOINTS, params.data.root, Path(p.splits_dir) / "survival_tte.csv"]) as run:
         if skipped:
             OUT.parent.mkdir(parents=True, exist_ok=True)
             pd.DataFrame(columns=["case_id", *VOLUME_COLUMNS]).to_csv(OUT, index=False)

@@ -83,7 +83,7 @@ def main() -> None:
     cfg, p = params.survival, params.paths
     skipped = survival_skip_reason(p.splits_dir)
     if skipped:
-        with stage_run(STAGE_SURVIVAL, params, ["survival", "split"], deps=[Path(p.splits_dir) / "survival.json"]) as run:
+        with stage_run(STAGE_SURVIVAL, params, ["survival", "split"], deps=[p.splits_dir]) as run:
             write_skipped(skipped, Path(p.reports_dir), Path(p.metrics_dir))
             run.set_status(skipped)
             log.warning("skipped (survival branch off): %s", skipped)
@@ -101,7 +101,7 @@ def main() -> None:
     grid = cfg.tuned if cfg.grid == "tuned" else cfg.grid
     results = []
     with stage_run(STAGE_SURVIVAL, params, ["survival", "split"],
-                   deps=[Path(p.splits_dir) / "survival.csv", SEG_VOLUMES, BOTTLENECK, LATENTS]) as run:
+                   deps=[p.splits_dir, SEG_VOLUMES, BOTTLENECK, LATENTS, AE_CHECKPOINTS]) as run:
         for name in cfg.feature_sets:
             for with_age in ((False,) if name == "age_only" else cfg.with_age):
                 X = {k: feature_matrix(name, with_age, d, seg, bn, lat) for k, d in (("all", cohort), ("train", train), ("test", test))}

@@ -42,7 +42,7 @@ def main() -> None:
     if cfg.loss.perceptual == 0:
         log.info("perceptual term off (autoencoder.loss.perceptual: 0; it needs pretrained weights on disk)")
     with stage_run(STAGE_TRAIN_AE, params, ["seed", "autoencoder", "preprocess"],
-                   deps=[Path(p.preprocessed_dir) / "plans.json"], run_id=trainer.run_id,
+                   deps=[p.preprocessed_dir], run_id=trainer.run_id,
                    tags={"brats.n_train": len(split["train"]), "brats.n_val": len(split["val"])}) as run:
         trainer.run_id = run.run_id
         result = trainer.fit(MlflowEpochTracker(run.run_id, key="train_l1"), on_checkpoint=lambda _: save_history(trainer.history, PLOT))

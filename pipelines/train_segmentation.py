@@ -34,7 +34,7 @@ def main() -> None:
              cfg.model, cfg.mode, len(split["train"]), len(split["val"]), cfg.epochs, trainer.device, CHECKPOINTS)
     metrics_path = Path(p.metrics_dir) / "segmentation_train.json"
     with stage_run(STAGE_TRAIN_SEG, params, ["seed", "segmentation", "preprocess"],
-                   deps=[Path(p.preprocessed_dir) / "plans.json", Path(p.splits_dir) / "segmentation.json"],
+                   deps=[p.preprocessed_dir, Path(p.splits_dir) / "segmentation.json"],
                    tags={TAG_ABLATION_GROUP: cfg.ablation_group}, run_id=trainer.run_id) as run:
         trainer.run_id = run.run_id
         result = trainer.fit(MlflowEpochTracker(run.run_id), on_checkpoint=lambda _: save_history(trainer.history, PLOT))

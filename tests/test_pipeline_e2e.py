@@ -42,6 +42,21 @@ def test_dvc_repro_data_stages_then_noop_then_exp_temp(clone):
     stages = ("synthesize", "validate", "preprocess", "split", "train_segmentation", "evaluate_segmentation", "bottleneck_pca",
               "segmentation_features", "train_autoencoder", "extract_latents", "survival", "report")
     assert sorted(r for r in runs if r[0] in stages) == sorted([(s, "FINISHED") for s in stages])
+    # lineage: every data-hash tag of a stage's run is the hash dvc.lock records for that dependency
+    import yaml
+
+    lock = yaml.safe_load((dst / "dvc.lock").read_text())["stages"]
+    with sqlite3.connect(dst / "mlflow.db") as db:
+        tags = db.execute("select r.name, t.key, t.value from runs r join tags t on t.run_uuid = r.run_uuid "
+                          "where t.key like 'brats.data_hash.%'").fetchall()
+    checked = 0
+    for stage, key, value in tags:
+        deps = {d["path"]: d["md5"] for d in lock.get(stage, {}).get("deps", [])}
+        path = key.removeprefix("brats.data_hash.")
+        assert path in deps, (stage, path)  # the run tags exactly the declared dependencies
+        assert value == deps[path], (stage, path)
+        checked += value.endswith(".dir")
+    assert checked >= 8  # folders included (data/raw/synthetic, data/preprocessed, models/segmentation, ...)
     # one nested run per feature set x age under the survival run
     children = [r for r in runs if r[0] not in stages]
     assert sorted(n for n, _ in children) == sorted(["age_only", "segmentation_volumes", "segmentation_volumes + age",
