@@ -35,20 +35,27 @@ def _assert_survival_skipped(dst, reason_part):
     assert "Skipped" in (dst / "reports" / "survival_table.md").read_text()
 
 
+def _repro_on(tmp_path_factory, data, source: str, name: str, **survival):
+    """A clone whose params point at a copy of ``data`` (layout ``source``) under data/raw/, after `dvc repro`."""
+
+    def edit(p):
+        p["data"].update(source=source, root=f"data/raw/{name}")
+        p["survival"].update(survival)
+        return p
+
+    dst, env = make_clone(tmp_path_factory.mktemp(f"clone_{name}") / "brats_mlops", edit)
+    shutil.copytree(data, dst / "data" / "raw" / name)
+    run([BIN / "dvc", "repro"], dst, env)
+    return dst, env
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("e2e_real")
 def test_brats2023_layout_without_survival_runs_end_to_end(tmp_path_factory):
     data = builders.brats2023_tiny(tmp_path_factory.mktemp("b23"), n=8, with_validation=False)
     broken = sorted((data / "ASNR-MICCAI-BraTS2023-GLI-Challenge-TrainingData").iterdir())[-1]
     (broken / f"{broken.name}-t1c.nii.gz").unlink()  # a case missing a modality: quarantined, never a crash
-
-    def edit(p):
-        p["data"].update(source="brats2023", root="data/raw/brats2023")
-        return p
-
-    dst, env = make_clone(tmp_path_factory.mktemp("clone23") / "brats_mlops", edit)
-    shutil.copytree(data, dst / "data" / "raw" / "brats2023")
-    run([BIN / "dvc", "repro"], dst, env)
+    dst, env = _repro_on(tmp_path_factory, data, "brats2023", "brats2023")
     _assert_survival_skipped(dst, "no case has a usable survival class")
     # the quarantined case is in no output of preprocess or split
     plans = json.loads((dst / "data" / "preprocessed" / "plans.json").read_text())
@@ -74,15 +81,7 @@ def test_tiny_brats2020_cohort_skips_survival_and_enabled_true_stops_with_one_li
     table = data / "MICCAI_BraTS2020_TrainingData" / "survival_info.csv"
     lines = table.read_text().splitlines()
     table.write_text("\n".join(lines[:-1]) + "\n")  # 5 of 6 cases with a survival row
-
-    def edit(p):
-        p["data"].update(source="brats2020", root="data/raw/brats2020")
-        p["survival"]["cv_folds"] = 5
-        return p
-
-    dst, env = make_clone(tmp_path_factory.mktemp("clone_tiny") / "brats_mlops", edit)
-    shutil.copytree(data, dst / "data" / "raw" / "brats2020")
-    run([BIN / "dvc", "repro"], dst, env)
+    dst, env = _repro_on(tmp_path_factory, data, "brats2020", "brats2020", cv_folds=5)
     _assert_survival_skipped(dst, "5 of 6 labelled cases have a usable survival class")
     assert "1 no row in survival_info.csv" in json.loads((dst / "metrics" / "split.json").read_text())["survival_reason"]
 
@@ -106,14 +105,7 @@ def test_tiny_brats2020_cohort_skips_survival_and_enabled_true_stops_with_one_li
 def test_msd_task01_layout_runs_end_to_end(tmp_path_factory):
     """MSD Task01: 4-D images, labels 1 edema / 2 non-enhancing / 3 enhancing, macOS `._*` files, no survival table."""
     data = builders.msd_tiny(tmp_path_factory.mktemp("msd") / "Task01_BrainTumour", n=6)
-
-    def edit(p):
-        p["data"].update(source="msd", root="data/raw/Task01_BrainTumour")
-        return p
-
-    dst, env = make_clone(tmp_path_factory.mktemp("clone_msd") / "brats_mlops", edit)
-    shutil.copytree(data, dst / "data" / "raw" / "Task01_BrainTumour")
-    run([BIN / "dvc", "repro"], dst, env)
+    dst, env = _repro_on(tmp_path_factory, data, "msd", "Task01_BrainTumour")
     _assert_survival_skipped(dst, "no case has a usable survival class")
     v = json.loads((dst / "metrics" / "data_validation.json").read_text())
     assert v["source"] == "msd" and v["passed"] == 6 and v["quarantined"] == 0
