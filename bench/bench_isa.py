@@ -29,9 +29,9 @@ CONFIGS = {
 
 CHILD = r"""
 import hashlib, json, sys, time, torch
-from brats_mlops.training.segmentation import build_from_config
+from brats_mlops.models.checkpoint import build_segmentation
 torch.manual_seed(0); torch.set_num_threads(2)
-m = build_from_config({"model": "res_se_unet", "in_channels": 4, "out_channels": 4, "channels": [8, 16, 32, 64, 128]})
+m = build_segmentation({"model": "res_se_unet", "in_channels": 4, "out_channels": 4, "channels": [8, 16, 32, 64, 128]})
 opt = torch.optim.AdamW(m.parameters(), 1e-3)
 x, y = torch.randn(2, 4, 64, 64, 64), torch.randint(0, 4, (2, 64, 64, 64))
 ts = []

@@ -30,8 +30,8 @@ from bench.machine import machine
 from brats_mlops.config.schema import AugmentationParams
 from brats_mlops.inference.segment import predict_labels
 from brats_mlops.models import build_model
-from brats_mlops.training.augment import build_augmentation
-from brats_mlops.training.data import SegmentationDataset
+from brats_mlops.data.augment import build_augmentation
+from brats_mlops.data.datasets import SegmentationDataset
 
 CH = (16, 32, 64, 128, 256)
 

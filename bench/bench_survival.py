@@ -20,7 +20,6 @@ import statistics
 import time
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from bench.machine import machine
@@ -60,21 +59,19 @@ def max_rss_gib() -> float:
 
 
 def grid_wall_time(n_jobs: int) -> tuple[float, int]:
-    from pipelines.survival import BOTTLENECK, LATENTS, SEG_VOLUMES, _npz_dict
-    from brats_mlops.survival.experiment import feature_matrix, pca_setting, run_feature_set
+    from brats_mlops.survival.branch import SurvivalInputs
+    from brats_mlops.survival.experiment import pca_setting, run_feature_set
 
     params = load_params()
     cfg = params.survival
-    cohort = pd.read_csv(Path(params.paths.splits_dir) / "survival.csv")
-    seg = pd.read_csv(SEG_VOLUMES)
-    bn, lat = _npz_dict(BOTTLENECK, "features"), _npz_dict(LATENTS, "latents")
-    train, test = cohort[cohort.subset == "train"], cohort[cohort.subset == "test"]
+    data = SurvivalInputs.load(params.paths)
+    cohort, train, test = data.cohort, data.train, data.test
     y = {k: d.label.to_numpy(dtype=int) for k, d in (("all", cohort), ("train", train), ("test", test))}
     t = time.perf_counter()
     n = 0
     for name in cfg.feature_sets:
         for with_age in ((False,) if name == "age_only" else cfg.with_age):
-            X = {k: feature_matrix(name, with_age, d, seg, bn, lat) for k, d in (("all", cohort), ("train", train), ("test", test))}
+            X = {k: data.features(name, with_age, d) for k, d in (("all", cohort), ("train", train), ("test", test))}
             run_feature_set(name, with_age, X["train"], y["train"], X["test"], y["test"], X["all"], y["all"], list(cfg.models),
                             cfg.grid, cfg.cv_folds, cfg.cv_repeats, pca_setting(name, cfg.bottleneck_pca, cfg.flattened_pca,
                                                                                  cfg.profile_variance), cfg.n_boot, 0, n_jobs)

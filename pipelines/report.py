@@ -16,8 +16,8 @@ from brats_mlops.names import (
     STAGE_TRAIN_SEG,
     STAGE_VALIDATE,
 )
-from brats_mlops.reporting.html import build_index, latest_runs
-from brats_mlops.tracking import real_project_root, stage_run
+from brats_mlops.reporting.html import build_index
+from brats_mlops.tracking import latest_stage_runs, real_project_root, stage_run
 from brats_mlops.utils.entry import run_stage
 from brats_mlops.utils.logs import stage_logger
 
@@ -28,7 +28,7 @@ def main() -> None:
     p = params.paths
     reports, metrics = Path(p.reports_dir), Path(p.metrics_dir)
     with stage_run(STAGE_REPORT, params, ["paths"]) as run:
-        runs = latest_runs([STAGE_VALIDATE, STAGE_TRAIN_SEG, STAGE_EVAL_SEG, STAGE_BOTTLENECK_PCA, STAGE_TRAIN_AE,
+        runs = latest_stage_runs([STAGE_VALIDATE, STAGE_TRAIN_SEG, STAGE_EVAL_SEG, STAGE_BOTTLENECK_PCA, STAGE_TRAIN_AE,
                             STAGE_EXTRACT_LATENTS, STAGE_SURVIVAL])
         ablation = None
         try:

@@ -41,15 +41,11 @@ STAGE_BRANCH = {
     STAGE_REPORT: "data",
 }
 
-# Checkpoints of the segmentation network (dvc.yaml: outs of train_segmentation, persist: true).
-SEGMENTATION_CHECKPOINTS = "models/segmentation"
-# Checkpoints of the autoencoder (dvc.yaml: outs of train_autoencoder, persist: true).
-AUTOENCODER_CHECKPOINTS = "models/autoencoder"
-
 # Registered model names.
 MODEL_SEGMENTATION = "brats-segmentation"
 MODEL_AUTOENCODER = "brats-autoencoder"
 MODEL_SURVIVAL = "brats-survival"
+MODEL_NAMES = (MODEL_SEGMENTATION, MODEL_AUTOENCODER, MODEL_SURVIVAL)
 
 # Tags.
 TAG_STAGE = "brats.stage"

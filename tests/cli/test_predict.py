@@ -84,7 +84,7 @@ def _biased_version(src, dst, internal_label: int) -> str:
     really predicts that label, so the label content of `predict`'s files can be checked per convention."""
     import torch
 
-    ck = torch.load(src, map_location="cpu", weights_only=False)
+    ck = torch.load(src, map_location="cpu", weights_only=True)
     n = ck["model_config"]["out_channels"]
     key = [k for k, v in ck["model"].items() if k.endswith("bias") and tuple(v.shape) == (n,)][-1]
     bias = torch.full((n,), -1e4)

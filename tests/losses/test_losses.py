@@ -7,8 +7,8 @@ from brats_mlops.losses import (
     SegmentationLoss,
     class_weights_from_frequencies,
     labels_to_regions,
-    regions_to_labels,
 )
+from brats_mlops.models.outputs import regions_to_labels
 
 
 def paper_dice(logits, y, eps=1e-5):

@@ -4,8 +4,9 @@ import torch
 
 from brats_mlops.config.schema import parse_params
 from brats_mlops.inference.latents import case_input, latent_means
-from brats_mlops.training.autoencoder import AutoencoderTrainer, autoencoder_split, load_autoencoder
-from tests.training.test_segmentation_training import FakeTracker, Killed
+from brats_mlops.models.checkpoint import load_autoencoder
+from brats_mlops.training.autoencoder import AutoencoderTrainer, autoencoder_split
+from tests.training.helpers import FakeTracker, Killed
 
 TINY_AE = {"channels": [8, 8], "disc_channels": 8, "disc_layers": 1, "epochs": 3, "batch_size": 2, "grad_accum": 2,
            "val_every": 1, "lr_generator": 0.003, "lr_discriminator": 0.001}
@@ -54,7 +55,7 @@ def test_fit_logs_terms_validates_and_resumes_after_a_kill(tiny_preprocessed, tm
     res = ref.fit(FakeTracker())
     assert [h["epoch"] for h in res.history] == [0, 1, 2]
     assert all(k in res.history[0] for k in ("train_l1", "train_kl", "train_adv_g", "train_discriminator", "val_l1"))
-    assert res.best_val_l1 == min(h["val_l1"] for h in res.history)
+    assert res.best_score == min(h["val_l1"] for h in res.history)
 
     tracker = FakeTracker()
     t = _trainer(tiny_preprocessed, tmp_path / "killed")

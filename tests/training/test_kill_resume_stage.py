@@ -58,7 +58,7 @@ def test_sigkill_then_resume(tiny_preprocessed, tmp_path):
     while time.time() < deadline and proc.poll() is None:
         if last.is_file():
             try:
-                if torch.load(last, weights_only=False)["epoch"] >= 2:
+                if torch.load(last, weights_only=True)["epoch"] >= 2:
                     break
             except Exception:  # being replaced right now
                 pass
@@ -66,7 +66,7 @@ def test_sigkill_then_resume(tiny_preprocessed, tmp_path):
     assert proc.poll() is None, "training finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert torch.load(last, weights_only=False)["epoch"] < 5
+    assert torch.load(last, weights_only=True)["epoch"] < 5
     subprocess.run(cmd, cwd=proj, env=env, check=True, capture_output=True, timeout=600)
     hist, n_runs = _history(proj)
     assert n_runs == 1  # the same MLflow run continued

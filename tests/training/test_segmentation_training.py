@@ -3,9 +3,10 @@ import pytest
 import torch
 
 from brats_mlops.config.schema import AugmentationParams, SegmentationParams, parse_params
-from brats_mlops.training.augment import arrays_from_subject, build_augmentation, subject_from_arrays
+from brats_mlops.data.augment import arrays_from_subject, build_augmentation, subject_from_arrays
 from brats_mlops.training.segmentation import SegmentationTrainer, lr_at
 from tests.conftest import TINY_SEG
+from tests.training.helpers import FakeTracker, Killed
 
 
 def seg_cfg(**kw):
@@ -49,23 +50,6 @@ def test_no_augmentation_is_masked_zscore_only():
     assert torch.allclose(x[0][inside], ref, atol=1e-5) and (x[0][~inside] == 0).all()
 
 
-class FakeTracker:
-    def __init__(self):
-        self.logged: list[int] = []
-        self.records: dict[int, dict] = {}
-
-    def log_epoch(self, rec, step):
-        self.logged.append(step)
-        self.records[step] = rec
-
-    def logged_epochs(self):
-        return set(self.logged)
-
-
-class Killed(Exception):
-    pass
-
-
 def _trainer(tiny_preprocessed, ckdir, **kw):
     out, plans, split = tiny_preprocessed
     return SegmentationTrainer(seg_cfg(**kw), out, split, plans.num_classes, plans.modalities, plans.crop_size, False, ckdir, seed=3)
@@ -97,8 +81,8 @@ def test_resume_after_kill_matches_uninterrupted_run(tiny_preprocessed, tmp_path
     for h_ref, h in zip(ref_res.history, res.history):
         for k in ("train_loss", "val_dice_composite", "lr"):
             assert h[k] == pytest.approx(h_ref[k], rel=1e-5, abs=1e-7), k
-    sa = torch.load(tmp_path / "ref" / "last.pt", weights_only=False)["model"]
-    sb = torch.load(tmp_path / "run" / "last.pt", weights_only=False)["model"]
+    sa = torch.load(tmp_path / "ref" / "last.pt", weights_only=True)["model"]
+    sb = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["model"]
     assert all(torch.allclose(sa[k].float(), sb[k].float(), atol=1e-6) for k in sa)
 
 

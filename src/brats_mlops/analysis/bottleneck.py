@@ -15,8 +15,8 @@ import torch
 from sklearn.decomposition import PCA
 
 from brats_mlops.config.schema import AugmentationParams
-from brats_mlops.training.augment import build_augmentation
-from brats_mlops.training.data import SegmentationDataset
+from brats_mlops.data.augment import build_augmentation
+from brats_mlops.data.datasets import SegmentationDataset
 from brats_mlops.utils.progress import progress
 
 

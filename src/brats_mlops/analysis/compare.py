@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
-from brats_mlops.names import EXPERIMENTS, STAGE_EVAL_SEG, TAG_ABLATION_GROUP, TAG_DVC_EXP, TAG_STAGE, TAG_TRAIN_RUN
+from brats_mlops.names import STAGE_EVAL_SEG, TAG_ABLATION_GROUP, TAG_DVC_EXP, TAG_STAGE, TAG_TRAIN_RUN
+from brats_mlops.tracking import download_artifact, find_runs, run_params
 
 METRICS = ("dice_wt", "dice_tc", "dice_et", "dice_brats", "hd95_wt", "hd95_tc", "hd95_et")
 PRIMARY = "dice_brats"
@@ -43,20 +44,15 @@ def bootstrap_mean_ci(x: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple
 
 def load_group(group: str) -> list[RunCases]:
     """The group's finished evaluation runs, newest last, with per-case metrics and their training params."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient()
-    exp = client.get_experiment_by_name(EXPERIMENTS["segmentation"])
-    if exp is None:
-        raise LookupError("no segmentation experiment in the tracking store yet: run `dvc repro` first")
-    runs = client.search_runs([exp.experiment_id], f"tags.`{TAG_ABLATION_GROUP}` = '{group}' and tags.`{TAG_STAGE}` = '{STAGE_EVAL_SEG}' "
-                              "and attributes.status = 'FINISHED'", order_by=["attributes.start_time ASC"])
+    filt = f"tags.`{TAG_ABLATION_GROUP}` = '{group}' and tags.`{TAG_STAGE}` = '{STAGE_EVAL_SEG}' and attributes.status = 'FINISHED'"
+    if not find_runs("segmentation", "attributes.status = 'FINISHED'", max_results=1):
+        raise LookupError("no segmentation runs in the tracking store yet: run `dvc repro` first")
+    runs = find_runs("segmentation", filt, order_by=["attributes.start_time ASC"])
     out = []
     for r in runs:
-        local = mlflow.artifacts.download_artifacts(run_id=r.info.run_id, artifact_path="evaluation/cases.csv")
+        local = download_artifact(r.info.run_id, "evaluation/cases.csv")
         train_id = r.data.tags.get(TAG_TRAIN_RUN)
-        params = dict(client.get_run(train_id).data.params) if train_id and train_id != "None" else {}
+        params = run_params(train_id) if train_id and train_id != "None" else {}
         label = r.data.tags.get(TAG_DVC_EXP) or r.info.run_id[:8]
         out.append(RunCases(r.info.run_id, label, pd.read_csv(local), params))
     return out

@@ -11,21 +11,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from brats_mlops.errors import UserError
+from brats_mlops.config.paths import ParamsError, PathsParams, Section as _Section
 from brats_mlops.names import MODALITIES
 
 Source = Literal["synthetic", "brats2020", "brats2023", "brats2024", "msd"]
 Modality = Literal["t1", "t1ce", "t2", "flair"]
-
-
-class ParamsError(UserError, ValueError):
-    """A params file that does not validate. The message names every bad key."""
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _triple(name: str, v: tuple, positive: bool = True) -> tuple:
@@ -34,16 +26,6 @@ def _triple(name: str, v: tuple, positive: bool = True) -> tuple:
     if positive and any(x <= 0 for x in v):
         raise ValueError(f"{name} values must be > 0, got {list(v)}")
     return tuple(v)
-
-
-class PathsParams(_Section):
-    """Where every stage writes. dvc.yaml interpolates the same keys (``${paths.x}``)."""
-
-    validation_dir: str = "data/validation"
-    preprocessed_dir: str = "data/preprocessed"
-    splits_dir: str = "data/splits"
-    reports_dir: str = "reports"
-    metrics_dir: str = "metrics"
 
 
 class DataParams(_Section):

@@ -12,6 +12,8 @@ Survival targets
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from brats_mlops.config.schema import SurvivalSplitParams
+from brats_mlops.config.schema import SplitParams, SurvivalSplitParams
 from brats_mlops.errors import StageError
 
 
@@ -164,3 +166,81 @@ def survival_skip_reason(splits_dir) -> str | None:
     """Why the survival branch is skipped on this data (``data/splits/survival.json``), or None when it runs."""
     info = json.loads((Path(splits_dir) / "survival.json").read_text())
     return info.get("reason") if info.get("status") == "skipped" else None
+
+
+def read_split(path: str | Path) -> dict[str, list[str]]:
+    """A split file written by the split stage (``{"train": [...], "val": [...], "test": [...]}``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise StageError(f"split file {path} is missing; run the split stage first (dvc repro split)")
+    return json.loads(path.read_text())
+
+
+def exclusion_summary(cases: pd.DataFrame, excluded: list[dict]) -> str:
+    """'3 no row in survival_info.csv; 1 Age is empty ...' over labelled, passed cases outside the cohort."""
+    why: Counter = Counter()
+    lab = cases[(cases.role == "labelled") & (cases.verdict == "passed") & ~cases.survival_cohort.astype(bool)]
+    for r in lab.clinical_reasons.fillna(""):
+        why[str(r).split(" | ")[0].split("] ")[-1] or "no survival data"] += 1
+    for e in excluded:
+        why[e["reason"].split(" (")[0]] += 1
+    return "; ".join(f"{n} {reason}" for reason, n in why.most_common()) or "none"
+
+
+@dataclass
+class Splits:
+    """Everything the split stage writes: the segmentation split, the survival cohort (empty when skipped), the
+    time-to-event cohort, ``survival.json`` (status, reason, target, edges, exclusions) and the stage metrics."""
+
+    segmentation: dict[str, list[str]]
+    cohort: pd.DataFrame
+    tte: pd.DataFrame
+    info: dict[str, Any]
+
+    @property
+    def reason(self) -> str | None:
+        return self.info["reason"]
+
+    def metrics(self) -> dict[str, Any]:
+        seg, cohort, tte = self.segmentation, self.cohort, self.tte
+        return {
+            "seg_train": len(seg["train"]), "seg_val": len(seg["val"]), "seg_test": len(seg["test"]),
+            "survival_status": self.info["status"], "survival_reason": self.reason,
+            "survival_train": int((cohort.subset == "train").sum()), "survival_test": int((cohort.subset == "test").sum()),
+            "survival_excluded": len(self.info["excluded"]), "time_to_event_patients": len(tte),
+            "time_to_event_censored": int((tte.event == 0).sum()),
+            "survival_classes": {str(k): int(v) for k, v in cohort.label.value_counts().sort_index().items()},
+        }
+
+    def write(self, out: Path) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "segmentation.json").write_text(json.dumps(self.segmentation, indent=1) + "\n")
+        self.cohort.to_csv(out / "survival.csv", index=False)
+        self.tte.to_csv(out / "survival_tte.csv", index=False)
+        (out / "survival.json").write_text(json.dumps(self.info, indent=1) + "\n")
+
+
+def make_splits(labelled_ids: list[str], all_ids: set[str], cases: pd.DataFrame, clinical: pd.DataFrame, cfg: SplitParams,
+                survival_enabled: bool | str, cv_folds: int) -> Splits:
+    """The segmentation split (always) and the survival cohort, or the reason the survival branch is skipped
+    (``survival.enabled: auto``); with ``survival.enabled: true`` an unusable cohort is a :class:`StageError`."""
+    seg = segmentation_split(labelled_ids, cfg.val_fraction, cfg.seed, cfg.test_fraction)
+    eligible = set(cases.loc[cases.survival_cohort.astype(bool), "case_id"]) & all_ids
+    cohort, excluded, edges, problem = survival_cohort(clinical, eligible, cfg.survival, cfg.seed, cv_folds)
+    if survival_enabled is False:
+        reason = "survival.enabled: false"
+    elif problem:
+        reason = (f"{len(cohort)} of {len(labelled_ids)} labelled cases have a usable survival class: {problem}. "
+                  f"Excluded: {exclusion_summary(cases, excluded)}")
+        if survival_enabled is True:
+            raise StageError(f"survival.enabled is true but the survival cohort is unusable: {reason}. Add survival data, "
+                             "lower survival.cv_folds or split.survival.test_fraction, or set survival.enabled: auto "
+                             "(skip the survival branch) or false")
+    else:
+        reason = None
+    if reason:
+        cohort = cohort.iloc[0:0]
+    tte = time_to_event_cohort(clinical, eligible if not reason else set(), cohort, cfg.survival.gtr_only)
+    info = {"status": "skipped" if reason else "ok", "reason": reason, "target": cfg.survival.target, "edges": edges,
+            "excluded": excluded}
+    return Splits(seg, cohort, tte, info)

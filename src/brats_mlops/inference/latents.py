@@ -37,3 +37,11 @@ def latent_means(model: torch.nn.Module, volumes: np.ndarray | torch.Tensor, bat
     model.eval()
     out = [encode_mean(model, x[i:i + batch_size]).cpu().numpy() for i in range(0, len(x), batch_size)]
     return np.concatenate(out).astype(np.float32)
+
+
+@torch.no_grad()
+def reconstruct(model: torch.nn.Module, volumes: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Posterior-mean reconstructions of (N, 1, X, Y, Z) volumes, one at a time → (N, 1, X, Y, Z) float32."""
+    x = torch.as_tensor(np.asarray(volumes, dtype=np.float32))
+    model.eval()
+    return np.concatenate([model.reconstruct(x[i:i + 1]).cpu().numpy() for i in range(len(x))]).astype(np.float32)

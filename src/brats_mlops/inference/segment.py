@@ -9,7 +9,7 @@ import torch
 from monai.inferers import sliding_window_inference
 
 from brats_mlops.data.preprocessing import brain_mask, zscore_masked
-from brats_mlops.training.segmentation import logits_to_labels
+from brats_mlops.models.outputs import logits_to_labels
 
 
 def normalise(images: np.ndarray) -> np.ndarray:

@@ -5,7 +5,6 @@ from brats_mlops.losses.segmentation import (
     SegmentationLoss,
     class_weights_from_frequencies,
     labels_to_regions,
-    regions_to_labels,
 )
 
-__all__ = ["EdgeLoss", "SegmentationLoss", "class_weights_from_frequencies", "labels_to_regions", "regions_to_labels"]
+__all__ = ["EdgeLoss", "SegmentationLoss", "class_weights_from_frequencies", "labels_to_regions"]

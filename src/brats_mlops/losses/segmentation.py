@@ -36,16 +36,6 @@ def labels_to_regions(y: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.isin(y, torch.tensor(REGIONS[r], device=y.device)).float() for r in ("wt", "tc", "et")], dim=1)
 
 
-def regions_to_labels(prob: torch.Tensor, thresholds: Sequence[float] = (0.5, 0.5, 0.5)) -> torch.Tensor:
-    """Region probabilities (B, 3, ...) [WT, TC, ET] → labels (B, 1, ...): ED where WT, NCR where TC, ET where ET."""
-    wt, tc, et = (prob[:, i:i + 1] > thresholds[i] for i in range(3))
-    out = torch.zeros_like(prob[:, :1], dtype=torch.long)
-    out[wt] = 2
-    out[tc] = 1
-    out[et] = 3
-    return out
-
-
 class EdgeLoss(nn.Module):
     """MSE between normalised gradient magnitudes of prediction and target (B, C, H, W, D), per channel."""
 

@@ -8,9 +8,10 @@ from brats_mlops.metrics.brats import (
     label_dice,
     lesion_wise,
     postprocess,
+    region_dice,
     region_masks,
     region_metrics,
 )
 
 __all__ = ["HD95_EMPTY", "LESION_HD95_MISS", "case_metrics", "hd95", "label_dice", "lesion_wise", "postprocess",
-           "region_masks", "region_metrics"]
+           "region_dice", "region_masks", "region_metrics"]

@@ -150,6 +150,12 @@ def label_dice(pred: np.ndarray, gt: np.ndarray) -> float:
     return 1.0 if s == 0 else 2.0 * np.count_nonzero(p & g) / s
 
 
+def region_dice(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
+    """Whole-volume Dice per region (``wt``, ``tc``, ``et``) of two internal label volumes (1 when both are empty)."""
+    pm, gm = region_masks(pred), region_masks(gt)
+    return {r: label_dice(pm[r], gm[r]) for r in pm}
+
+
 def case_metrics(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = (1.0, 1.0, 1.0), lesion: bool = True) -> dict[str, float]:
     """Flat per-case metrics of two internal label volumes: ``dice_wt``, ``hd95_tc``, ``lesion_dice_et``,
     ``lesion_num_fp_wt``, per-label ``dice_ncr`` / ``dice_ed``, and ``dice_brats`` (mean region Dice)."""

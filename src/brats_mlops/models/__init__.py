@@ -1,5 +1,5 @@
 """Segmentation networks, chosen by name (``build_model``); each can return its bottleneck features."""
 
-from brats_mlops.models.registry import MODELS, build_model
+from brats_mlops.models.catalog import MODELS, build_model
 
 __all__ = ["MODELS", "build_model"]

@@ -19,8 +19,12 @@ from brats_mlops.data.case import inverse_label_map
 from brats_mlops.data.io import load_case_images
 from brats_mlops.data.readers import read_case_folder
 from brats_mlops.inference.segment import predict_labels
-from brats_mlops.names import MODEL_SEGMENTATION
-from brats_mlops.registry.common import PIP_REQUIREMENTS, register
+from brats_mlops.models.checkpoint import load_segmentation
+from brats_mlops.config.schema import PathsParams
+from brats_mlops.names import MODEL_SEGMENTATION, TAG_ABLATION_GROUP, TAG_DATA_HASH, TAG_GIT_COMMIT, TAG_TRAIN_RUN
+from brats_mlops.registry.common import PIP_REQUIREMENTS, data_validation_tag, register
+from brats_mlops.tracking import git_commit, real_project_root
+from brats_mlops.utils.hashing import content_hash
 
 
 def to_convention(labels: np.ndarray, source: str) -> np.ndarray:
@@ -33,9 +37,7 @@ def to_convention(labels: np.ndarray, source: str) -> np.ndarray:
 
 class SegmentationPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
-        from brats_mlops.training.segmentation import load_checkpoint_model
-
-        self.model, ck = load_checkpoint_model(context.artifacts["checkpoint"])
+        self.model, ck = load_segmentation(context.artifacts["checkpoint"])
         self.mc = ck["model_config"]
 
     def predict_case(self, folder: str | Path) -> np.ndarray:
@@ -69,3 +71,13 @@ def log_and_register(checkpoint: Path, metrics: dict[str, float], tags: dict[str
     info = mlflow.pyfunc.log_model(name="segmentation_model", python_model=SegmentationPyfunc(),
                                    artifacts={"checkpoint": str(checkpoint)}, pip_requirements=PIP_REQUIREMENTS)
     return info.model_uri, register(info.model_uri, name, metrics, tags, alias)
+
+
+def register_evaluated(checkpoint: Path, metrics: dict[str, float], train_run_id: str | None, ablation_group: str,
+                       paths: PathsParams) -> tuple[str, str]:
+    """Register the ``evaluate_segmentation`` stage's scored checkpoint with its lineage tags (data hash, commit,
+    training run, ablation group, data validation)."""
+    sha, _ = git_commit(real_project_root())
+    return log_and_register(checkpoint, metrics, {
+        TAG_DATA_HASH: content_hash(Path(paths.preprocessed_dir) / "plans.json"), TAG_GIT_COMMIT: sha,
+        TAG_TRAIN_RUN: str(train_run_id), TAG_ABLATION_GROUP: ablation_group, **data_validation_tag(paths.metrics_dir)})

@@ -18,15 +18,19 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from brats_mlops.names import MODEL_SURVIVAL
-from brats_mlops.registry.common import PIP_REQUIREMENTS, register
+from brats_mlops.config.schema import PathsParams
+from brats_mlops.models.checkpoint import checkpoint_run_id
+from brats_mlops.names import MODEL_AUTOENCODER, MODEL_SURVIVAL, TAG_AE_RUN, TAG_AE_VERSION, TAG_GIT_COMMIT, TAG_TRAIN_RUN
+from brats_mlops.registry.common import PIP_REQUIREMENTS, data_validation_tag, register
+from brats_mlops.survival.branch import Registrable
+from brats_mlops.tracking import git_commit, real_project_root
 
 
 class SurvivalPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         import joblib
 
-        from brats_mlops.training.autoencoder import load_autoencoder
+        from brats_mlops.models.checkpoint import load_autoencoder
 
         self.ae, ck = load_autoencoder(context.artifacts["autoencoder"])
         self.mc = ck["model_config"]
@@ -93,3 +97,33 @@ def log_and_register(autoencoder_checkpoint: Path, pipeline: Any, meta: dict[str
                                    artifacts={"autoencoder": str(autoencoder_checkpoint), "classifier": str(workdir / "classifier.joblib"),
                                               "meta": str(workdir / "meta.json")})
     return info.model_uri, register(info.model_uri, name, metrics, tags, alias)
+
+
+def autoencoder_version(run_id: str | None) -> str | None:
+    """The registered brats-autoencoder version trained by ``run_id`` (the one the survival model needs)."""
+    from mlflow.tracking import MlflowClient
+
+    if not run_id:
+        return None
+    for mv in MlflowClient().search_model_versions(f"name='{MODEL_AUTOENCODER}'"):
+        if mv.tags.get(TAG_TRAIN_RUN) == run_id:
+            return str(mv.version)
+    return None
+
+
+def register_selected(sel: Registrable, run_id: str, paths: PathsParams) -> tuple[str, str, str | None]:
+    """Register the survival stage's selected latent pipeline with the autoencoder checkpoint it needs; tags name
+    the autoencoder version and run, the commit and the survival run. Returns ``(uri, version, autoencoder_version)``."""
+    import tempfile
+
+    ae_dir = paths.autoencoder_checkpoints
+    ae_run = checkpoint_run_id(ae_dir)
+    ae_version = autoencoder_version(ae_run)
+    meta = {**sel.meta, "class_names": class_names(sel.meta["target"], sel.meta["edges"]), "autoencoder_version": ae_version}
+    sha, _ = git_commit(real_project_root())
+    with tempfile.TemporaryDirectory() as tmp:
+        uri, version = log_and_register(ae_dir / "best.pt", sel.pipeline, meta, sel.metrics,
+                                        {TAG_AE_VERSION: str(ae_version), TAG_AE_RUN: str(ae_run), TAG_GIT_COMMIT: sha,
+                                         TAG_TRAIN_RUN: run_id, "brats.feature_set": sel.result.label,
+                                         **data_validation_tag(paths.metrics_dir)}, Path(tmp))
+    return uri, version, ae_version

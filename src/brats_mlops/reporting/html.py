@@ -9,28 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from brats_mlops.names import EXPERIMENTS, STAGE_BRANCH, TAG_STAGE
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:.5em 0;font-size:.85em}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #ddd;margin:4px 0}
 .run{color:#666;font-size:.8em;font-family:monospace}.grid{display:grid;grid-template-columns:1fr 1fr;gap:8px}"""
-
-
-def latest_runs(stages: list[str]) -> dict[str, str]:
-    """Run id of the latest FINISHED run of each stage (empty when the store has none)."""
-    from mlflow.tracking import MlflowClient
-
-    client, out = MlflowClient(), {}
-    for stage in stages:
-        exp = client.get_experiment_by_name(EXPERIMENTS[STAGE_BRANCH[stage]])
-        if exp is None:
-            continue
-        runs = client.search_runs([exp.experiment_id], f"tags.`{TAG_STAGE}` = '{stage}' and attributes.status = 'FINISHED'",
-                                  order_by=["attributes.start_time DESC"], max_results=1)
-        if runs:
-            out[stage] = runs[0].info.run_id
-    return out
 
 
 def _json(p: Path) -> dict[str, Any]:

@@ -151,6 +151,11 @@ class StageRun:
 
         mlflow.set_tags({k: str(v) for k, v in tags.items()})
 
+    def log_params(self, params: dict[str, Any]) -> None:
+        import mlflow
+
+        mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
+
     def set_status(self, reason: str | None = None) -> None:
         """``brats.status``: ``ok``, or ``skipped`` with ``brats.status_reason`` (nothing to do on this data)."""
         self.set_tags({TAG_STATUS: "skipped", TAG_STATUS_REASON: reason} if reason else {TAG_STATUS: "ok"})
@@ -242,3 +247,136 @@ def child_run(name: str, params: dict[str, Any] | None = None, tags: dict[str, A
         if params:
             mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
         yield StageRun(run)
+
+
+def active_run() -> StageRun | None:
+    """A handle on the active MLflow run (e.g. an Optuna trial's nested run), or None."""
+    import mlflow
+
+    run = mlflow.active_run()
+    return StageRun(run) if run is not None else None
+
+
+class TrainingRun:
+    """The tracker a training stage hands to the training loop (``training.loop.Tracker``).
+
+    The stage's MLflow run is opened when the loop starts — as a new run, or, when the loop resumes a killed
+    training, as the run its checkpoint names — so a resumed training keeps one run. Use as a context manager
+    around the ``train_*`` call and whatever the stage logs afterwards::
+
+        with TrainingRun(STAGE_TRAIN_SEG, params, ["seed", "segmentation"], deps=[...]) as run:
+            trained = train_segmentation(params, run)
+            run.log_artifact(...)
+    """
+
+    def __init__(self, stage: str, params: Params, sections: list[str], deps: list[str | Path] = (),
+                 tags: dict[str, Any] | None = None, key: str = "train_loss"):
+        self._args = dict(stage=stage, params=params, sections=sections, deps=deps, tags=tags)
+        self.key = key
+        self._cm: Any = None
+        self._run: StageRun | None = None
+        self._epochs: MlflowEpochTracker | None = None
+
+    def __enter__(self) -> "TrainingRun":
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        return bool(self._cm.__exit__(*exc)) if self._cm is not None else False
+
+    @property
+    def stage_run(self) -> StageRun:
+        if self._run is None:
+            raise RuntimeError("the training run has not started (start() is called by the training loop)")
+        return self._run
+
+    @property
+    def run_id(self) -> str:
+        return self.stage_run.run_id
+
+    def start(self, resume_run_id: str | None) -> str:
+        if self._run is None:
+            self._cm = stage_run(**self._args, run_id=resume_run_id)
+            self._run = self._cm.__enter__()
+            self._epochs = MlflowEpochTracker(self._run.run_id, self.key)
+        return self._run.run_id
+
+    def log_epoch(self, record: dict[str, float], step: int) -> None:
+        self._epochs.log_epoch(record, step)
+
+    def logged_epochs(self) -> set[int]:
+        return self._epochs.logged_epochs()
+
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        self.stage_run.log_metrics(metrics, step)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        self.stage_run.log_artifact(path, artifact_path)
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        self.stage_run.set_tags(tags)
+
+
+def log_to_run(run_id: str, metrics: dict[str, float]) -> None:
+    """Log ``metrics`` to another (finished) run, e.g. the held-out scores to the training run they belong to."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    for k, v in metrics.items():
+        client.log_metric(run_id, k, float(v))
+
+
+# ---------------------------------------------------------------------------------------------- reading the store
+def use_store(start: Path | None = None) -> str:
+    """Point MLflow at the project's store (``MLFLOW_TRACKING_URI`` wins) and return the URI (for the CLI)."""
+    import mlflow
+
+    from brats_mlops.config.schema import load_params
+
+    uri = tracking_uri(load_params(real_project_root(start) / "params.yaml"))
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def find_runs(branch: str, filter_string: str, order_by: list[str] | None = None, max_results: int | None = None) -> list[Any]:
+    """Runs of the experiment of ``branch`` matching ``filter_string`` (MLflow ``Run`` objects: ``.info``, ``.data``);
+    empty when the experiment does not exist yet."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    exp = client.get_experiment_by_name(EXPERIMENTS[branch])
+    if exp is None:
+        return []
+    kw = {"max_results": max_results} if max_results else {}
+    return list(client.search_runs([exp.experiment_id], filter_string, order_by=order_by or [], **kw))
+
+
+def latest_stage_runs(stages: list[str]) -> dict[str, str]:
+    """Run id of the latest FINISHED run of each stage (stages without one are left out)."""
+    out = {}
+    for stage in stages:
+        runs = find_runs(STAGE_BRANCH[stage], f"tags.`{TAG_STAGE}` = '{stage}' and attributes.status = 'FINISHED'",
+                         order_by=["attributes.start_time DESC"], max_results=1)
+        if runs:
+            out[stage] = runs[0].info.run_id
+    return out
+
+
+def run_params(run_id: str) -> dict[str, str]:
+    from mlflow.tracking import MlflowClient
+
+    return dict(MlflowClient().get_run(run_id).data.params)
+
+
+def download_artifact(run_id: str, artifact_path: str) -> Path:
+    """A run's artifact as a local file (quietly: no download progress bars)."""
+    import mlflow
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path))
+
+
+def experiment_names(tracking_server: str) -> list[tuple[str, str]]:
+    """``(name, id)`` of the experiments on a tracking server."""
+    from mlflow.tracking import MlflowClient
+
+    return [(e.name, e.experiment_id) for e in MlflowClient(tracking_server).search_experiments()]

@@ -11,22 +11,19 @@ enough to keep in memory (72 cases at 48³ are 32 MB; 494 at 112×112×96 are 2.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
-from brats_mlops.config.schema import AutoencoderParams
+from brats_mlops.config.schema import AutoencoderParams, Params
+from brats_mlops.data.datasets import load_volumes
 from brats_mlops.data.preprocessing import Plans
 from brats_mlops.losses.autoencoder import AdversarialLosses, build_perceptual, kl_loss
 from brats_mlops.models.autoencoder import autoencoder_config, build_autoencoder, build_discriminator
-from brats_mlops.training.common import Tracker, atomic_save, config_hash, history_tsv, report_missing_epochs
-from brats_mlops.utils.progress import progress
+from brats_mlops.training.loop import Tracker, Trained, Trainer, config_hash, history_tsv
 
-CHECKPOINT_VERSION = 1
 TERMS = ("l1", "kl", "perceptual", "adv_g", "generator", "discriminator")
 HISTORY_KEYS = ["epoch", *(f"train_{t}" for t in TERMS), "val_l1", "epoch_time_s"]
 
@@ -47,36 +44,10 @@ def autoencoder_split(plans: Plans, val_fraction: float, seed: int) -> dict[str,
     return {"train": sorted(ids[n_val:].tolist()), "val": sorted(ids[:n_val].tolist())}
 
 
-def load_volumes(preprocessed_dir: Path, ids: list[str]) -> torch.Tensor:
-    """(N, 1, X, Y, Z) float32 tensor of the autoencoder inputs of ``ids``; names a missing file."""
-    arrs = []
-    for cid in ids:
-        p = Plans.ae_path(preprocessed_dir, cid)
-        if not p.is_file():
-            raise FileNotFoundError(f"case {cid}: autoencoder input {p} is missing; rerun the preprocess stage")
-        arrs.append(np.load(p))
-    return torch.from_numpy(np.stack(arrs).astype(np.float32))
+class AutoencoderTrainer(Trainer):
+    """AutoencoderKL + PatchGAN batches, losses and validation L1; the loop is :class:`Trainer`'s.
 
-
-def load_autoencoder(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The generator of a ``best.pt``/``last.pt`` checkpoint in eval mode, and the checkpoint."""
-    ck = torch.load(path, map_location="cpu", weights_only=False)
-    model = build_autoencoder(ck["model_config"])
-    model.load_state_dict(ck["model"])
-    model.eval()
-    return model, ck
-
-
-@dataclass
-class AETrainResult:
-    history: list[dict[str, float]]
-    best_epoch: int
-    best_val_l1: float
-    resumed_from: int
-
-
-class AutoencoderTrainer:
-    """Args:
+    Args:
         cfg: the ``autoencoder`` params.
         preprocessed_dir: output of the preprocess stage (``autoencoder/<id>.npy``).
         split: ``{"train": [...], "val": [...]}`` case ids (see :func:`autoencoder_split`).
@@ -84,19 +55,21 @@ class AutoencoderTrainer:
         checkpoint_dir: where ``last.pt`` and ``best.pt`` live.
     """
 
+    desc = "autoencoder"
+    score_key = "val_l1"
+    maximize = False
+
     def __init__(self, cfg: AutoencoderParams, preprocessed_dir: Path, split: dict[str, list[str]], plans: Plans,
                  checkpoint_dir: Path, seed: int):
-        self.cfg, self.split, self.seed = cfg, split, seed
-        self.ckdir = Path(checkpoint_dir)
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        super().__init__(checkpoint_dir, seed, cfg.epochs, cfg.val_every)
+        self.cfg, self.split = cfg, split
         ae = plans.autoencoder
-        self.mc = autoencoder_config(cfg, tuple(ae["shape"]), ae["modality"])
-        self.mc["preprocess"] = dict(ae)  # how a new case becomes an input (inference.latents.case_input)
-        self.mc["mask_modalities"] = list(plans.modalities)  # the brain mask is non-zero in any of these
-        self.hash = config_hash(cfg, {"split": split, "seed": seed, "model_config": self.mc})
-        torch.manual_seed(seed)
-        self.gen = build_autoencoder(self.mc).to(self.device)
-        self.disc = build_discriminator(self.mc).to(self.device)
+        self.model_config = autoencoder_config(cfg, tuple(ae["shape"]), ae["modality"])
+        self.model_config["preprocess"] = dict(ae)  # how a new case becomes an input (inference.latents.case_input)
+        self.model_config["mask_modalities"] = list(plans.modalities)  # the brain mask is non-zero in any of these
+        self.config_hash = config_hash(cfg, {"split": split, "seed": seed, "model_config": self.model_config})
+        self.gen = build_autoencoder(self.model_config).to(self.device)
+        self.disc = build_discriminator(self.model_config).to(self.device)
         self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=cfg.lr_generator)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr_discriminator)
         self.adv = AdversarialLosses()
@@ -105,33 +78,18 @@ class AutoencoderTrainer:
             self.perceptual = self.perceptual.to(self.device)
         self.x_train = load_volumes(Path(preprocessed_dir), split["train"])
         self.x_val = load_volumes(Path(preprocessed_dir), split["val"])
-        self.history: list[dict[str, float]] = []
-        self.best_val, self.best_epoch, self.start_epoch = float("inf"), -1, 0
-        self.run_id: str | None = None
 
-    # ------------------------------------------------------------------ checkpoints
-    def resumable(self) -> dict[str, Any] | None:
-        p = self.ckdir / "last.pt"
-        if not p.is_file():
-            return None
-        ck = torch.load(p, map_location="cpu", weights_only=False)
-        if ck.get("version") != CHECKPOINT_VERSION or ck.get("config_hash") != self.hash or ck["epoch"] >= self.cfg.epochs:
-            return None
-        return ck
+    @classmethod
+    def from_params(cls, params: Params, checkpoint_dir: str | Path | None = None) -> "AutoencoderTrainer":
+        """The trainer the ``train_autoencoder`` stage runs (split per :func:`autoencoder_split`)."""
+        p = params.paths
+        plans = Plans.load(p.preprocessed_dir)
+        split = autoencoder_split(plans, params.autoencoder.val_fraction, params.seed)
+        return cls(params.autoencoder, Path(p.preprocessed_dir), split, plans, Path(checkpoint_dir or p.autoencoder_checkpoints),
+                   params.seed)
 
-    def load(self, ck: dict[str, Any]) -> None:
-        self.gen.load_state_dict(ck["model"])
-        self.disc.load_state_dict(ck["discriminator"])
-        self.opt_g.load_state_dict(ck["opt_g"])
-        self.opt_d.load_state_dict(ck["opt_d"])
-        self.history, self.best_val, self.best_epoch = ck["history"], ck["best_val"], ck["best_epoch"]
-        self.start_epoch, self.run_id = ck["epoch"], ck.get("run_id")
-
-    def _state(self, epoch_done: int) -> dict[str, Any]:
-        return {"version": CHECKPOINT_VERSION, "config_hash": self.hash, "epoch": epoch_done, "model": self.gen.state_dict(),
-                "discriminator": self.disc.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "history": self.history, "best_val": self.best_val, "best_epoch": self.best_epoch, "run_id": self.run_id,
-                "model_config": self.mc}
+    def stateful(self) -> dict[str, Any]:
+        return {"model": self.gen, "discriminator": self.disc, "opt_g": self.opt_g, "opt_d": self.opt_d}
 
     # ------------------------------------------------------------------ one step / epoch
     def generator_terms(self, x: torch.Tensor, adversarial: bool) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
@@ -192,33 +150,24 @@ class AutoencoderTrainer:
         recon = self.reconstruct(self.x_val)
         return {"val_l1": float((recon - self.x_val).abs().mean())}
 
-    # ------------------------------------------------------------------ the loop
-    def fit(self, tracker: Tracker | None = None, on_checkpoint: Callable[[int], None] | None = None) -> AETrainResult:
-        self.ckdir.mkdir(parents=True, exist_ok=True)
-        resumed_from = self.start_epoch
-        report_missing_epochs(tracker, self.history)
-        bar = progress(range(self.start_epoch, self.cfg.epochs), total=self.cfg.epochs - self.start_epoch, desc="autoencoder")
-        for epoch in bar:
-            t0 = time.perf_counter()
-            torch.manual_seed(self.seed * 7919 + epoch)
-            rec: dict[str, float] = {"epoch": epoch, **self.train_epoch(epoch)}
-            if (epoch + 1) % self.cfg.val_every == 0 or epoch + 1 == self.cfg.epochs:
-                rec.update(self.validate())
-            rec["epoch_time_s"] = time.perf_counter() - t0
-            self.history.append(rec)
-            if rec.get("val_l1", float("inf")) < self.best_val:
-                self.best_val, self.best_epoch = rec["val_l1"], epoch
-                atomic_save({"model": self.gen.state_dict(), "model_config": self.mc, "epoch": epoch,
-                             "val_l1": self.best_val, "config_hash": self.hash}, self.ckdir / "best.pt")
-            atomic_save(self._state(epoch + 1), self.ckdir / "last.pt")
-            if on_checkpoint:
-                on_checkpoint(epoch)
-            if tracker is not None:
-                tracker.log_epoch(rec, epoch)
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(l1=f"{rec['train_l1']:.4f}", val=f"{rec.get('val_l1', float('nan')):.4f}")
-        return AETrainResult(self.history, self.best_epoch, self.best_val, resumed_from)
+    def postfix(self, record: dict[str, float]) -> dict[str, str]:
+        return {"l1": f"{record['train_l1']:.4f}", "val": f"{record.get('val_l1', float('nan')):.4f}"}
 
 
 def save_history(history: list[dict[str, float]], path: Path) -> None:
     history_tsv(history, HISTORY_KEYS, path)
+
+
+def train_autoencoder(params: Params, tracker: Tracker | None = None, checkpoint_dir: str | Path | None = None,
+                      history_path: Path | None = None) -> Trained:
+    """Train (or resume) the autoencoder configured by ``params``; the DVC stage and the Optuna objective both call this."""
+    trainer = AutoencoderTrainer.from_params(params, checkpoint_dir)
+    result = trainer.fit(tracker, on_checkpoint=(lambda _: save_history(trainer.history, history_path)) if history_path else None)
+    if history_path:
+        save_history(result.history, history_path)
+    last = result.history[-1]
+    metrics = {"best_epoch": result.best_epoch, "best_val_l1": result.best_score, "final_train_l1": last["train_l1"],
+               "epochs": len(result.history), "n_train": len(trainer.split["train"]), "n_val": len(trainer.split["val"]),
+               "latent_shape": trainer.model_config["latent_shape"],
+               "mean_epoch_time_s": float(np.mean([h["epoch_time_s"] for h in result.history]))}
+    return Trained(metrics, result, trainer)

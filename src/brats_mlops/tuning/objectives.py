@@ -7,30 +7,36 @@ logged to the trial's nested MLflow run.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import numpy as np
 import optuna
-import pandas as pd
 
-from brats_mlops.config.schema import AutoencoderParams, Params, SegmentationParams
+from brats_mlops.config.schema import Params, parse_params
+from brats_mlops.tracking import active_run
+from brats_mlops.training.autoencoder import train_autoencoder
+from brats_mlops.training.segmentation import train_segmentation
 from brats_mlops.tuning.study import StudySpec
 
 
 class PruningTracker:
-    """A trainer's tracker that reports ``key`` to the trial (pruning) and every value to the active MLflow run."""
+    """The training loop's tracker in a study: reports ``key`` to the trial (pruning) and every value to the
+    trial's nested MLflow run (the active run)."""
 
     def __init__(self, trial: optuna.Trial, key: str):
         self.trial, self.key = trial, key
+        self.run = active_run()
+
+    def start(self, resume_run_id: str | None) -> str | None:
+        return self.run.run_id if self.run else None
 
     def log_epoch(self, record: dict[str, float], step: int) -> None:
-        mlflow.log_metrics({k: float(v) for k, v in record.items() if k != "epoch" and v is not None}, step=step)
+        if self.run is not None:
+            self.run.log_metrics({k: v for k, v in record.items() if k != "epoch" and v is not None}, step=step)
         if record.get(self.key) is not None:
             self.trial.report(float(record[self.key]), step)
             if self.trial.should_prune():
@@ -38,6 +44,13 @@ class PruningTracker:
 
     def logged_epochs(self) -> set[int]:
         return set()
+
+
+def _override(params: Params, section: str, values: dict[str, Any]) -> Params:
+    """``params`` with ``values`` merged into ``section`` (validated like params.yaml)."""
+    raw = params.dump()
+    raw[section] = {**raw[section], **values}
+    return parse_params(raw)
 
 
 def _maybe_hang(trial: optuna.Trial) -> None:
@@ -48,26 +61,17 @@ def _maybe_hang(trial: optuna.Trial) -> None:
 
 # ----------------------------------------------------------------------------------------------- segmentation
 def segmentation_objective(trial: optuna.Trial, params: Params) -> float:
-    from brats_mlops.data.preprocessing import Plans
-    from brats_mlops.training.segmentation import SegmentationTrainer
-
+    """Loss weights (and region thresholds) → best validation composite Dice of a short training."""
     cfg = params.segmentation
-    raw = cfg.model_dump(mode="json")
-    raw["loss"] = {"dice": trial.suggest_float("dice", 0.5, 1.5), "ce_beta": trial.suggest_float("ce_beta", 0.0, 1.0),
-                   "focal": trial.suggest_float("focal", 0.0, 1.0), "edge": trial.suggest_float("edge", 0.0, 0.1)}
+    over: dict[str, Any] = {"loss": {"dice": trial.suggest_float("dice", 0.5, 1.5), "ce_beta": trial.suggest_float("ce_beta", 0.0, 1.0),
+                                     "focal": trial.suggest_float("focal", 0.0, 1.0), "edge": trial.suggest_float("edge", 0.0, 0.1)},
+                            "epochs": params.tune.segmentation_epochs, "val_every": 1}
     if cfg.mode == "region":
-        raw["region_thresholds"] = [trial.suggest_float(f"threshold_{r}", 0.3, 0.7) for r in ("wt", "tc", "et")]
-    raw.update(epochs=params.tune.segmentation_epochs, val_every=1)
+        over["region_thresholds"] = [trial.suggest_float(f"threshold_{r}", 0.3, 0.7) for r in ("wt", "tc", "et")]
     _maybe_hang(trial)
-    new = SegmentationParams(**raw)
-    p = params.paths
-    plans = Plans.load(p.preprocessed_dir)
-    split = json.loads((Path(p.splits_dir) / "segmentation.json").read_text())
     with tempfile.TemporaryDirectory() as ck:
-        t = SegmentationTrainer(new, Path(p.preprocessed_dir), split, plans.num_classes, plans.modalities, plans.crop_size,
-                                plans.healthy_label, Path(ck), params.seed)
-        res = t.fit(PruningTracker(trial, "val_dice_composite"))
-    return float(res.best_score)
+        trained = train_segmentation(_override(params, "segmentation", over), PruningTracker(trial, "val_dice_composite"), Path(ck))
+    return float(trained.metrics["best_val_dice_composite"])
 
 
 def segmentation_params(best: dict[str, Any]) -> dict[str, Any]:
@@ -79,25 +83,18 @@ def segmentation_params(best: dict[str, Any]) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------------------- autoencoder
 def autoencoder_objective(trial: optuna.Trial, params: Params) -> float:
-    from brats_mlops.data.preprocessing import Plans
-    from brats_mlops.training.autoencoder import AutoencoderTrainer, autoencoder_split
-
+    """KL / adversarial (/ perceptual) weights → best validation L1 of a short training."""
     cfg = params.autoencoder
-    raw = cfg.model_dump(mode="json")
-    raw["loss"]["kl"] = trial.suggest_float("kl", 1e-8, 1e-4, log=True)
-    raw["loss"]["adversarial"] = trial.suggest_float("adversarial", 1e-3, 1e-1, log=True)
+    loss = cfg.loss.model_dump(mode="json")
+    loss["kl"] = trial.suggest_float("kl", 1e-8, 1e-4, log=True)
+    loss["adversarial"] = trial.suggest_float("adversarial", 1e-3, 1e-1, log=True)
     if cfg.loss.perceptual_cache_dir:  # only when the perceptual network's weights are on disk
-        raw["loss"]["perceptual"] = trial.suggest_float("perceptual", 1e-4, 1e-2, log=True)
-    raw.update(epochs=params.tune.autoencoder_epochs, val_every=1)
+        loss["perceptual"] = trial.suggest_float("perceptual", 1e-4, 1e-2, log=True)
     _maybe_hang(trial)
-    new = AutoencoderParams(**raw)
-    p = params.paths
-    plans = Plans.load(p.preprocessed_dir)
+    over = {"loss": loss, "epochs": params.tune.autoencoder_epochs, "val_every": 1}
     with tempfile.TemporaryDirectory() as ck:
-        t = AutoencoderTrainer(new, Path(p.preprocessed_dir), autoencoder_split(plans, cfg.val_fraction, params.seed), plans,
-                               Path(ck), params.seed)
-        res = t.fit(PruningTracker(trial, "val_l1"))
-    return float(res.best_val_l1)
+        trained = train_autoencoder(_override(params, "autoencoder", over), PruningTracker(trial, "val_l1"), Path(ck))
+    return float(trained.metrics["best_val_l1"])
 
 
 def autoencoder_params(best: dict[str, Any]) -> dict[str, Any]:
@@ -119,22 +116,11 @@ SPACES = {  # Appendix A's grids as continuous / integer ranges
 
 
 def _survival_data(params: Params) -> tuple[np.ndarray, np.ndarray]:
-    from brats_mlops.survival.experiment import feature_matrix
+    """The training split's feature matrix of ``tune.survival_feature_set`` and its labels (as the survival stage)."""
+    from brats_mlops.survival.branch import SurvivalInputs
 
-    p, ts = params.paths, params.tune
-    cohort = pd.read_csv(Path(p.splits_dir) / "survival.csv")
-    train = cohort[cohort.subset == "train"]
-    seg = pd.read_csv("data/features/segmentation_volumes.csv") if Path("data/features/segmentation_volumes.csv").is_file() else None
-
-    def npz(path: str, key: str):
-        if not Path(path).is_file():
-            return None
-        z = np.load(path)
-        return dict(zip(z["case_ids"].tolist(), z[key]))
-
-    X = feature_matrix(ts.survival_feature_set, ts.survival_with_age, train, seg, npz("data/features/bottleneck.npz", "features"),
-                       npz("data/features/latents.npz", "latents"))
-    return X, train.label.to_numpy(dtype=int)
+    data, ts = SurvivalInputs.load(params.paths, classification_only=True), params.tune
+    return data.features(ts.survival_feature_set, ts.survival_with_age, data.train), data.train.label.to_numpy(dtype=int)
 
 
 def survival_objective(trial: optuna.Trial, params: Params) -> float:
@@ -155,8 +141,10 @@ def survival_objective(trial: optuna.Trial, params: Params) -> float:
     pipe, _ = make_pipeline(model, params.seed, pca=pca, pca_columns=n_img if (ts.survival_with_age and pca is not None) else None)
     pipe.set_params(**{f"clf__{k}": v for k, v in hp.items()})
     scores = cross_val_score(pipe, X, y, cv=StratifiedKFold(s.cv_folds, shuffle=True, random_state=params.seed), scoring="f1_macro")
+    run = active_run()
     for i, v in enumerate(scores):
-        mlflow.log_metric("fold_macro_f1", float(v), step=i)
+        if run is not None:
+            run.log_metrics({"fold_macro_f1": float(v)}, step=i)
     return float(scores.mean())
 
 
@@ -171,14 +159,13 @@ def survival_params(best: dict[str, Any]) -> dict[str, Any]:
 def missing_inputs(study: str, params: Params) -> list[str]:
     """Inputs a study needs that are not there yet (they come from `dvc repro`)."""
     p = params.paths
-    need = {"segmentation": [Path(p.preprocessed_dir) / "plans.json", Path(p.splits_dir) / "segmentation.json"],
+    need = {"segmentation": [Path(p.preprocessed_dir) / "plans.json", p.segmentation_split],
             "autoencoder": [Path(p.preprocessed_dir) / "plans.json"],
-            "survival": [Path(p.splits_dir) / "survival.csv"]}[study]
+            "survival": [p.survival_cohort]}[study]
     if study == "survival":
         fs = params.tune.survival_feature_set
-        need.append({"segmentation_volumes": Path("data/features/segmentation_volumes.csv"),
-                     "bottleneck": Path("data/features/bottleneck.npz"),
-                     "age_only": Path(p.splits_dir) / "survival.csv"}.get(fs, Path("data/features/latents.npz")))
+        need.append({"segmentation_volumes": p.segmentation_volumes, "bottleneck": p.bottleneck_features,
+                     "age_only": p.survival_cohort}.get(fs, p.latents))
     return [str(x) for x in need if not x.is_file()]
 
 

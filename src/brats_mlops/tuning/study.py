@@ -112,9 +112,7 @@ def run_study(spec: StudySpec, params: Params, n_trials: int | None = None) -> o
                     raise
                 child.log_metrics({spec.metric: value})
                 child.set_tags({"brats.trial_state": "COMPLETE"})
-                import mlflow
-
-                mlflow.log_params({k: str(v) for k, v in trial.params.items()})
+                child.log_params(trial.params)
                 return value
 
         remaining = n_trials - already

@@ -1,4 +1,5 @@
-"""Datasets of preprocessed cases (``.npy`` written by the preprocess stage)."""
+"""Datasets of preprocessed cases (``.npy`` written by the preprocess stage): 3-D segmentation crops and the
+autoencoder's whole-volume inputs."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import torch
 import torchio as tio
 from torch.utils.data import Dataset
 
-from brats_mlops.data.preprocessing import load_preprocessed
-from brats_mlops.training.augment import arrays_from_subject, subject_from_arrays
+from brats_mlops.data.preprocessing import Plans, load_preprocessed
+from brats_mlops.data.augment import arrays_from_subject, subject_from_arrays
 
 
 class SegmentationDataset(Dataset):
@@ -43,3 +44,14 @@ def label_frequencies(preprocessed_dir: str | Path, case_ids: list[str], num_cla
         _, lab = load_preprocessed(preprocessed_dir, cid, mmap=True)
         counts += np.bincount(np.asarray(lab).ravel(), minlength=num_classes)[:num_classes]
     return counts
+
+
+def load_volumes(preprocessed_dir: Path, ids: list[str]) -> torch.Tensor:
+    """(N, 1, X, Y, Z) float32 tensor of the autoencoder inputs of ``ids``; names a missing file."""
+    arrs = []
+    for cid in ids:
+        p = Plans.ae_path(preprocessed_dir, cid)
+        if not p.is_file():
+            raise FileNotFoundError(f"case {cid}: autoencoder input {p} is missing; rerun the preprocess stage")
+        arrs.append(np.load(p))
+    return torch.from_numpy(np.stack(arrs).astype(np.float32))

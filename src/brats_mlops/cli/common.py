@@ -1,0 +1,64 @@
+"""What every command module shares: the Typer apps, the console, one-line errors, option types."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from enum import Enum
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+# our pyfunc models take case folders and arrays on purpose (no type-hint schema); MLflow warns on every load
+warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method.*")
+
+app = typer.Typer(
+    help="brats_mlops: a reproducible, tracked BraTS pipeline. The pipeline itself runs with `dvc repro`; "
+    "these commands check data, make synthetic data, apply presets and find results.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+preset_app = typer.Typer(help="Named params presets (params/presets/*.yaml).", no_args_is_help=True)
+app.add_typer(preset_app, name="preset")
+server_app = typer.Typer(help="The MLflow tracking server (127.0.0.1, proxied artifacts): start, status, stop.", no_args_is_help=True)
+app.add_typer(server_app, name="server")
+console = Console(stderr=True)
+
+
+class SourceOpt(str, Enum):
+    synthetic = "synthetic"
+    brats2020 = "brats2020"
+    brats2023 = "brats2023"
+    brats2024 = "brats2024"
+    msd = "msd"
+
+
+class OnFailure(str, Enum):
+    quarantine = "quarantine"
+    stop = "stop"
+
+
+def fail(msg: str, code: int = 2) -> None:
+    """Print ``error: <msg>`` (one line, no traceback) and exit with ``code``."""
+    console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def parse_modalities(text: str) -> tuple[str, ...]:
+    from brats_mlops.names import MODALITIES
+
+    mods = tuple(m.strip().lower() for m in text.replace(" ", ",").split(",") if m.strip())
+    bad = [m for m in mods if m not in MODALITIES]
+    if bad or not mods:
+        fail(f"--modalities: unknown {bad or 'empty list'}; valid: {', '.join(MODALITIES)} (comma separated)")
+    return tuple(m for m in MODALITIES if m in mods)
+
+
+def use_store() -> str:
+    """Point MLflow at the project's store (``MLFLOW_TRACKING_URI`` wins) and return the URI."""
+    from brats_mlops.tracking import use_store as _use
+
+    return _use()

@@ -1,0 +1,135 @@
+"""`brats-mlops validate | synthesize | evaluate`: datasets and scoring."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from brats_mlops.cli.common import OnFailure, SourceOpt, app, console, fail, parse_modalities
+
+
+@app.command()
+def validate(
+    root: Annotated[Path, typer.Option("--root", help="Dataset root folder (layout given by --source).")],
+    source: Annotated[SourceOpt, typer.Option("--source", help="Layout of the data under --root.")] = SourceOpt.brats2020,
+    modalities: Annotated[str, typer.Option("--modalities", help="Comma-separated modalities to require.")] = "t1,t1ce,t2,flair",
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write the Markdown report here.")] = None,
+    report_json: Annotated[Optional[Path], typer.Option("--report-json", help="Write one verdict per case id / orphan CSV row (JSON) here.")] = None,
+    on_failure: Annotated[OnFailure, typer.Option("--on-failure", help="quarantine: list failing cases and exit 0; stop: exit 1 if any case fails.")] = OnFailure.quarantine,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes reading images.")] = 2,
+    min_nonzero_fraction: Annotated[float, typer.Option(help="A modality with fewer non-zero voxels counts as empty.")] = 0.01,
+) -> None:
+    """Check a dataset before a long run (like nnU-Net's --verify_dataset_integrity).
+
+    Every case gets a verdict: passed, or quarantined with reasons naming the file and the problem.
+    Clinical-table problems never quarantine a case; they take it out of the survival cohort.
+    """
+    from brats_mlops.config.schema import ValidateParams
+    from brats_mlops.data.readers import DatasetLayoutError, discover
+    from brats_mlops.data.validation import render_report, stop_message, validate_dataset
+
+    mods = parse_modalities(modalities)
+    try:
+        index = discover(source.value, root, mods)
+    except DatasetLayoutError as err:
+        fail(str(err))
+    result = validate_dataset(index, ValidateParams(min_nonzero_fraction=min_nonzero_fraction), mods, workers)
+    table = Table(title=f"{source.value} at {root}: {len(result.cases)} cases", show_lines=False)
+    for col in ("case", "role", "verdict", "reasons", "survival cohort"):
+        table.add_column(col, overflow="fold")
+    for e in result.entries():
+        colour = "green" if e["verdict"] == "passed" else "red"
+        why = "\n".join(e["reasons"]) if e["verdict"] != "passed" else "\n".join(e["clinical_reasons"])
+        table.add_row(e["id"] + (" (csv row)" if e["kind"] == "csv_row" else ""), e["role"] or "-",
+                      f"[{colour}]{e['verdict']}[/]", escape(why), "yes" if e["survival_cohort"] else "no")
+    Console(width=max(140, Console().width)).print(table)
+    m = result.metrics
+    console.print(f"passed {m['passed']}, quarantined {m['quarantined']}, survival cohort {m['survival_cohort']}, "
+                  f"orphan CSV rows {m['orphan_rows']}, duplicate ids {m['duplicate_ids']}")
+    if report:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(render_report(result))
+        console.print(f"report: {report}")
+    if report_json:
+        report_json.parent.mkdir(parents=True, exist_ok=True)
+        report_json.write_text(json.dumps({"source": source.value, "root": str(root), "metrics": m, "entries": result.entries()}, indent=1))
+        console.print(f"verdicts: {report_json}")
+    if on_failure == OnFailure.stop and m["quarantined"]:
+        console.print(escape(stop_message(result)), highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def synthesize(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the BraTS 2020-layout dataset into.")],
+    n_train: Annotated[int, typer.Option(min=2, help="Labelled cases.")] = 10,
+    n_validation: Annotated[int, typer.Option(min=0, help="Unlabelled cases.")] = 2,
+    shape: Annotated[tuple[int, int, int], typer.Option(help="Volume shape, e.g. 240 240 155.")] = (96, 96, 64),
+    spacing: Annotated[tuple[float, float, float], typer.Option(help="Voxel spacing in mm.")] = (2.5, 2.5, 2.42),
+    seed: Annotated[int, typer.Option(help="Seed; the data are a deterministic function of it.")] = 2020,
+    workers: Annotated[int, typer.Option(min=1)] = 2,
+) -> None:
+    """Write synthetic BraTS 2020-layout data (brains, tumours, survival table) without any download."""
+    from brats_mlops.config.schema import ParamsError, SyntheticParams
+    from brats_mlops.data.synthetic import generate_dataset
+
+    try:
+        cfg = SyntheticParams(n_train=n_train, n_validation=n_validation, shape=shape, spacing=spacing, seed=seed)
+    except (ParamsError, ValueError) as err:
+        fail(str(err))
+    generate_dataset(out, cfg, num_workers=workers)
+    console.print(f"wrote {n_train} labelled + {n_validation} unlabelled cases to {out}")
+
+
+class LabelsOpt(str, Enum):
+    brats2020 = "brats2020"
+    brats2023 = "brats2023"
+    brats2024 = "brats2024"
+    msd = "msd"
+
+
+EVAL_COLUMNS = ("dice", "hd95", "lesion_dice", "lesion_hd95")
+
+
+@app.command()
+def evaluate(
+    pred: Annotated[Path, typer.Option("--pred", help="A prediction NIfTI, or a folder of them (matched to --gt by BraTS case id in the file name, else identical names).")],
+    gt: Annotated[Path, typer.Option("--gt", help="The ground-truth NIfTI, or a folder (a dataset folder works: only its *seg* / labelsTr files are read).")],
+    labels: Annotated[LabelsOpt, typer.Option("--labels", help="Label convention of both: brats2020 (1 NCR, 2 ED, 4 ET) | brats2023 (1, 2, 3) | brats2024 (1, 2, 3, 4 = resection cavity) | msd (1 edema, 2 non-enhancing, 3 enhancing).")] = LabelsOpt.brats2023,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write {\"cases\": {id: {...}}, \"mean\": {...}} here (keys as metrics/segmentation.json).")] = None,
+) -> None:
+    """Score predictions like the official BraTS 2023 evaluation: whole-volume ("legacy") Dice / HD95 and
+    lesion-wise Dice / HD95 of WT, TC and ET (3x 18-neighbourhood dilation merges GT lesions, GT lesions <= 50 mm^3
+    left out, misses and false positives Dice 0 / HD95 374), per-label Dice, sensitivity and specificity."""
+    from brats_mlops.metrics.evaluate import EvaluationError
+    from brats_mlops.metrics.evaluate import evaluate as run_eval
+    from brats_mlops.utils.progress import progress
+
+    try:
+        res = run_eval(pred, gt, labels.value, progress=progress)
+    except EvaluationError as err:
+        fail(str(err))
+    t = Table(title=f"BraTS 2023 evaluation ({labels.value} labels, {res['n_cases']} case(s))")
+    t.add_column("case")
+    cols = [f"{m}_{r}" for m in EVAL_COLUMNS for r in ("wt", "tc", "et")]
+    for c in cols:
+        t.add_column(c, justify="right")
+    rows = list(res["cases"].items()) + ([("mean", res["mean"])] if res["n_cases"] > 1 else [])
+    for cid, m in rows:
+        t.add_row(cid, *(f"{m[c]:.4f}" if "dice" in c else f"{m[c]:.2f}" for c in cols))
+    Console(width=max(200, console.width)).print(t)
+    if res["unmatched_predictions"]:
+        u = res["unmatched_predictions"]
+        console.print(f"[yellow]note:[/] {len(u)} prediction(s) have no ground truth and were not scored: {', '.join(u[:10])}"
+                      + (" ..." if len(u) > 10 else ""))
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(res, indent=1) + "\n")
+        console.print(f"wrote {json_out}")

@@ -1,0 +1,166 @@
+"""`brats-mlops models | promote | rollback | predict | compare`: the registry and what uses it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from brats_mlops.cli.common import app, console, fail, use_store
+from brats_mlops.names import MODEL_NAMES
+
+
+def _default_sample_case() -> Path:
+    from brats_mlops.config.schema import load_params
+    from brats_mlops.data.readers import DatasetLayoutError, discover
+    from brats_mlops.tracking import real_project_root
+
+    root = real_project_root()
+    p = load_params(root / "params.yaml")
+    try:
+        idx = discover(p.data.source, root / p.data.root, p.data.modalities)
+    except DatasetLayoutError as err:
+        fail(f"no sample case for the 'loads' gate ({err}); pass --sample-case DIR")
+    labelled = [c for c in idx.cases if c.seg is not None and not c.problems]
+    if not labelled:
+        fail(f"no usable case under {p.data.root} for the 'loads' gate; pass --sample-case DIR")
+    return labelled[0].folder
+
+
+def _check_model_name(name: str) -> str:
+    if name not in MODEL_NAMES:
+        fail(f"unknown model {name!r}; registered model names: {', '.join(MODEL_NAMES)}")
+    return name
+
+
+@app.command()
+def models(
+    name: Annotated[Optional[str], typer.Argument(help="A registered model (default: all).")] = None,
+    show_history: Annotated[bool, typer.Option("--history", help="Also print each model's promotion/rollback history.")] = False,
+) -> None:
+    """List registered models: versions, aliases (@champion, @previous, @challenger) and their key metrics."""
+    from brats_mlops.registry.promotion import history, models_overview
+
+    use_store()
+    rows = models_overview([_check_model_name(name)] if name else None)
+    if not rows:
+        console.print("no registered models yet: `make run` (or `dvc repro`) registers them")
+        return
+    table = Table(title="registered models")
+    for col in ("model", "version", "aliases", "primary metric", "metrics", "created", "run"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        prim = r["metrics"].get(r["primary"], "-") if r["primary"] else "-"
+        others = ", ".join(f"{k}={v}" for k, v in sorted(r["metrics"].items()) if k != r["primary"])
+        table.add_row(r["name"], r["version"], ", ".join("@" + a for a in r["aliases"]), f"{r['primary']}={prim}", others,
+                      r["created"], (r["run_id"] or "")[:8])
+    Console(width=max(160, Console().width)).print(table)
+    if show_history:
+        for n in sorted({r["name"] for r in rows}):
+            console.print(f"[bold]{n}[/] history:")
+            for h in history(n):
+                console.print(f"  {h['when']}  {h['action']:<8} v{h['version']}  (previous champion: {h.get('previous') or h.get('champion')})  "
+                              f"by {h['who']}  why: {escape(str(h.get('why')))}" + ("  [FORCED]" if h.get("forced") else ""), highlight=False)
+
+
+@app.command()
+def promote(
+    name: Annotated[str, typer.Argument(help="brats-segmentation | brats-autoencoder | brats-survival")],
+    version: Annotated[Optional[str], typer.Argument(help="Version to promote (default: the @challenger).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Promote even if it does not beat the champion (needs --reason).")] = False,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (recorded in the model's history).")] = None,
+    sample_case: Annotated[Optional[Path], typer.Option("--sample-case", help="Case folder for the 'loads and predicts' gate (default: the first labelled case of the project's data).")] = None,
+) -> None:
+    """Set @champion on a version when the gates pass: required metrics exist, it beats the current champion on the
+    primary metric (dice_brats; val_l1; macro_f1), its training data passed validation, and it loads and predicts
+    on a sample case. The old champion becomes @previous; the promotion is recorded on the model."""
+    from brats_mlops.registry.checks import sample_case_check
+    from brats_mlops.registry.promotion import CHALLENGER, PromotionRefused, alias_version
+    from brats_mlops.registry.promotion import promote as do_promote
+
+    use_store()
+    _check_model_name(name)
+    version = version or alias_version(name, CHALLENGER)
+    if version is None:
+        fail(f"{name} has no @challenger version; give a version (see `brats-mlops models {name}`)")
+    try:
+        entry = do_promote(name, version, force, reason, sample_case_check(sample_case or _default_sample_case()))
+    except PromotionRefused as err:
+        fail(str(err), code=1)
+    for g in entry["gates"]:
+        console.print(f"  [green]ok[/] {escape(g)}", highlight=False)
+    console.print(f"{name} version {version} is now @champion" + (f" (v{entry['previous']} is @previous)" if entry["previous"] else ""))
+
+
+@app.command()
+def rollback(
+    name: Annotated[str, typer.Argument(help="brats-segmentation | brats-autoencoder | brats-survival")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the model's history).")],
+) -> None:
+    """Put @champion back on the @previous version (recorded in the model's history)."""
+    from brats_mlops.registry.promotion import PromotionRefused
+    from brats_mlops.registry.promotion import rollback as do_rollback
+
+    use_store()
+    _check_model_name(name)
+    try:
+        entry = do_rollback(name, reason)
+    except PromotionRefused as err:
+        fail(str(err), code=1)
+    console.print(f"{name}: @champion is version {entry['version']} again (was {entry['previous']})")
+
+
+@app.command()
+def predict(
+    case: Annotated[Path, typer.Option("--case", help="A case folder in BraTS 2020/2021 (<id>_t1ce.nii.gz) or 2023/2024 (<id>-t1c.nii.gz) naming, or an MSD 4-D image (imagesTr/BRATS_001.nii.gz, dataset.json one level up).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (segmentation NIfTI, overlay PNG, JSON).")],
+    age: Annotated[Optional[float], typer.Option("--age", help="Patient age in years: also predict the survival class.")] = None,
+    alias: Annotated[str, typer.Option("--alias", help="Alias of the registered models to use.")] = "champion",
+    version: Annotated[Optional[str], typer.Option("--version", help="A segmentation model version (overrides --alias).")] = None,
+    survival_version: Annotated[Optional[str], typer.Option("--survival-version", help="A survival model version (overrides --alias).")] = None,
+) -> None:
+    """Segment a new case with models:/brats-segmentation@champion (and, with --age, classify survival with
+    models:/brats-survival@champion). Writes the labels in the input's convention with its affine and header."""
+    from brats_mlops.data.io import ImageReadError
+    from brats_mlops.data.readers import DatasetLayoutError
+    from brats_mlops.registry.predict import model_uri, predict_case
+    from brats_mlops.names import MODEL_SEGMENTATION, MODEL_SURVIVAL
+
+    use_store()
+    seg_uri = model_uri(MODEL_SEGMENTATION, alias, version)
+    surv_uri = model_uri(MODEL_SURVIVAL, alias, survival_version) if age is not None else None
+    if age is not None and not 0 <= age <= 120:
+        fail(f"--age {age} is not a plausible age in years")
+    try:
+        r = predict_case(case, out, seg_uri, surv_uri, age)
+    except (DatasetLayoutError, ImageReadError, LookupError, FileNotFoundError) as err:
+        fail(str(err))
+    v = r["volumes_cm3"]
+    console.print(f"{r['case_id']} ({r['naming']} naming): WT {v['wt']:.1f} cm³, TC {v['tc']:.1f} cm³, ET {v['et']:.1f} cm³  [{seg_uri}]")
+    if "survival" in r:
+        s_ = r["survival"]
+        console.print(f"survival: {s_['class_name']} (class {s_['class']}, p={s_['probability']:.2f})  [{surv_uri}]")
+    console.print(f"wrote {r['segmentation']}, {r['overlay']}, {out / (r['case_id'] + '.json')}")
+
+
+@app.command()
+def compare(
+    group: Annotated[str, typer.Option("--group", help="Ablation group (the brats.ablation_group tag, params segmentation.ablation_group).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for <group>.md/.csv/.png.")] = Path("reports/ablations"),
+    n_boot: Annotated[int, typer.Option("--n-boot", min=100, help="Bootstrap resamples for the intervals.")] = 2000,
+) -> None:
+    """Compare the runs of an ablation group (paper Tables 4/5): mean [95% CI] per metric, the best marked, a paired
+    Wilcoxon test of each run against the best on per-case composite Dice, and a bar chart."""
+    from brats_mlops.analysis.compare import write_comparison
+
+    use_store()
+    try:
+        df, md, fig = write_comparison(group, out, n_boot)
+    except LookupError as err:
+        fail(str(err))
+    print(md)
+    console.print(f"wrote {out / (group + '.md')}, {out / (group + '.csv')}, {fig}")

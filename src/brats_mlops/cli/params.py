@@ -1,0 +1,72 @@
+"""`brats-mlops preset | check-params | where`: params and where the results are."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from brats_mlops.cli.common import app, console, fail, preset_app
+
+
+@preset_app.command("list")
+def preset_list() -> None:
+    """List the available presets."""
+    from brats_mlops.config.presets import list_presets
+    from brats_mlops.config.schema import find_project_root
+
+    for name in list_presets(find_project_root()):
+        print(name)
+
+
+@preset_app.command("apply")
+def preset_apply(name: Annotated[str, typer.Argument(help="Preset name (see `brats-mlops preset list`).")]) -> None:
+    """Merge a preset into params.yaml (validated first; comments kept). Review with `git diff params.yaml`."""
+    from brats_mlops.config.presets import apply_preset
+    from brats_mlops.config.schema import ParamsError, find_project_root
+
+    try:
+        path = apply_preset(find_project_root(), name)
+    except ParamsError as err:
+        fail(str(err))
+    console.print(f"applied preset {name!r} to {path}; `git diff {path.name}` shows the change, `dvc repro` runs it")
+
+
+@app.command("check-params")
+def check_params(params: Annotated[Optional[Path], typer.Option(help="params file (default: the project's)")] = None) -> None:
+    """Validate params.yaml and print the resolved values."""
+    from brats_mlops.config.schema import ParamsError, load_params
+
+    try:
+        p = load_params(params)
+    except ParamsError as err:
+        fail(str(err))
+    print(json.dumps(p.dump(), indent=1))
+
+
+@app.command()
+def where() -> None:
+    """Print where the pipeline's results are and how to open them in the MLflow UI."""
+    from brats_mlops.config.schema import load_params
+    from brats_mlops.tracking import real_project_root, tracking_uri
+
+    root = real_project_root()
+    p = load_params(root / "params.yaml")
+    uri = tracking_uri(p)
+    lines = [
+        "Results:",
+        f"  report   : {root / p.paths.reports_dir / 'index.html'}  (everything below on one page, with MLflow run ids)",
+        f"  reports  : {root / p.paths.reports_dir}/  (data_validation.md, segmentation/, autoencoder/, survival_table.md, ...)",
+        f"  metrics  : {root / p.paths.metrics_dir}/  (`dvc metrics show`; training curves: `dvc plots show`)",
+        f"  data     : {root / p.paths.preprocessed_dir}/, {root / p.paths.splits_dir}/",
+        f"  models   : {root / 'models'}/  (checkpoints); registry: brats-segmentation, brats-autoencoder, brats-survival "
+        "@challenger (`brats-mlops models`)",
+        f"  tracking : {uri}",
+        "Open the MLflow UI on them with:",
+        "  make ui                      (foreground), or  .venv/bin/brats-mlops server start   (background; `server stop`)",
+        "  then browse http://127.0.0.1:5000",
+        "Next: brats-mlops promote brats-segmentation | predict --case DIR --out DIR --age 61 | tune survival | compare --group NAME",
+    ]
+    print("\n".join(lines))

@@ -1,0 +1,56 @@
+"""`brats-mlops server start | status | stop`: the MLflow tracking server."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from brats_mlops.cli.common import console, fail, server_app
+
+
+@server_app.command("start")
+def server_start(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    backend_store_uri: Annotated[Optional[str], typer.Option("--backend-store-uri", help="SQLAlchemy URL of the store (default: the project's SQLite store), e.g. postgresql+psycopg2://user:pw@localhost:5432/mlflow")] = None,
+    auth: Annotated[bool, typer.Option("--auth", help="Basic auth (anonymous requests refused; admin password from MLFLOW_AUTH_ADMIN_PASSWORD).")] = False,
+) -> None:
+    """Start `mlflow server` in the background and wait until it is healthy."""
+    from mlflow_server.server import ServerError, start
+
+    try:
+        st = start(port, backend_store_uri, auth)
+    except ServerError as err:
+        fail(str(err))
+    console.print(f"MLflow server on {st['url']} (pid {st['pid']}, store {st['backend_store_uri']}, healthy after {st['startup_s']} s)")
+    if not auth:
+        try:
+            from brats_mlops.tracking import experiment_names
+
+            for name, exp_id in experiment_names(st["url"]):
+                if name.startswith("brats-"):
+                    console.print(f"  {name:<20} {st['url']}/#/experiments/{exp_id}/runs")
+            console.print(f"  registered models    {st['url']}/#/models   (the UI's 'Model training' view)")
+        except Exception:  # listing is a convenience; the server is up either way
+            pass
+    console.print(f"log to it:  export MLFLOW_TRACKING_URI={st['url']}" + ("  (+ MLFLOW_TRACKING_USERNAME/PASSWORD)" if auth else ""))
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Is the server running and healthy?"""
+    from mlflow_server.server import status
+
+    st = status()
+    if not st["running"]:
+        console.print("not running")
+        raise typer.Exit(1)
+    console.print(f"running: {st['url']} (pid {st['pid']}, store {st['backend_store_uri']}, auth {st['auth']}, healthy {st['healthy']})")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the server (and its workers)."""
+    from mlflow_server.server import stop
+
+    console.print("stopped" if stop() else "no server was running")

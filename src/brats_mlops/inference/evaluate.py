@@ -1,0 +1,68 @@
+"""Scoring a trained segmentation network on held-out cases in their original geometry (the
+``evaluate_segmentation`` stage): full-volume inference, official BraTS 2023 metrics before and after
+post-processing, and the summary written to ``metrics/segmentation.json``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+
+from brats_mlops.data.case import Case
+from brats_mlops.data.io import load_case_images, load_image
+from brats_mlops.data.preprocessing import remap_labels
+from brats_mlops.inference.segment import predict_labels
+from brats_mlops.metrics import case_metrics, postprocess
+from brats_mlops.utils.progress import progress
+
+SUMMARY_KEYS = ["dice_wt", "dice_tc", "dice_et", "dice_brats", "iou_wt", "iou_tc", "iou_et", "hd95_wt", "hd95_tc", "hd95_et",
+                "sensitivity_wt", "sensitivity_tc", "sensitivity_et", "specificity_wt", "specificity_tc", "specificity_et",
+                "lesion_dice_wt", "lesion_dice_tc", "lesion_dice_et", "lesion_hd95_wt", "lesion_hd95_tc", "lesion_hd95_et",
+                "dice_ncr", "dice_ed",
+                "lesion_num_tp_wt", "lesion_num_fn_wt", "lesion_num_fp_wt", "lesion_num_tp_tc", "lesion_num_fn_tc", "lesion_num_fp_tc",
+                "lesion_num_tp_et", "lesion_num_fn_et", "lesion_num_fp_et"]
+# what a registered segmentation version carries and what ablations compare
+KEY_METRICS = ("dice_wt", "dice_tc", "dice_et", "dice_brats", "hd95_wt", "hd95_tc", "hd95_et")
+
+
+def held_out(split: dict[str, list[str]], max_cases: int | None = None) -> tuple[list[str], str]:
+    """The cases to score and what they are: the test cases (never seen by training or checkpoint selection),
+    or the validation cases when the split has no test part (``split.test_fraction: 0``)."""
+    key = "test" if split.get("test") else "val"
+    return split[key][:max_cases], ("test" if key == "test" else "validation")
+
+
+@dataclass
+class CaseResult:
+    case_id: str
+    images: np.ndarray  # (C, H, W, D) in the model's modality order
+    pred: np.ndarray  # internal labels
+    gt: np.ndarray
+    row: dict[str, Any]  # case_id, metrics, and the same metrics after post-processing (``<key>_post``)
+
+
+def evaluate_cases(model: torch.nn.Module, mc: dict[str, Any], cases: dict[str, Case], ids: list[str],
+                   postprocess_min_voxels: int) -> Iterator[CaseResult]:
+    """Predict and score each case of ``ids`` (official metrics, before and after post-processing)."""
+    for cid in progress(ids, desc="evaluate"):
+        case = cases[cid]
+        images, _, spacing = load_case_images(case, mc["modalities"])
+        gt = remap_labels(load_image(case.seg, dtype=None)[0], case.label_map)
+        pred = predict_labels(model, images, mc)
+        row = {"case_id": cid, **case_metrics(pred, gt, spacing)}
+        row.update({f"{k}_post": v for k, v in case_metrics(postprocess(pred, postprocess_min_voxels), gt, spacing).items()})
+        yield CaseResult(cid, images, pred, gt, row)
+
+
+def summarise(df: pd.DataFrame, evaluated_on: str, best_epoch: int) -> dict[str, Any]:
+    """Mean of every metric (and after post-processing), the spread of the Dice scores, and provenance."""
+    summary: dict[str, Any] = {k: float(df[k].mean()) for k in SUMMARY_KEYS}
+    summary.update({f"{k}_post": float(df[f"{k}_post"].mean()) for k in SUMMARY_KEYS})
+    summary.update({f"{k}_std": float(df[k].std(ddof=1)) if len(df) > 1 else 0.0 for k in ("dice_wt", "dice_tc", "dice_et", "dice_brats")})
+    summary["n_cases"] = len(df)
+    summary["evaluated_on"] = evaluated_on
+    summary["best_epoch"] = int(best_epoch)
+    return summary
