@@ -100,3 +100,41 @@ def test_tiny_cohort_is_unusable_with_the_reason_not_a_traceback():
     assert "5-fold" in cohort_problem([0] * 6 + [1] * 6, 0.2, 5)  # splittable, but too few per class for 5-fold CV
     assert cohort_problem([0] * 7 + [1] * 7, 0.2, 5) is None
     assert "nothing to classify" in cohort_problem([1, 1, 1], 0.2, 5)
+
+
+def _cases(clin: pd.DataFrame, extra: int = 0) -> pd.DataFrame:
+    """validation's cases.csv: every clinical row a passed labelled case in the survival cohort, plus cases without."""
+    rows = [{"case_id": c, "role": "labelled", "verdict": "passed", "survival_cohort": True, "clinical_reasons": ""} for c in clin.case_id]
+    rows += [{"case_id": f"x{i:03d}", "role": "labelled", "verdict": "passed", "survival_cohort": False,
+              "clinical_reasons": "[survival] no row in survival_info.csv"} for i in range(extra)]
+    return pd.DataFrame(rows)
+
+
+def test_make_splits_writes_the_segmentation_split_and_the_survival_cohort(tmp_path):
+    from brats_mlops.config.schema import SplitParams
+    from brats_mlops.data.splits import make_splits, read_split
+
+    clin = _clinical(40)
+    cases = _cases(clin)
+    s = make_splits(sorted(cases.case_id), set(cases.case_id), cases, clin, SplitParams(), "auto", 5)
+    assert s.reason is None and s.info["status"] == "ok" and len(s.cohort) == 39  # c003 alive at 160 d: no class
+    m = s.metrics()
+    assert m["seg_train"] + m["seg_val"] + m["seg_test"] == 40 and m["survival_train"] + m["survival_test"] == 39
+    s.write(tmp_path)
+    assert read_split(tmp_path / "segmentation.json") == s.segmentation
+    assert {p.name for p in tmp_path.iterdir()} == {"segmentation.json", "survival.csv", "survival_tte.csv", "survival.json"}
+
+
+def test_make_splits_skips_an_unusable_cohort_with_the_reason_or_stops_when_required():
+    from brats_mlops.config.schema import SplitParams
+    from brats_mlops.data.splits import make_splits
+
+    clin = _clinical(5)
+    cases = _cases(clin, extra=30)
+    s = make_splits(sorted(cases.case_id), set(cases.case_id), cases, clin, SplitParams(), "auto", 5)
+    assert s.info["status"] == "skipped" and len(s.cohort) == 0 and len(s.tte) == 0
+    assert "30 no row in survival_info.csv" in s.reason and s.metrics()["seg_train"] > 0
+    with pytest.raises(UserError, match="survival.enabled is true"):
+        make_splits(sorted(cases.case_id), set(cases.case_id), cases, clin, SplitParams(), True, 5)
+    off = make_splits(sorted(cases.case_id), set(cases.case_id), cases, clin, SplitParams(), False, 5)
+    assert off.reason == "survival.enabled: false"

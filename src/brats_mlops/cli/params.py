@@ -61,7 +61,7 @@ def where() -> None:
         f"  reports  : {root / p.paths.reports_dir}/  (data_validation.md, segmentation/, autoencoder/, survival_table.md, ...)",
         f"  metrics  : {root / p.paths.metrics_dir}/  (`dvc metrics show`; training curves: `dvc plots show`)",
         f"  data     : {root / p.paths.preprocessed_dir}/, {root / p.paths.splits_dir}/",
-        f"  models   : {root / 'models'}/  (checkpoints); registry: brats-segmentation, brats-autoencoder, brats-survival "
+        f"  models   : {root / p.paths.models_dir}/  (checkpoints); registry: brats-segmentation, brats-autoencoder, brats-survival "
         "@challenger (`brats-mlops models`)",
         f"  tracking : {uri}",
         "Open the MLflow UI on them with:",

@@ -11,6 +11,7 @@ enough to keep in memory (72 cases at 48³ are 32 MB; 494 at 112×112×96 are 2.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from brats_mlops.data.preprocessing import Plans
 from brats_mlops.losses.autoencoder import AdversarialLosses, build_perceptual, kl_loss
 from brats_mlops.models.autoencoder import autoencoder_config, build_autoencoder, build_discriminator
 from brats_mlops.training.loop import Tracker, Trained, Trainer, config_hash, history_tsv
+
+log = logging.getLogger(__name__)
 
 TERMS = ("l1", "kl", "perceptual", "adv_g", "generator", "discriminator")
 HISTORY_KEYS = ["epoch", *(f"train_{t}" for t in TERMS), "val_l1", "epoch_time_s"]
@@ -162,6 +165,8 @@ def train_autoencoder(params: Params, tracker: Tracker | None = None, checkpoint
                       history_path: Path | None = None) -> Trained:
     """Train (or resume) the autoencoder configured by ``params``; the DVC stage and the Optuna objective both call this."""
     trainer = AutoencoderTrainer.from_params(params, checkpoint_dir)
+    log.info("training on %d volumes, validating on %d; latent %s; device %s; checkpoints in %s", len(trainer.split["train"]),
+             len(trainer.split["val"]), trainer.model_config["latent_shape"], trainer.device, trainer.ckdir)
     result = trainer.fit(tracker, on_checkpoint=(lambda _: save_history(trainer.history, history_path)) if history_path else None)
     if history_path:
         save_history(result.history, history_path)

@@ -7,6 +7,7 @@ it (the objective with overridden params), so a study never drifts from the pipe
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from brats_mlops.models.outputs import logits_to_labels
 from brats_mlops.data.augment import build_augmentation
 from brats_mlops.data.datasets import SegmentationDataset, label_frequencies
 from brats_mlops.training.loop import Tracker, Trained, Trainer, config_hash, history_tsv, seed_worker
+
+log = logging.getLogger(__name__)
 
 
 def lr_at(epoch: int, cfg: SegmentationParams) -> float:
@@ -155,6 +158,8 @@ def train_segmentation(params: Params, tracker: Tracker | None = None, checkpoin
     """Train (or resume) the segmentation network configured by ``params``; the DVC stage and the Optuna objective
     both call this. ``history_path`` (the stage's plot TSV) is rewritten after every epoch."""
     trainer = SegmentationTrainer.from_params(params, checkpoint_dir)
+    log.info("training %s on %d cases, validating on %d; %d epochs; device %s; checkpoints in %s", params.segmentation.model,
+             len(trainer.split["train"]), len(trainer.split["val"]), trainer.epochs, trainer.device, trainer.ckdir)
     result = trainer.fit(tracker, on_checkpoint=(lambda _: save_history(trainer.history, history_path)) if history_path else None)
     if history_path:
         save_history(result.history, history_path)
