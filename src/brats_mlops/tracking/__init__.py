@@ -223,6 +223,10 @@ class MlflowEpochTracker:
         self.run_id = run_id
         self.key = key
 
+    def start(self, resume_run_id: str | None) -> str:
+        """The run is already open (``training.loop.Tracker``): checkpoints record it."""
+        return self.run_id
+
     def log_epoch(self, record: dict[str, float], step: int) -> None:
         import time as _time
 
