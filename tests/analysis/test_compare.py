@@ -54,3 +54,14 @@ def test_compare_marks_the_known_best_and_tests_it_paired(tmp_path):
     assert "| **" in r.output and (tmp_path / "abl" / "beta.png").stat().st_size > 5000
     r = CliRunner().invoke(app, ["compare", "--group", "nope", "--out", str(tmp_path / "abl")])
     assert r.exit_code == 2 and "dvc exp run" in r.output
+
+
+def test_compare_without_a_group_lists_the_groups_with_their_run_counts(tmp_path):
+    r = CliRunner().invoke(app, ["compare"])
+    assert r.exit_code == 2 and "no evaluated segmentation runs yet" in r.output
+    _fake_ablation(tmp_path, "beta", [(0.0, 0.0), (0.5, 0.05)])
+    _fake_ablation(tmp_path, "depth", [(0.0, 0.0)])
+    r = CliRunner().invoke(app, ["compare"])
+    assert r.exit_code == 0, r.output
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in r.output.splitlines() if line.count("│") == 4}
+    assert rows == {"beta": "2", "depth": "1"}

@@ -132,3 +132,26 @@ def test_cli_promotes_a_real_segmentation_model_and_refuses_a_worse_one(tiny_pre
     assert str(MlflowClient().get_model_version_by_alias(SEG, "champion").version) == versions[0]
     tags = MlflowClient().get_registered_model(SEG).tags
     assert [json.loads(tags[k])["action"] for k in sorted(tags) if k.startswith("brats.history.")] == ["promote", "refused"]
+
+
+def test_an_unknown_version_is_one_clear_refusal_listing_the_versions(tmp_path):
+    with pytest.raises(PromotionRefused, match=f"{SEG} has no version 1: it has no versions yet"):
+        promote(SEG, "1", root=tmp_path)
+    v1 = make_version(SEG, seg_metrics(0.7))
+    with pytest.raises(PromotionRefused, match=f"{SEG} has no version 99: its versions are {v1};"):
+        promote(SEG, "99", root=tmp_path)
+    assert history(SEG) == []  # nothing recorded for a version that does not exist
+
+
+def test_history_lines_say_why_and_mark_overridden_gates(tmp_path):
+    from brats_mlops.cli.models import history_line
+
+    v1, v2 = (make_version(SEG, seg_metrics(d)) for d in (0.8, 0.7))
+    promote(SEG, v1, root=tmp_path)
+    with pytest.raises(PromotionRefused):
+        promote(SEG, v2, root=tmp_path)
+    promote(SEG, v2, force=True, reason="site B edema", root=tmp_path)
+    lines = [history_line(h) for h in history(SEG)]
+    assert "why: gates passed" in lines[0]
+    assert "refused: better: dice_brats 0.7 does not beat champion" in lines[1] and "None" not in lines[1]
+    assert "FORCED (overridden: better: dice_brats 0.7 does not beat" in lines[2] and lines[2].endswith("why: site B edema")

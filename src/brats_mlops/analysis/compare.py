@@ -42,6 +42,19 @@ def bootstrap_mean_ci(x: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple
     return float(x.mean()), float(lo), float(hi)
 
 
+def list_groups() -> list[dict[str, object]]:
+    """Every ablation group with finished evaluation runs: its name, run count and latest run time (for `compare`)."""
+    runs = find_runs("segmentation", f"tags.`{TAG_STAGE}` = '{STAGE_EVAL_SEG}' and attributes.status = 'FINISHED'",
+                     order_by=["attributes.start_time ASC"])
+    groups: dict[str, dict[str, object]] = {}
+    for r in runs:
+        g = r.data.tags.get(TAG_ABLATION_GROUP) or "(none)"
+        e = groups.setdefault(g, {"group": g, "runs": 0})
+        e["runs"] = int(e["runs"]) + 1
+        e["latest"] = pd.Timestamp(r.info.start_time, unit="ms").strftime("%Y-%m-%d %H:%M")
+    return sorted(groups.values(), key=lambda e: str(e["group"]))
+
+
 def load_group(group: str) -> list[RunCases]:
     """The group's finished evaluation runs, newest last, with per-case metrics and their training params."""
     filt = f"tags.`{TAG_ABLATION_GROUP}` = '{group}' and tags.`{TAG_STAGE}` = '{STAGE_EVAL_SEG}' and attributes.status = 'FINISHED'"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from enum import Enum
 
 import typer
@@ -12,8 +11,6 @@ from rich.markup import escape
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
-# our pyfunc models take case folders and arrays on purpose (no type-hint schema); MLflow warns on every load
-warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method.*")
 
 app = typer.Typer(
     help="brats_mlops: a reproducible, tracked BraTS pipeline. The pipeline itself runs with `dvc repro`; "

@@ -13,6 +13,21 @@ from rich.table import Table
 from brats_mlops.cli.common import app, console, fail, use_store
 from brats_mlops.names import MODEL_NAMES
 
+OVERRIDDEN = "overridden by --force"  # how registry.promotion marks a gate that --force passed
+
+
+def history_line(h: dict) -> str:
+    """One promotion-history entry: when, what, which version, by whom, and why (the refused gates for a refusal)."""
+    prev = h.get("previous") or h.get("champion")
+    head = f"{h['when']}  {h['action']:<8} v{h['version']}  (champion before: {prev or 'none'})  by {h['who']}"
+    if h["action"] == "refused":
+        return f"{head}  refused: {'; '.join(h.get('failed') or []) or 'no reason recorded'}"
+    why = h.get("why") or "no reason recorded"
+    if h.get("forced"):
+        over = [g.split(" — ")[0] for g in h.get("gates", []) if OVERRIDDEN in g]
+        return f"{head}  FORCED ({'overridden: ' + '; '.join(over) if over else 'no gate needed overriding'})  why: {why}"
+    return f"{head}  why: {why}"
+
 
 def _default_sample_case() -> Path:
     from brats_mlops.config.schema import load_params
@@ -63,8 +78,7 @@ def models(
         for n in sorted({r["name"] for r in rows}):
             console.print(f"[bold]{n}[/] history:")
             for h in history(n):
-                console.print(f"  {h['when']}  {h['action']:<8} v{h['version']}  (previous champion: {h.get('previous') or h.get('champion')})  "
-                              f"by {h['who']}  why: {escape(str(h.get('why')))}" + ("  [FORCED]" if h.get("forced") else ""), highlight=False)
+                console.print("  " + escape(history_line(h)), highlight=False)
 
 
 @app.command()
@@ -92,7 +106,8 @@ def promote(
     except PromotionRefused as err:
         fail(str(err), code=1)
     for g in entry["gates"]:
-        console.print(f"  [green]ok[/] {escape(g)}", highlight=False)
+        mark = "[yellow]overridden[/]" if OVERRIDDEN in g else "[green]ok[/]"
+        console.print(f"  {mark} {escape(g)}", highlight=False)
     console.print(f"{name} version {version} is now @champion" + (f" (v{entry['previous']} is @previous)" if entry["previous"] else ""))
 
 
@@ -149,15 +164,27 @@ def predict(
 
 @app.command()
 def compare(
-    group: Annotated[str, typer.Option("--group", help="Ablation group (the brats.ablation_group tag, params segmentation.ablation_group).")],
+    group: Annotated[Optional[str], typer.Option("--group", help="Ablation group (the brats.ablation_group tag, params segmentation.ablation_group). Without it: list the groups.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for <group>.md/.csv/.png.")] = Path("reports/ablations"),
     n_boot: Annotated[int, typer.Option("--n-boot", min=100, help="Bootstrap resamples for the intervals.")] = 2000,
 ) -> None:
     """Compare the runs of an ablation group (paper Tables 4/5): mean [95% CI] per metric, the best marked, a paired
-    Wilcoxon test of each run against the best on per-case composite Dice, and a bar chart."""
-    from brats_mlops.analysis.compare import write_comparison
+    Wilcoxon test of each run against the best on per-case composite Dice, and a bar chart. Without --group, list the
+    groups that have evaluated runs."""
+    from brats_mlops.analysis.compare import list_groups, write_comparison
 
     use_store()
+    if group is None:
+        groups = list_groups()
+        if not groups:
+            fail("no evaluated segmentation runs yet: `make run` (or `dvc repro`) makes the first, in group 'default'")
+        table = Table(title="ablation groups (brats-mlops compare --group NAME)")
+        for col in ("group", "evaluated runs", "latest"):
+            table.add_column(col)
+        for g in groups:
+            table.add_row(str(g["group"]), str(g["runs"]), str(g["latest"]))
+        Console().print(table)
+        return
     try:
         df, md, fig = write_comparison(group, out, n_boot)
     except LookupError as err:

@@ -2,8 +2,33 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
+
+TYPE_HINT_NOTICE = "Add type hints to the `predict` method"
+
+
+def _hide_type_hint_notice() -> None:
+    """Drop MLflow's "Add type hints to the `predict` method" notice (printed, in colour, whenever one of our pyfunc
+    classes is defined, i.e. on every model log and load). Our ``predict`` methods take case folders, arrays and
+    frames on purpose, so a type-hint schema would be wrong. A ``warnings.filterwarnings`` rule cannot do it: MLflow
+    raises the notice inside its own ``catch_warnings`` with ``simplefilter("once")``, ahead of any filter of ours;
+    so the notice is dropped where warnings are shown, every other warning passes through."""
+    shown = warnings.showwarning
+    if getattr(shown, "_brats_quiet", False):
+        return
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001 (warnings' signature)
+        if TYPE_HINT_NOTICE in str(message):
+            return
+        shown(message, category, filename, lineno, file, line)
+
+    showwarning._brats_quiet = True  # type: ignore[attr-defined]
+    warnings.showwarning = showwarning
+
+
+_hide_type_hint_notice()
 
 PIP_REQUIREMENTS = ["torch==2.13.0", "monai==1.6.1", "nibabel==5.4.2", "numpy==2.4.6", "scikit-learn==1.9.1", "brats-mlops"]
 

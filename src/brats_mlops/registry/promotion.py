@@ -77,6 +77,17 @@ def version_metrics(name: str, version: str) -> dict[str, float]:
     return out
 
 
+def require_version(name: str, version: str) -> None:
+    """A :class:`PromotionRefused` naming the versions that exist when ``version`` of ``name`` does not."""
+    client = _client()
+    try:
+        client.get_model_version(name, str(version))
+    except Exception:  # MlflowException RESOURCE_DOES_NOT_EXIST (or no such registered model)
+        have = sorted((int(mv.version) for mv in client.search_model_versions(f"name='{name}'")))
+        listing = f"its versions are {', '.join(map(str, have))}" if have else "it has no versions yet (`make run` registers them)"
+        raise PromotionRefused(f"{name} has no version {version}: {listing}; `brats-mlops models {name}` lists them") from None
+
+
 def alias_version(name: str, alias: str) -> str | None:
     try:
         return str(_client().get_model_version_by_alias(name, alias).version)
@@ -166,6 +177,7 @@ def promote(name: str, version: str, force: bool = False, reason: str | None = N
     if force and not (reason and reason.strip()):
         raise PromotionRefused("--force needs --reason: say why a model that fails a gate is promoted")
     version = str(version)
+    require_version(name, version)
     with model_lock(name, root):
         failed, passed, metrics, champ = check_gates(name, version, force, reason, sample_check)
         if failed:
