@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from enum import Enum
 
@@ -9,18 +10,42 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from brats_mlops.errors import UserError
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
-app = typer.Typer(
+
+class _Typer(typer.Typer):
+    """A Typer whose commands turn a :class:`~brats_mlops.errors.UserError` (bad params, missing project, data or
+    inputs) into one ``error:`` line and exit 2, wherever in the library it is raised — never a traceback."""
+
+    def command(self, *args, **kwargs):  # noqa: ANN002, ANN003 (Typer's signature)
+        register = super().command(*args, **kwargs)
+
+        def decorator(fn):  # noqa: ANN001
+            @functools.wraps(fn)
+            def guarded(*a, **kw):  # noqa: ANN002, ANN003
+                try:
+                    return fn(*a, **kw)
+                except UserError as err:
+                    fail(str(err))
+
+            register(guarded)
+            return fn
+
+        return decorator
+
+
+app = _Typer(
     help="brats_mlops: a reproducible, tracked BraTS pipeline. The pipeline itself runs with `dvc repro`; "
     "these commands check data, make synthetic data, apply presets and find results.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-preset_app = typer.Typer(help="Named params presets (params/presets/*.yaml).", no_args_is_help=True)
+preset_app = _Typer(help="Named params presets (params/presets/*.yaml).", no_args_is_help=True)
 app.add_typer(preset_app, name="preset")
-server_app = typer.Typer(help="The MLflow tracking server (127.0.0.1, proxied artifacts): start, status, stop.", no_args_is_help=True)
+server_app = _Typer(help="The MLflow tracking server (127.0.0.1, proxied artifacts): start, status, stop.", no_args_is_help=True)
 app.add_typer(server_app, name="server")
 console = Console(stderr=True)
 

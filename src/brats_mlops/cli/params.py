@@ -14,10 +14,14 @@ from brats_mlops.cli.common import app, console, fail, preset_app
 @preset_app.command("list")
 def preset_list() -> None:
     """List the available presets."""
-    from brats_mlops.config.presets import list_presets
+    from brats_mlops.config.presets import list_presets, preset_dir
     from brats_mlops.config.schema import find_project_root
 
-    for name in list_presets(find_project_root()):
+    root = find_project_root()
+    names = list_presets(root)
+    if not names:
+        fail(f"no presets in {preset_dir(root)}: run from the project root (the folder holding params.yaml)")
+    for name in names:
         print(name)
 
 
