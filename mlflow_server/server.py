@@ -8,9 +8,16 @@
   by default, or any SQLAlchemy URL — e.g. PostgreSQL: ``--backend-store-uri
   postgresql+psycopg2://USER:PASSWORD@HOST:5432/DB`` (the database must exist; MLflow creates its tables).
 * Artifacts are proxied by the server (``--serve-artifacts``) into ``<root>/mlartifacts``: clients need only the URL.
-* ``--auth`` runs MLflow's basic-auth app (``--app-name basic-auth``): anonymous requests are refused, users have
-  READ by default, the admin user is ``admin`` with the password from ``MLFLOW_AUTH_ADMIN_PASSWORD`` (required).
-  Clients authenticate with ``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD``.
+* ``--auth`` runs MLflow's basic-auth app with the team policy of ``auth_app`` (``--app-name brats-auth``):
+  anonymous requests are refused; authenticated users get ``tracking.server_default_permission`` (READ by default)
+  on existing experiments and models and may create new ones only if ``tracking.server_users_can_create`` (false by
+  default: only admins create). The admin user is ``admin`` with the password from ``MLFLOW_AUTH_ADMIN_PASSWORD``
+  (required, >= 12 characters); a new value on a later start rotates the stored password. Clients authenticate
+  with ``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD``.
+* A server database (PostgreSQL, MySQL) is checked before start-up: unreachable host/port or refused credentials
+  are one error naming host, port, database and user (never the password) within a few seconds.
+* No secret on a command line: the backend URI goes to ``mlflow server`` in its environment; the state directory
+  is 0700 and the files in it (auth database with password hashes, auth config, log, state) are 0600.
 * State (PID, URL, log) lives in ``<root>/.mlflow_server/``; ``stop`` terminates the whole process group
   (uvicorn workers included).
 
@@ -23,6 +30,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -31,7 +39,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from brats_mlops.config.schema import load_params
+from brats_mlops.config.schema import Params, load_params
 from brats_mlops.tracking import real_project_root, tracking_uri
 
 
@@ -80,41 +88,45 @@ def status(root: Path | None = None) -> dict[str, Any]:
 
 def start(port: int = 5000, backend_store_uri: str | None = None, auth: bool = False, root: Path | None = None,
           timeout: float = 120.0, workers: int = 1) -> dict[str, Any]:
-    """Start the server in the background and wait until ``/health`` answers; returns its state."""
+    """Start the server in the background and wait until ``/health`` answers; returns its state.
+
+    Secrets stay off command lines and out of world-readable files: the backend URI reaches ``mlflow server``
+    through its environment (``MLFLOW_BACKEND_STORE_URI``; ``/proc/<pid>/environ`` is readable by the owner only),
+    the state directory is 0700 and everything the server writes into it is 0600 (umask 077)."""
     root = root or real_project_root()
     st = status(root)
     if st.get("running"):
         raise ServerError(f"a server is already running (pid {st['pid']}, {st['url']}); `brats-mlops server stop` first")
     if st.get("pid"):
         (state_dir(root) / "server.json").unlink(missing_ok=True)  # stale state of a dead server
-    backend = backend_store_uri or tracking_uri(load_params(root / "params.yaml"))
+    has_params = (root / "params.yaml").is_file() or not backend_store_uri  # a bare store needs no project
+    params = load_params(root / "params.yaml") if has_params else Params()
+    backend = backend_store_uri or tracking_uri(params)
     if backend.startswith("http"):
         raise ServerError(f"the backend store must be a database URL, not {backend!r} (unset MLFLOW_TRACKING_URI or pass --backend-store-uri)")
-    sd = state_dir(root)
-    sd.mkdir(parents=True, exist_ok=True)
+    check_database(backend)
+    sd = _private_dir(state_dir(root))
     url = f"http://127.0.0.1:{port}"
     if healthy(url, 1.0):
         raise ServerError(f"port {port} already serves something that answers /health; choose another --port")
-    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend, "--host", "127.0.0.1", "--port", str(port),
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
            "--serve-artifacts", "--artifacts-destination", str(root / "mlartifacts"), "--workers", str(workers)]
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_BACKEND_STORE_URI": backend}
     env.pop("MLFLOW_TRACKING_URI", None)
+    rotated = False
     if auth:
-        if not env.get("MLFLOW_AUTH_ADMIN_PASSWORD"):
-            raise ServerError("--auth needs MLFLOW_AUTH_ADMIN_PASSWORD (the admin user's password) in the environment")
-        ini = sd / "basic_auth.ini"
-        ini.write_text("[mlflow]\ndefault_permission = READ\n"
-                       f"database_uri = sqlite:///{sd / 'basic_auth.db'}\nadmin_username = admin\n"
-                       "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
-        env["MLFLOW_AUTH_CONFIG_PATH"] = str(ini)
-        env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", secrets.token_hex(16))
-        cmd += ["--app-name", "basic-auth"]
+        rotated = _prepare_auth(sd, env, params)
+        cmd += ["--app-name", "brats-auth"]
     log_path = sd / "server.log"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True)
+    with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True,
+                                umask=0o077)
     state = {"pid": proc.pid, "url": url, "port": port, "backend_store_uri": _redact(backend), "auth": auth,
              "artifacts": str(root / "mlartifacts"), "log": str(log_path), "started": time.time()}
-    (sd / "server.json").write_text(json.dumps(state, indent=1))
+    if auth:
+        state |= {"admin_password_rotated": rotated, "default_permission": params.tracking.server_default_permission,
+                  "users_can_create": params.tracking.server_users_can_create}
+    _write_private(sd / "server.json", json.dumps(state, indent=1))
     t0 = time.time()
     while time.time() - t0 < timeout:
         if proc.poll() is not None:
@@ -123,11 +135,108 @@ def start(port: int = 5000, backend_store_uri: str | None = None, auth: bool = F
                               + "\n".join(log_path.read_text(errors="replace").splitlines()[-15:]))
         if healthy(url):
             state["startup_s"] = round(time.time() - t0, 1)
-            (sd / "server.json").write_text(json.dumps(state, indent=1))
+            _write_private(sd / "server.json", json.dumps(state, indent=1))
             return state
         time.sleep(0.5)
     stop(root)
     raise ServerError(f"mlflow server did not become healthy within {timeout:.0f} s; see {log_path}")
+
+
+def _private_dir(d: Path) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    os.chmod(d, 0o700)
+    for f in d.iterdir():  # files of an older version of this module may have been created 0644
+        if f.is_file():
+            os.chmod(f, 0o600)
+    return d
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+ADMIN = "admin"
+
+
+def _prepare_auth(sd: Path, env: dict[str, str], params) -> bool:
+    """Check the admin password, write the auth config (0600) and apply a password rotation.
+
+    Returns True when an existing admin user's password was changed to ``MLFLOW_AUTH_ADMIN_PASSWORD`` (MLflow itself
+    only reads that variable when it creates the admin user, so a new value would otherwise be silently ignored)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import _validate_password
+
+    password = env.get("MLFLOW_AUTH_ADMIN_PASSWORD")
+    if not password:
+        raise ServerError("--auth needs MLFLOW_AUTH_ADMIN_PASSWORD (the admin user's password) in the environment")
+    try:
+        _validate_password(password)
+    except MlflowException as err:
+        raise ServerError(f"MLFLOW_AUTH_ADMIN_PASSWORD is too weak: {err.message}") from None
+    db = sd / "basic_auth.db"
+    ini = sd / "basic_auth.ini"
+    _write_private(ini, f"[mlflow]\ndefault_permission = {params.tracking.server_default_permission}\n"
+                        f"database_uri = sqlite:///{db}\nadmin_username = {ADMIN}\n"
+                        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+    env["MLFLOW_AUTH_CONFIG_PATH"] = str(ini)
+    env["BRATS_AUTH_USERS_CAN_CREATE"] = str(params.tracking.server_users_can_create).lower()
+    env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", secrets.token_hex(16))
+    rotated = False
+    if db.is_file():
+        from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
+
+        store = SqlAlchemyStore()
+        store.init_db(f"sqlite:///{db}")
+        if store.has_user(ADMIN, use_primary=True) and not store.authenticate_user(ADMIN, password, use_primary=True):
+            store.update_user(ADMIN, password=password)
+            rotated = True
+        store.engine.dispose()
+        os.chmod(db, 0o600)
+    return rotated
+
+
+def check_database(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast, naming host and port (never the password), when a server database cannot be reached or refuses
+    the credentials; a SQLite file needs its folder to exist."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(uri)
+    except ArgumentError:
+        raise ServerError(f"not a database URL: {_redact(uri)!r} (e.g. sqlite:///path/mlflow.db or "
+                          "postgresql+psycopg2://USER:PASSWORD@HOST:5432/DB)") from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        folder = Path(url.database or ".").parent
+        if url.database and not folder.is_dir():
+            raise ServerError(f"the SQLite store's folder {folder} does not exist")
+        return
+    default_ports = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+    host, port = url.host or "localhost", url.port or default_ports.get(backend, 0)
+    where = f"{backend} server at {host}:{port} (database {url.database!r}, user {url.username!r})"
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as err:
+        raise ServerError(f"cannot reach the {where} within {timeout:.0f} s: {err.strerror or err}; "
+                          "is the database server running and the host/port right?") from None
+    import sqlalchemy
+
+    args = {"connect_timeout": int(timeout)} if backend in ("postgresql", "mysql") else {}
+    engine = sqlalchemy.create_engine(url, connect_args=args)
+    try:
+        with engine.connect():
+            pass
+    except Exception as err:  # driver errors differ; their first line names the problem (no password in it)
+        first = (str(getattr(err, "orig", err)).strip().splitlines() or [type(err).__name__])[0]
+        if url.password:
+            first = first.replace(url.password, "***")
+        raise ServerError(f"the {where} refused the connection: {first}") from None
+    finally:
+        engine.dispose()
 
 
 def _redact(uri: str) -> str:

@@ -9,7 +9,7 @@ from brats_mlops.cli.main import app
 OUTSIDE_A_PROJECT = [  # params.yaml is not there: every command that needs the project says so
     ["models"], ["models", "brats-segmentation"], ["promote", "brats-segmentation"], ["rollback", "brats-segmentation", "--reason", "x"],
     ["predict", "--case", "nope", "--out", "o"], ["compare"], ["compare", "--group", "g"], ["where"], ["tune", "survival"],
-    ["preset", "list"], ["check-params"],
+    ["preset", "list"], ["check-params"], ["metrics"],
 ]
 WRONG_ARGUMENTS = [
     ["validate"], ["validate", "--root", "nope", "--source", "brats2023"], ["validate", "--root", ".", "--modalities", "t1,dwi"],

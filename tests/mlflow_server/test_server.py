@@ -1,5 +1,7 @@
 import base64
 import json
+import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -44,12 +46,21 @@ def test_start_status_log_stop_with_the_sqlite_store(tmp_path, monkeypatch):
     assert not stop(tmp_path)
 
 
+def _process_args() -> str:
+    return subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+
+
 def test_postgresql_backend(postgres_url, tmp_path, monkeypatch):
-    st = start(free_port(), postgres_url, root=tmp_path)
+    secret = "Hunter2-db-Secret"  # trust auth accepts any password: it must still never show up
+    with_pw = postgres_url.replace("postgres@", f"postgres:{secret}@")
+    st = start(free_port(), with_pw, root=tmp_path)
     try:
-        assert "postgresql" in st["backend_store_uri"]
+        assert "postgresql" in st["backend_store_uri"] and secret not in st["backend_store_uri"]
         run_id = _stage_logs_through(st["url"], tmp_path, monkeypatch)
         assert mlflow.tracking.MlflowClient(st["url"]).get_run(run_id).data.metrics["x"] == 1.0
+        assert "mlflow" in _process_args() and secret not in _process_args()  # not on any command line (ps)
+        sd = tmp_path / ".mlflow_server"
+        assert all(secret not in f.read_text(errors="replace") for f in sd.iterdir())
     finally:
         stop(tmp_path)
     # the run is in PostgreSQL itself
@@ -57,6 +68,68 @@ def test_postgresql_backend(postgres_url, tmp_path, monkeypatch):
 
     with sqlalchemy.create_engine(postgres_url).connect() as c:
         assert c.execute(sqlalchemy.text("select count(*) from runs where run_uuid = :r"), {"r": run_id}).scalar() == 1
+
+
+def test_unreachable_or_refusing_database_is_one_clear_error_fast(postgres_url, tmp_path):
+    port = free_port()  # nothing listens there
+    t0 = time.time()
+    with pytest.raises(ServerError, match=f"cannot reach the postgresql server at 127.0.0.1:{port}") as e:
+        start(free_port(), f"postgresql+psycopg2://bob:Pw-Not-Shown-123@127.0.0.1:{port}/mlflow", root=tmp_path)
+    assert time.time() - t0 < 15 and "Pw-Not-Shown-123" not in str(e.value)
+    with pytest.raises(ServerError, match="refused the connection.*nosuchdb") as e:
+        start(free_port(), postgres_url.rsplit("/", 1)[0] + "/nosuchdb", root=tmp_path)
+    with pytest.raises(ServerError, match="not a database URL"):
+        start(free_port(), "not a url", root=tmp_path)
+    assert not status(tmp_path)["running"]
+
+
+def _request(url: str, path: str, body: dict | None = None, user: tuple[str, str] | None = None) -> int:
+    req = urllib.request.Request(f"{url}{path}", data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    if user:
+        req.add_header("Authorization", "Basic " + base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_auth_files_private_rotation_weak_password_and_team_policy(tmp_path, monkeypatch):
+    db = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_AUTH_ADMIN_PASSWORD", "short")
+    with pytest.raises(ServerError, match="too weak.*at least 12 characters"):
+        start(free_port(), db, auth=True, root=tmp_path)
+    old, new = ("first-Admin-pw-1", "second-Admin-pw-2")
+    monkeypatch.setenv("MLFLOW_AUTH_ADMIN_PASSWORD", old)
+    st = start(free_port(), db, auth=True, root=tmp_path)
+    try:
+        url = st["url"]
+        assert not st["admin_password_rotated"] and st["default_permission"] == "READ"
+        assert _request(url, "/api/2.0/mlflow/experiments/create", {"name": "by-admin"}, ("admin", old)) == 200
+        assert _request(url, "/api/2.0/mlflow/users/create", {"username": "alice", "password": "alice-Pass-1234"},
+                        ("admin", old)) == 200
+        alice = ("alice", "alice-Pass-1234")
+        # a team member reads but does not create (tracking.server_users_can_create: false)
+        assert _request(url, "/api/2.0/mlflow/experiments/get-by-name?experiment_name=by-admin", user=alice) == 200
+        assert _request(url, "/api/2.0/mlflow/experiments/create", {"name": "by-alice"}, alice) == 403
+        assert _request(url, "/api/2.0/mlflow/registered-models/create", {"name": "m"}, alice) == 403
+        assert _request(url, "/api/2.0/mlflow/experiments/create", {"name": "anon"}) == 401
+    finally:
+        stop(tmp_path)
+    sd = tmp_path / ".mlflow_server"
+    assert sd.stat().st_mode & 0o777 == 0o700
+    for name in ("basic_auth.db", "basic_auth.ini", "server.log"):
+        assert (sd / name).stat().st_mode & 0o777 == 0o600, name
+    # restart with a new admin password: applied, the old one no longer works
+    monkeypatch.setenv("MLFLOW_AUTH_ADMIN_PASSWORD", new)
+    st = start(free_port(), db, auth=True, root=tmp_path)
+    try:
+        assert st["admin_password_rotated"]
+        assert _request(st["url"], "/api/2.0/mlflow/experiments/create", {"name": "x2"}, ("admin", new)) == 200
+        assert _request(st["url"], "/api/2.0/mlflow/experiments/create", {"name": "x3"}, ("admin", old)) == 401
+    finally:
+        stop(tmp_path)
 
 
 def test_basic_auth_refuses_anonymous_writes(tmp_path, monkeypatch):

@@ -13,7 +13,7 @@ from brats_mlops.cli.common import console, fail, server_app
 def server_start(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
     backend_store_uri: Annotated[Optional[str], typer.Option("--backend-store-uri", help="SQLAlchemy URL of the store (default: the project's SQLite store), e.g. postgresql+psycopg2://user:pw@localhost:5432/mlflow")] = None,
-    auth: Annotated[bool, typer.Option("--auth", help="Basic auth (anonymous requests refused; admin password from MLFLOW_AUTH_ADMIN_PASSWORD).")] = False,
+    auth: Annotated[bool, typer.Option("--auth", help="Basic auth: anonymous requests refused; admin 'admin' with MLFLOW_AUTH_ADMIN_PASSWORD (>= 12 characters; a new value rotates it); other users get tracking.server_default_permission and create only if tracking.server_users_can_create.")] = False,
 ) -> None:
     """Start `mlflow server` in the background and wait until it is healthy."""
     from mlflow_server.server import ServerError, start
@@ -23,6 +23,11 @@ def server_start(
     except ServerError as err:
         fail(str(err))
     console.print(f"MLflow server on {st['url']} (pid {st['pid']}, store {st['backend_store_uri']}, healthy after {st['startup_s']} s)")
+    if auth:
+        console.print(f"basic auth: users get {st['default_permission']} by default; "
+                      + ("any user may create experiments/models" if st["users_can_create"] else "only admins create experiments/models"))
+        if st["admin_password_rotated"]:
+            console.print("admin password changed to the value of MLFLOW_AUTH_ADMIN_PASSWORD (the old one no longer works)")
     if not auth:
         try:
             from brats_mlops.tracking import experiment_names

@@ -57,6 +57,9 @@ class SyntheticParams(_Section):
     missing_age_fraction: float = Field(0.03, ge=0.0, le=1.0)
     noise_std: float = Field(0.03, ge=0.0)
     bias_field_strength: float = Field(0.25, ge=0.0, le=1.0)
+    irregularity: float = Field(1.0, ge=0.0, le=2.0)
+    multifocal_fraction: float = Field(0.25, ge=0.0, le=1.0)
+    satellite_fraction: float = Field(0.3, ge=0.0, le=1.0)
 
     _v_shape = field_validator("shape")(classmethod(lambda cls, v: _triple("synthetic.shape", v)))
     _v_spacing = field_validator("spacing")(classmethod(lambda cls, v: _triple("synthetic.spacing", v)))
@@ -287,6 +290,8 @@ class TuneTrials(_Section):
 class TrackingParams(_Section):
     uri: str | None = None
     hash_inputs: bool = True
+    server_default_permission: Literal["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"] = "READ"
+    server_users_can_create: bool = False
 
 
 class Params(_Section):
