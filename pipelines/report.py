@@ -16,7 +16,7 @@ from brats_mlops.names import (
     STAGE_TRAIN_SEG,
     STAGE_VALIDATE,
 )
-from brats_mlops.reporting.html import build_index
+from brats_mlops.reporting.html import RUNS_JS, build_index, runs_js
 from brats_mlops.tracking import latest_stage_runs, real_project_root, stage_run
 from brats_mlops.utils.entry import run_stage
 from brats_mlops.utils.logs import stage_logger
@@ -32,16 +32,18 @@ def main() -> None:
                             STAGE_EXTRACT_LATENTS, STAGE_SURVIVAL])
         ablation = None
         try:
-            from brats_mlops.analysis.compare import compare_runs, load_group, render_markdown
+            from brats_mlops.analysis.compare import compare_runs, load_group, table_rows
 
             group = load_group(params.segmentation.ablation_group)
             if len(group) > 1:
-                ablation = render_markdown(compare_runs(group), params.segmentation.ablation_group)
+                ablation = (params.segmentation.ablation_group, table_rows(compare_runs(group)))
         except LookupError:
             pass
         out = reports / "index.html"
         out.write_text(build_index(real_project_root(), reports, metrics, runs, ablation))
+        (reports / RUNS_JS).write_text(runs_js(runs))
         run.log_artifact(out, "report")
+        run.log_artifact(reports / RUNS_JS, "report")
         log.info("wrote %s (%d sections with run ids)", out, len(runs))
 
 

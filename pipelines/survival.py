@@ -8,7 +8,7 @@ from pathlib import Path
 from brats_mlops.config import load_params
 from brats_mlops.data.preprocessing import dump_json
 from brats_mlops.data.splits import survival_skip_reason
-from brats_mlops.names import STAGE_SURVIVAL
+from brats_mlops.names import STAGE_SURVIVAL, TAG_AE_VERSION, TAG_REGISTERED_VERSION
 from brats_mlops.registry.survival import register_selected
 from brats_mlops.survival import branch
 from brats_mlops.tracking import child_run, stage_run
@@ -52,7 +52,8 @@ def main() -> None:
         sel = branch.registrable(data, results)
         if sel is not None and (p.autoencoder_checkpoints / "best.pt").is_file():
             uri, version, ae_version = register_selected(sel, run.run_id, p)
-            m["registered"] = {"feature_set": sel.result.label, "model": sel.result.model, "version": version, "autoencoder_version": ae_version}
+            m["registered"] = {"feature_set": sel.result.label, "model": sel.result.model}  # version numbers depend on the store: tags
+            run.set_tags({TAG_REGISTERED_VERSION: version, TAG_AE_VERSION: ae_version})
             log.info("registered %s (%s, %s) as brats-survival version %s @challenger; needs brats-autoencoder version %s",
                      uri, sel.result.label, sel.result.model, version, ae_version)
         else:

@@ -32,7 +32,7 @@ def main() -> None:
         m, split = trained.metrics, trained.trainer.split
         run.set_tags({"brats.n_train": len(split["train"]), "brats.n_val": len(split["val"])})
         dump_json(m, p.metrics("autoencoder_train"))
-        run.log_metrics({"best_val_l1": m["best_val_l1"], "best_epoch": m["best_epoch"]})
+        run.log_metrics({"best_val_l1": m["best_val_l1"], "best_epoch": m["best_epoch"], **trained.timing})
         n = min(cfg.figure_cases, len(split["val"]))
         x = trained.trainer.x_val[:n].numpy()
         fig = reconstruction_figure(x[:, 0], reconstruct(load_autoencoder(p.autoencoder_checkpoints / "best.pt")[0], x)[:, 0], split["val"][:n],

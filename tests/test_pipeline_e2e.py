@@ -66,7 +66,7 @@ def test_dvc_repro_data_stages_then_noop_then_exp_temp(clone):
     surv = json.loads((dst / "metrics" / "survival.json").read_text())
     assert 0 <= surv["selected"]["macro_f1"] <= 1 and len(surv["selected"]["macro_f1_ci"]) == 2
     assert "| feature set | age | model |" in (dst / "reports" / "survival_table.md").read_text()
-    assert {r["model"] for r in surv["time_to_event"]} == {"cox"} and surv["registered"]["autoencoder_version"] == "1"
+    assert {r["model"] for r in surv["time_to_event"]} == {"cox"} and set(surv["registered"]) == {"feature_set", "model"}
     lat = json.loads((dst / "metrics" / "latents.json").read_text())
     assert lat["latent_shape"] == [3, 4, 4, 4] and lat["n_cases"] >= 10
     assert (dst / "reports" / "autoencoder" / "reconstructions.png").stat().st_size > 10_000
@@ -74,12 +74,17 @@ def test_dvc_repro_data_stages_then_noop_then_exp_temp(clone):
     for section in ("Data validation", "Segmentation", "Bottleneck PCA", "Autoencoder", "Survival", "MLflow run (survival): "):
         assert section in index, section
     assert "not found" not in index
+    runs_js = (dst / "reports" / "runs.js").read_text()  # the run ids, kept out of the deterministic page
+    assert runs_js.startswith("window.BRATS_RUNS = ") and all(f'"{s}": "' in runs_js for s in ("validate", "survival"))
     seg = json.loads((dst / "metrics" / "segmentation.json").read_text())
     for k in ("dice_wt", "dice_tc", "dice_et", "dice_brats", "iou_wt", "hd95_et", "lesion_dice_wt", "lesion_dice_et"):
         assert 0 <= seg[k] <= 374, k
     assert json.loads((dst / "metrics" / "bottleneck_pca.json").read_text())["n_cases"] == 14
     with sqlite3.connect(dst / "mlflow.db") as db:
         aliases = db.execute("select name, alias from registered_model_aliases").fetchall()
+        ae_tag = db.execute("select value from model_version_tags where name = 'brats-survival' "
+                            "and key = 'brats.autoencoder_version'").fetchall()
+    assert ae_tag == [("1",)]  # the survival model names the autoencoder version it needs (in the registry, not metrics)
     assert sorted(aliases) == [("brats-autoencoder", "challenger"), ("brats-segmentation", "challenger"),
                                ("brats-survival", "challenger")]
 

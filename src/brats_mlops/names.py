@@ -60,6 +60,7 @@ TAG_STATUS_REASON = "brats.status_reason"
 TAG_SURVIVAL_STATUS = "brats.survival_status"  # on the split run: ok | skipped
 TAG_TRAIN_RUN = "brats.train_run_id"
 TAG_AE_VERSION = "brats.autoencoder_version"  # on brats-survival versions: the autoencoder version they need
+TAG_REGISTERED_VERSION = "brats.registered_version"  # on a stage run: the model version it registered
 TAG_AE_RUN = "brats.autoencoder_run_id"
 TAG_DATA_HASH = "brats.data_hash"  # on registered model versions: hash of the preprocessed data they were trained on
 

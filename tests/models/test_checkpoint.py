@@ -3,7 +3,7 @@ import pickle
 import pytest
 import torch
 
-from brats_mlops.models.checkpoint import atomic_save, build_segmentation, checkpoint_run_id, load_checkpoint, load_segmentation
+from brats_mlops.models.checkpoint import RUN_FILE, atomic_save, build_segmentation, checkpoint_run_id, load_checkpoint, load_segmentation
 
 MC = {"model": "unet3d", "in_channels": 2, "out_channels": 4, "channels": [4, 8], "mode": "label"}
 
@@ -15,7 +15,8 @@ class NotAllowed:  # anything that is not tensors / numbers / strings / containe
 def test_segmentation_checkpoint_round_trip_in_eval_mode(tmp_path):
     torch.manual_seed(0)
     net = build_segmentation(MC)
-    atomic_save({"model": net.state_dict(), "model_config": MC, "epoch": 3, "run_id": "abc"}, tmp_path / "last.pt")
+    atomic_save({"model": net.state_dict(), "model_config": MC, "epoch": 3}, tmp_path / "last.pt")
+    (tmp_path / RUN_FILE).write_text('{"run_id": "abc"}')  # the run id lives beside the checkpoints, not in them
     assert not (tmp_path / "last.pt.tmp").exists()
     model, ck = load_segmentation(tmp_path / "last.pt")
     assert not model.training and ck["epoch"] == 3 and checkpoint_run_id(tmp_path) == "abc"

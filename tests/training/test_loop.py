@@ -1,10 +1,13 @@
 """The shared training loop with a toy trainer: what a new model kind writes is only its pieces (state, one
 epoch, validation); resume, checkpoints, best selection and exactly-once reporting come from the loop."""
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
-from brats_mlops.models.checkpoint import load_checkpoint
+from brats_mlops.models.checkpoint import RUN_FILE, load_checkpoint
 from brats_mlops.training.loop import Trainer
 from tests.training.helpers import FakeTracker, Killed
 
@@ -74,3 +77,15 @@ def test_a_finished_or_different_configuration_starts_afresh(tmp_path):
     assert ToyTrainer(tmp_path, epochs=2).resumable() is None  # finished
     assert ToyTrainer(tmp_path, epochs=4, lr=0.2).resumable() is None  # other config hash
     assert ToyTrainer(tmp_path, epochs=2).fit(resume=False).resumed_from == 0
+
+
+def test_checkpoints_are_the_same_bytes_whatever_the_run_and_its_timing(tmp_path):
+    """Run ids and wall times live in RUN_FILE (ignored by DVC), so dvc.lock does not change from run to run."""
+    a = ToyTrainer(tmp_path / "a").fit(FakeTracker(run_id="run-a"))
+    ToyTrainer(tmp_path / "b").fit(FakeTracker(run_id="run-b"))
+    for name in ("last.pt", "best.pt"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    run = json.loads((tmp_path / "a" / RUN_FILE).read_text())
+    assert run["run_id"] == "run-a" and sorted(map(int, run["epoch_time_s"])) == [h["epoch"] for h in a.history]
+    assert "epoch_time_s" not in load_checkpoint(tmp_path / "a" / "last.pt")["history"][0]
+    assert RUN_FILE in (Path(__file__).resolve().parents[2] / ".dvcignore").read_text().split()

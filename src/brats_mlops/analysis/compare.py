@@ -107,25 +107,37 @@ def compare_runs(runs: list[RunCases], n_boot: int = 2000) -> pd.DataFrame:
     return df
 
 
-def render_markdown(df: pd.DataFrame, group: str) -> str:
+def table_rows(df: pd.DataFrame) -> list[dict[str, str]]:
+    """One formatted row per run (varied params, mean [95% CI] per metric, p vs best, run id): the ablation table
+    shared by the Markdown of ``compare`` and the HTML report. ``best`` marks the row with the best ``PRIMARY``."""
     varied = [c for c in df.columns if c not in {"run", "run_id", "cases", "best", f"p_vs_best_{PRIMARY}"}
               and not any(c.startswith(m) for m in METRICS)]
     cols = ["dice_wt", "dice_tc", "dice_et", "dice_brats", "hd95_wt", "hd95_tc", "hd95_et"]
-    lines = [f"# Ablation group `{group}`: held-out metrics (mean [95% bootstrap CI] over cases)", "",
-             f"**Bold**: best composite Dice (`{PRIMARY}`). p: paired Wilcoxon signed-rank test of per-case `{PRIMARY}` against the best.", "",
-             "| run | " + " | ".join(varied) + (" | " if varied else "") + " | ".join(cols) + " | p vs best | MLflow run |",
-             "|---|" + "---|" * len(varied) + "---|" * len(cols) + "---|---|"]
+    rows = []
     for r in df.to_dict("records"):
-        cells = []
+        row = {"run": r["run"], **{v: str(r.get(v)) for v in varied}}
         for m in cols:
             if m not in r or r[m] is None or (isinstance(r[m], float) and np.isnan(r[m])):
-                cells.append("-")
-                continue
-            s = f"{r[m]:.3f} [{r[m + '_lo']:.3f}, {r[m + '_hi']:.3f}]" if m.startswith("dice") else f"{r[m]:.1f} [{r[m + '_lo']:.1f}, {r[m + '_hi']:.1f}]"
-            cells.append(f"**{s}**" if r["best"] and m == PRIMARY else s)
+                row[m] = "-"
+            elif m.startswith("dice"):
+                row[m] = f"{r[m]:.3f} [{r[m + '_lo']:.3f}, {r[m + '_hi']:.3f}]"
+            else:
+                row[m] = f"{r[m]:.1f} [{r[m + '_lo']:.1f}, {r[m + '_hi']:.1f}]"
         p = r[f"p_vs_best_{PRIMARY}"]
-        lines.append(f"| {'**' + r['run'] + '**' if r['best'] else r['run']} | " + " | ".join(str(r.get(v)) for v in varied)
-                     + (" | " if varied else "") + " | ".join(cells) + f" | {'best' if r['best'] else f'{p:.3g}'} | {r['run_id'][:8]} |")
+        row |= {"p vs best": "best" if r["best"] else f"{p:.3g}", "MLflow run": r["run_id"][:8], "best": bool(r["best"])}
+        rows.append(row)
+    return rows
+
+
+def render_markdown(df: pd.DataFrame, group: str) -> str:
+    rows = table_rows(df)
+    cols = [c for c in rows[0] if c != "best"] if rows else []
+    lines = [f"# Ablation group `{group}`: held-out metrics (mean [95% bootstrap CI] over cases)", "",
+             f"**Bold**: best composite Dice (`{PRIMARY}`). p: paired Wilcoxon signed-rank test of per-case `{PRIMARY}` against the best.", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        bold = {"run", PRIMARY} if r["best"] else set()
+        lines.append("| " + " | ".join(f"**{r[c]}**" if c in bold else r[c] for c in cols) + " |")
     return "\n".join(lines) + "\n"
 
 

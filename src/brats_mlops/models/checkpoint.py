@@ -9,6 +9,7 @@ holds the whole training state (see :mod:`brats_mlops.training.loop`).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,13 @@ def load_autoencoder(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]
     return model, ck
 
 
+RUN_FILE = "brats_run.json"  # per-run facts beside the checkpoints (run id, wall times); ignored by DVC (.dvcignore)
+
+
 def checkpoint_run_id(checkpoint_dir: str | Path) -> str | None:
-    """The MLflow run id stored in ``last.pt`` of ``checkpoint_dir`` (the run that trained it), if any."""
-    p = Path(checkpoint_dir) / "last.pt"
-    return load_checkpoint(p).get("run_id") if p.is_file() else None
+    """The MLflow run id that trained the checkpoints in ``checkpoint_dir`` (from ``RUN_FILE``), if known."""
+    p = Path(checkpoint_dir) / RUN_FILE
+    try:
+        return json.loads(p.read_text()).get("run_id") if p.is_file() else None
+    except json.JSONDecodeError:
+        return None

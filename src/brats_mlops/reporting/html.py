@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+RUNS_JS = "runs.js"  # beside index.html; not a DVC output (it changes with every run), git-ignored
+
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:.5em 0;font-size:.85em}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}
@@ -33,12 +35,14 @@ def _table(rows: list[dict[str, Any]], cols: list[str] | None = None) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def build_index(root: Path, reports: Path, metrics: Path, runs: dict[str, str], ablation_md: str | None = None) -> str:
+def build_index(root: Path, reports: Path, metrics: Path, runs: dict[str, str],
+                ablation: tuple[str, list[dict[str, Any]]] | None = None) -> str:
+    """The page; ``ablation`` is (group, rows of ``analysis.compare.table_rows``) when the group has several runs."""
     def img(rel: str) -> str:
         return f'<img src="{html.escape(rel)}" alt="{html.escape(rel)}">' if (reports / rel).is_file() else "<p><i>missing: " + rel + "</i></p>"
 
-    def run(stage: str) -> str:
-        return f'<p class="run">MLflow run ({stage}): {runs.get(stage, "not found")}</p>'
+    def run(stage: str) -> str:  # filled in from runs.js (run ids differ per run: kept out of this deterministic page)
+        return f'<p class="run">MLflow run ({stage}): <span data-stage="{html.escape(stage)}">see {RUNS_JS}</span></p>'
 
     dv, seg, tr = _json(metrics / "data_validation.json"), _json(metrics / "segmentation.json"), _json(metrics / "segmentation_train.json")
     bn, lat, ae, surv = (_json(metrics / f) for f in ("bottleneck_pca.json", "latents.json", "autoencoder_train.json", "survival.json"))
@@ -80,12 +84,33 @@ def build_index(root: Path, reports: Path, metrics: Path, runs: dict[str, str], 
                  "rep. CV macro-F1": f"{r.repeated_cv_macro_f1:.3f} ± {r.repeated_cv_macro_f1_std:.3f}"} for r in df.itertuples()]
         parts.append(_table(rows))
     if surv.get("known_answer"):
-        parts.append("<p>Known answer: " + html.escape(json.dumps(surv["known_answer"])) + "</p>")
+        ka = surv["known_answer"]
+        parts += ["<h3>Known answer of the synthetic cohort (repeated-CV macro-F1)</h3>",
+                  _table([{"check": "segmentation volumes beat age alone",
+                           "result": f"{ka['segmentation_volumes_repeated_cv_macro_f1']:.3f} vs {ka['age_only_repeated_cv_macro_f1']:.3f}",
+                           "holds": "yes" if ka["segmentation_volumes_beat_age_only_repeated_cv"] else "NO"},
+                          {"check": f"best imaging set ({ka['best_imaging_feature_set']}) beats chance + 0.1",
+                           "result": f"{ka['best_imaging_repeated_cv_macro_f1']:.3f} vs {ka['chance_macro_f1']:.3f}",
+                           "holds": "yes" if ka["best_imaging_beats_chance_by_0_1"] else "NO"}])]
     if surv.get("time_to_event"):
         parts += ["<h3>Time to event (censoring-aware, Harrell's c-index)</h3>", _table(surv["time_to_event"])]
     if surv.get("registered"):
-        parts.append("<p>Registered: brats-survival version " + html.escape(str(surv["registered"])) + "</p>")
-    if ablation_md:
-        parts += ["<h2>6. Ablations</h2>", "<pre>" + html.escape(ablation_md) + "</pre>"]
-    parts.append("</body></html>")
+        r = surv["registered"]
+        parts.append(f"<p>Registered as <code>brats-survival@challenger</code>: {html.escape(str(r.get('feature_set')))} features, "
+                     f"{html.escape(str(r.get('model')))} (<code>brats-mlops models brats-survival</code> shows the version)</p>")
+    if ablation:
+        group, rows = ablation
+        parts += [f"<h2>6. Ablations: group <code>{html.escape(group)}</code></h2>",
+                  "<p>Held-out metrics, mean [95% bootstrap CI] over cases; p: paired Wilcoxon signed-rank test of per-case "
+                  "composite Dice against the best run (marked <i>best</i>). <code>brats-mlops compare --group "
+                  f"{html.escape(group)}</code> prints the same table.</p>",
+                  _table([{k: v for k, v in r.items() if k != "best"} for r in rows])]
+    parts += [f'<script src="{RUNS_JS}"></script>',
+              "<script>for(const e of document.querySelectorAll('[data-stage]')){const r=(window.BRATS_RUNS||{})[e.dataset.stage];"
+              "e.textContent=r||'no run recorded'}</script>", "</body></html>"]
     return "\n".join(parts)
+
+
+def runs_js(runs: dict[str, str]) -> str:
+    """``reports/runs.js``: the MLflow run id of each stage, loaded by ``index.html`` (works from file:// too)."""
+    return "window.BRATS_RUNS = " + json.dumps(runs, indent=1, sort_keys=True) + ";\n"

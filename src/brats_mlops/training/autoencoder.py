@@ -28,7 +28,7 @@ from brats_mlops.training.loop import Tracker, Trained, Trainer, config_hash, hi
 log = logging.getLogger(__name__)
 
 TERMS = ("l1", "kl", "perceptual", "adv_g", "generator", "discriminator")
-HISTORY_KEYS = ["epoch", *(f"train_{t}" for t in TERMS), "val_l1", "epoch_time_s"]
+HISTORY_KEYS = ["epoch", *(f"train_{t}" for t in TERMS), "val_l1"]  # no timings: the committed TSV must not vary per machine
 
 
 def autoencoder_split(plans: Plans, val_fraction: float, seed: int) -> dict[str, list[str]]:
@@ -173,6 +173,5 @@ def train_autoencoder(params: Params, tracker: Tracker | None = None, checkpoint
     last = result.history[-1]
     metrics = {"best_epoch": result.best_epoch, "best_val_l1": result.best_score, "final_train_l1": last["train_l1"],
                "epochs": len(result.history), "n_train": len(trainer.split["train"]), "n_val": len(trainer.split["val"]),
-               "latent_shape": trainer.model_config["latent_shape"],
-               "mean_epoch_time_s": float(np.mean([h["epoch_time_s"] for h in result.history]))}
+               "latent_shape": trainer.model_config["latent_shape"]}
     return Trained(metrics, result, trainer)

@@ -10,11 +10,15 @@ A trainer subclasses :class:`Trainer` and supplies only what is specific to its 
 * ``model_config`` (rebuilds the network; stored in every checkpoint), ``config_hash`` (what must match for a
   checkpoint to be resumed) and ``score_key`` / ``maximize``.
 
-Resume contract: after every epoch the loop writes ``last.pt`` (training state, history, best score, tracking
-run id) atomically, *then* reports the epoch to the tracker. A run killed at any point and started again loads
+Resume contract: after every epoch the loop writes ``last.pt`` (training state, history, best score) and the
+sidecar ``RUN_FILE`` (tracking run id, epoch wall times) atomically, *then* reports the epoch to the tracker. A run killed at any point and started again loads
 ``last.pt`` (if it belongs to the same configuration and is unfinished), first reports the epochs the tracker
 does not have yet, and continues with the next epoch — so no epoch is lost or reported twice. Each epoch's
 global RNG is seeded by (seed, epoch), so a resumed run ends with the same weights as an uninterrupted one on CPU.
+
+Checkpoints are deterministic (same bytes on every machine for the same data and params): what differs per run —
+the tracking run id and wall-clock times — lives in ``RUN_FILE`` beside them, which ``.dvcignore`` keeps out of
+the DVC hash of the checkpoint folder, so ``dvc.lock`` does not change from one machine or run to the next.
 """
 
 from __future__ import annotations
@@ -32,10 +36,11 @@ import numpy as np
 import torch
 from pydantic import BaseModel
 
-from brats_mlops.models.checkpoint import atomic_save, load_checkpoint
+from brats_mlops.models.checkpoint import RUN_FILE, atomic_save, load_checkpoint
 from brats_mlops.utils.progress import progress
 
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3
+TIMING_KEYS = ("epoch_time_s",)
 log = logging.getLogger(__name__)
 
 
@@ -83,11 +88,18 @@ class FitResult:
 
 @dataclass
 class Trained:
-    """What a ``train_*`` function returns: the metrics written to ``metrics/<stage>.json``, the fit result, the trainer."""
+    """What a ``train_*`` function returns: the metrics written to ``metrics/<stage>.json`` (deterministic: the same on
+    every machine, so a committed file stays unchanged), the fit result, the trainer."""
 
     metrics: dict[str, Any]
     result: FitResult
     trainer: "Trainer"
+
+    @property
+    def timing(self) -> dict[str, float]:
+        """Wall-clock figures, for the MLflow run only (they differ per machine and per run)."""
+        t = [h["epoch_time_s"] for h in self.result.history if "epoch_time_s" in h]
+        return {"mean_epoch_time_s": sum(t) / len(t), "train_time_s": sum(t)} if t else {}
 
 
 class Trainer:
@@ -146,13 +158,37 @@ class Trainer:
         for key, obj in self.stateful().items():
             obj.load_state_dict(ck[key])
         self.history, self.best_score, self.best_epoch = ck["history"], ck["best_score"], ck["best_epoch"]
-        self.start_epoch, self.run_id = ck["epoch"], ck.get("run_id")
+        self.start_epoch = ck["epoch"]
+        run = self._read_run_file()
+        if run.get("config_hash") == self.config_hash:
+            self.run_id = run.get("run_id")
+            times = run.get("epoch_time_s", {})
+            for rec in self.history:
+                if str(int(rec["epoch"])) in times:
+                    rec["epoch_time_s"] = times[str(int(rec["epoch"]))]
 
     def state(self, epoch_done: int) -> dict[str, Any]:
+        """``last.pt``: the deterministic training state (no run id, no wall times)."""
+        history = [{k: v for k, v in rec.items() if k not in TIMING_KEYS} for rec in self.history]
         return {"version": CHECKPOINT_VERSION, "config_hash": self.config_hash, "epoch": epoch_done,
                 **{k: obj.state_dict() for k, obj in self.stateful().items()},
-                "history": self.history, "best_score": self.best_score, "best_epoch": self.best_epoch, "score_key": self.score_key,
-                "run_id": self.run_id, "model_config": self.model_config}
+                "history": history, "best_score": self.best_score, "best_epoch": self.best_epoch, "score_key": self.score_key,
+                "model_config": self.model_config}
+
+    def _read_run_file(self) -> dict[str, Any]:
+        p = self.ckdir / RUN_FILE
+        try:
+            return json.loads(p.read_text()) if p.is_file() else {}
+        except json.JSONDecodeError:
+            return {}
+
+    def _write_run_file(self) -> None:
+        p = self.ckdir / RUN_FILE
+        tmp = p.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"config_hash": self.config_hash, "run_id": self.run_id,
+                                   "epoch_time_s": {str(int(r["epoch"])): r["epoch_time_s"] for r in self.history
+                                                    if "epoch_time_s" in r}}, indent=1))
+        tmp.replace(p)
 
     def _improved(self, record: dict[str, float]) -> bool:
         v = record.get(self.score_key)
@@ -190,6 +226,7 @@ class Trainer:
                 atomic_save({"model": self.stateful()["model"].state_dict(), "model_config": self.model_config, "epoch": epoch,
                              "score": self.best_score, "score_key": self.score_key, "config_hash": self.config_hash},
                             self.ckdir / "best.pt")
+            self._write_run_file()
             atomic_save(self.state(epoch + 1), self.ckdir / "last.pt")
             if on_checkpoint:
                 on_checkpoint(epoch)

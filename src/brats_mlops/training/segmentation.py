@@ -145,7 +145,7 @@ class SegmentationTrainer(Trainer):
         return {"loss": f"{record['train_loss']:.3f}", "dice": f"{record.get('val_dice_composite', float('nan')):.3f}"}
 
 
-HISTORY_KEYS = ["epoch", "train_loss", "val_dice_wt", "val_dice_tc", "val_dice_et", "val_dice_composite", "lr", "epoch_time_s"]
+HISTORY_KEYS = ["epoch", "train_loss", "val_dice_wt", "val_dice_tc", "val_dice_et", "val_dice_composite", "lr"]  # no timings (see Trained)
 
 
 def save_history(history: list[dict[str, float]], path: Path) -> None:
@@ -166,6 +166,5 @@ def train_segmentation(params: Params, tracker: Tracker | None = None, checkpoin
     last = result.history[-1]
     metrics = {"best_epoch": result.best_epoch, "best_val_dice_composite": result.best_score,
                "final_val_dice_wt": last.get("val_dice_wt"), "final_val_dice_tc": last.get("val_dice_tc"),
-               "final_val_dice_et": last.get("val_dice_et"), "epochs": len(result.history),
-               "mean_epoch_time_s": sum(h["epoch_time_s"] for h in result.history) / len(result.history)}
+               "final_val_dice_et": last.get("val_dice_et"), "epochs": len(result.history)}
     return Trained(metrics, result, trainer)
