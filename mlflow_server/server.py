@@ -30,7 +30,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -40,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from brats_mlops.config.schema import Params, load_params
+from brats_mlops.errors import UserError
+from brats_mlops.utils.db import check_database, redact
 from brats_mlops.tracking import real_project_root, tracking_uri
 
 
@@ -104,7 +105,10 @@ def start(port: int = 5000, backend_store_uri: str | None = None, auth: bool = F
     backend = backend_store_uri or tracking_uri(params)
     if backend.startswith("http"):
         raise ServerError(f"the backend store must be a database URL, not {backend!r} (unset MLFLOW_TRACKING_URI or pass --backend-store-uri)")
-    check_database(backend)
+    try:
+        check_database(backend)
+    except UserError as err:
+        raise ServerError(str(err)) from None
     sd = _private_dir(state_dir(root))
     url = f"http://127.0.0.1:{port}"
     if healthy(url, 1.0):
@@ -121,7 +125,7 @@ def start(port: int = 5000, backend_store_uri: str | None = None, auth: bool = F
     with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True,
                                 umask=0o077)
-    state = {"pid": proc.pid, "url": url, "port": port, "backend_store_uri": _redact(backend), "auth": auth,
+    state = {"pid": proc.pid, "url": url, "port": port, "backend_store_uri": redact(backend), "auth": auth,
              "artifacts": str(root / "mlartifacts"), "log": str(log_path), "started": time.time()}
     if auth:
         state |= {"admin_password_rotated": rotated, "default_permission": params.tracking.server_default_permission,
@@ -196,57 +200,6 @@ def _prepare_auth(sd: Path, env: dict[str, str], params) -> bool:
         store.engine.dispose()
         os.chmod(db, 0o600)
     return rotated
-
-
-def check_database(uri: str, timeout: float = 5.0) -> None:
-    """Fail fast, naming host and port (never the password), when a server database cannot be reached or refuses
-    the credentials; a SQLite file needs its folder to exist."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        url = make_url(uri)
-    except ArgumentError:
-        raise ServerError(f"not a database URL: {_redact(uri)!r} (e.g. sqlite:///path/mlflow.db or "
-                          "postgresql+psycopg2://USER:PASSWORD@HOST:5432/DB)") from None
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        folder = Path(url.database or ".").parent
-        if url.database and not folder.is_dir():
-            raise ServerError(f"the SQLite store's folder {folder} does not exist")
-        return
-    default_ports = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
-    host, port = url.host or "localhost", url.port or default_ports.get(backend, 0)
-    where = f"{backend} server at {host}:{port} (database {url.database!r}, user {url.username!r})"
-    try:
-        socket.create_connection((host, port), timeout=timeout).close()
-    except OSError as err:
-        raise ServerError(f"cannot reach the {where} within {timeout:.0f} s: {err.strerror or err}; "
-                          "is the database server running and the host/port right?") from None
-    import sqlalchemy
-
-    args = {"connect_timeout": int(timeout)} if backend in ("postgresql", "mysql") else {}
-    engine = sqlalchemy.create_engine(url, connect_args=args)
-    try:
-        with engine.connect():
-            pass
-    except Exception as err:  # driver errors differ; their first line names the problem (no password in it)
-        first = (str(getattr(err, "orig", err)).strip().splitlines() or [type(err).__name__])[0]
-        if url.password:
-            first = first.replace(url.password, "***")
-        raise ServerError(f"the {where} refused the connection: {first}") from None
-    finally:
-        engine.dispose()
-
-
-def _redact(uri: str) -> str:
-    """Hide a password in a database URL before it is written to the state file."""
-    if "://" in uri and "@" in uri:
-        scheme, rest = uri.split("://", 1)
-        cred, host = rest.rsplit("@", 1)
-        if ":" in cred:
-            return f"{scheme}://{cred.split(':', 1)[0]}:***@{host}"
-    return uri
 
 
 def stop(root: Path | None = None, timeout: float = 20.0) -> bool:

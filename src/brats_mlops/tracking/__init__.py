@@ -179,8 +179,7 @@ def stage_run(
     import mlflow
 
     root = real_project_root()
-    uri = tracking_uri(params)
-    mlflow.set_tracking_uri(uri)
+    uri = _set_uri(tracking_uri(params))
     exp_name = EXPERIMENTS[branch or STAGE_BRANCH[stage]]
     exp_id = ensure_experiment(exp_name, root, uri)
     sha, dirty = git_commit(find_project_root())
@@ -332,11 +331,20 @@ def log_to_run(run_id: str, metrics: dict[str, float]) -> None:
 # ---------------------------------------------------------------------------------------------- reading the store
 def use_store(start: Path | None = None) -> str:
     """Point MLflow at the project's store (``MLFLOW_TRACKING_URI`` wins) and return the URI (for the CLI)."""
-    import mlflow
-
     from brats_mlops.config.schema import load_params
 
-    uri = tracking_uri(load_params(real_project_root(start) / "params.yaml"))
+    return _set_uri(tracking_uri(load_params(real_project_root(start) / "params.yaml")))
+
+
+def _set_uri(uri: str) -> str:
+    """Point MLflow at ``uri``; a database server that cannot be reached is one clear error within seconds
+    (MLflow would retry for minutes, then print a traceback)."""
+    import mlflow
+
+    if "://" in uri and not uri.startswith(("sqlite:", "http:", "https:", "file:", "databricks")):
+        from brats_mlops.utils.db import check_database
+
+        check_database(uri)
     mlflow.set_tracking_uri(uri)
     return uri
 

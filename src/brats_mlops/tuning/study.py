@@ -30,6 +30,7 @@ import yaml
 
 from brats_mlops.config.schema import Params
 from brats_mlops.tracking import child_run, real_project_root, stage_run
+from brats_mlops.utils.db import check_database
 
 log = logging.getLogger(__name__)
 # heartbeat retries are "experimental" in Optuna 5 (stable since 2.8); the warning on every trial is noise
@@ -58,7 +59,10 @@ def storage_url(params: Params) -> str:
 
 
 def make_storage(params: Params) -> optuna.storages.RDBStorage:
+    """The study's storage; a server database that cannot be reached is one clear error within seconds (naming
+    host and port, not the password) instead of SQLAlchemy's retries and a traceback."""
     t = params.tune
+    check_database(storage_url(params))
     return optuna.storages.RDBStorage(
         storage_url(params), heartbeat_interval=t.heartbeat_interval, grace_period=t.grace_period,
         heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=t.max_retry),
