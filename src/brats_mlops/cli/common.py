@@ -43,6 +43,21 @@ app = _Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _global_options(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show library notices, download progress bars and debug logs (quiet by default)."),
+) -> None:
+    """Options for every command."""
+    if verbose:
+        import logging
+
+        os.environ["BRATS_VERBOSE"] = "1"
+        os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "true"
+        logging.getLogger("brats_mlops").setLevel(logging.DEBUG)
+
+
 preset_app = _Typer(help="Named params presets (params/presets/*.yaml).", no_args_is_help=True)
 app.add_typer(preset_app, name="preset")
 server_app = _Typer(help="The MLflow tracking server (127.0.0.1, proxied artifacts): start, status, stop.", no_args_is_help=True)

@@ -63,7 +63,7 @@ def where() -> None:
         "Results:",
         f"  report   : {root / p.paths.reports_dir / 'index.html'}  (everything below on one page, with MLflow run ids)",
         f"  reports  : {root / p.paths.reports_dir}/  (data_validation.md, segmentation/, autoencoder/, survival_table.md, ...)",
-        f"  metrics  : {root / p.paths.metrics_dir}/  (`dvc metrics show`; training curves: `dvc plots show`)",
+        f"  metrics  : {root / p.paths.metrics_dir}/  (`brats-mlops metrics`: one table per stage; training curves are in the report)",
         f"  data     : {root / p.paths.preprocessed_dir}/, {root / p.paths.splits_dir}/",
         f"  models   : {root / p.paths.models_dir}/  (checkpoints); registry: brats-segmentation, brats-autoencoder, brats-survival "
         "@challenger (`brats-mlops models`)",

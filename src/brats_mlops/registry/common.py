@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,14 @@ def _hide_type_hint_notice() -> None:
     classes is defined, i.e. on every model log and load). Our ``predict`` methods take case folders, arrays and
     frames on purpose, so a type-hint schema would be wrong. A ``warnings.filterwarnings`` rule cannot do it: MLflow
     raises the notice inside its own ``catch_warnings`` with ``simplefilter("once")``, ahead of any filter of ours;
-    so the notice is dropped where warnings are shown, every other warning passes through."""
+    so the notice is dropped where warnings are shown, every other warning passes through. ``BRATS_VERBOSE=1``
+    (``brats-mlops --verbose``) keeps it."""
     shown = warnings.showwarning
     if getattr(shown, "_brats_quiet", False):
         return
 
     def showwarning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001 (warnings' signature)
-        if TYPE_HINT_NOTICE in str(message):
+        if TYPE_HINT_NOTICE in str(message) and os.environ.get("BRATS_VERBOSE", "") in ("", "0"):
             return
         shown(message, category, filename, lineno, file, line)
 
