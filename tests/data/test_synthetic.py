@@ -62,3 +62,39 @@ def test_survival_depends_on_tumour_volume(tmp_path):
     df = pd.DataFrame([t.__dict__ for t in truths])
     assert np.corrcoef(np.log(df.wt_cm3), np.log(df.survival_days))[0, 1] < -0.2
     assert np.corrcoef(df.age, np.log(df.survival_days))[0, 1] < 0
+
+
+def _components(mask):
+    import cc3d
+
+    cc, n = cc3d.connected_components(mask.astype(np.uint8), connectivity=26, return_N=True)
+    return sorted(np.bincount(cc.ravel())[1:].tolist(), reverse=True)
+
+
+def test_multifocal_satellites_and_irregular_shapes():
+    """The knobs that make lesion-wise metrics and dust removal matter: separate lesions, small foci, lobulated edges."""
+    base = dict(shape=(72, 72, 56), spacing=(3.0, 3.0, 3.0), template="mni152")
+    single, multi, sats = [], [], []
+    for s in range(4):
+        seq = np.random.SeedSequence(s)
+        _, seg, t = synthesize_case("x", "train", seq, SyntheticParams(**base, multifocal_fraction=0, satellite_fraction=0), True)
+        assert (t.n_lesions, t.n_satellites) == (1, 0)
+        single.append(len(_components(seg > 0)))
+        _, seg, t = synthesize_case("x", "train", seq, SyntheticParams(**base, multifocal_fraction=1, satellite_fraction=0), True)
+        multi.append((t.n_lesions, len(_components(seg > 0))))
+        _, seg, t = synthesize_case("x", "train", seq, SyntheticParams(**base, multifocal_fraction=0, satellite_fraction=1), True)
+        sats.append((t.n_satellites, _components(seg > 0)))
+    assert single == [1, 1, 1, 1]  # one connected lesion
+    assert all(n >= 2 and comps == n for n, comps in multi)  # 2-3 separate lesions, each one component
+    for n, comps in sats:
+        assert n >= 1 and len(comps) == n + 1 and all(c <= 60 for c in comps[1:])  # small foci of a few voxels
+
+    def surface_to_volume(irregularity):
+        _, seg, _ = synthesize_case("x", "train", np.random.SeedSequence(7),
+                                    SyntheticParams(**base, irregularity=irregularity, multifocal_fraction=0, satellite_fraction=0), True)
+        from scipy import ndimage
+
+        wt = seg > 0
+        return (wt & ~ndimage.binary_erosion(wt)).sum() / wt.sum() ** (2 / 3)
+
+    assert surface_to_volume(1.0) > 1.1 * surface_to_volume(0.0)  # lobulated edges: more surface for the volume

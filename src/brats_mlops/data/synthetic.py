@@ -6,10 +6,15 @@ Anatomy
     uses nested ellipsoids instead. Each case gets a random affine (scale ±8 %, rotation ±6°, shift ±4 mm).
 
 Tumour
-    A distorted ellipsoid at a random white-matter position: necrotic core (raw label 1) inside an
-    enhancing rim (4) inside edema (2), each radius random; 10 % of cases have no necrotic core.
+    A main lesion at a random white-matter position: necrotic core (raw label 1) inside an enhancing rim (4)
+    inside edema (2), each a rotated ellipsoid whose boundary is deformed by its own smooth random fields
+    (lobulated, irregular; ``irregularity`` scales them), edema spreading further into white matter; 10 % of
+    main lesions have no necrotic core. ``multifocal_fraction`` of cases get 1-2 further, separate and smaller
+    lesions (half of them with a core); ``satellite_fraction`` of cases get 1-3 small enhancing foci (3.5-6.5 mm
+    radius) a few mm outside the tumour — lesions that lesion-wise metrics count and dust removal may delete.
     Per modality (relative to white matter = 1): core dark on T1, rim bright on T1ce, edema bright on
-    T2 and FLAIR — see ``CONTRAST``. Then a multiplicative bias field and Gaussian noise in the brain.
+    T2 and FLAIR — see ``CONTRAST``, each tumour contrast scaled per case (``CONTRAST_JITTER``: ±15 % on T2,
+    so edema and CSF overlap there, ±8 % elsewhere). Then a multiplicative bias field and Gaussian noise in the brain.
 
 Survival (hazard model, documented for the survival branch's known answer)
     Weibull proportional hazards, shape ``k = 2``::
@@ -17,8 +22,8 @@ Survival (hazard model, documented for the survival branch's known answer)
         lp = 0.035 (age - 60) + 1.2 ln(V_WT / 70 cm³) + 3.0 (f_ET - 0.25) + 1.0 (0.4 - d)
         T  = 370 / ln(2)^(1/k) · (-ln U)^(1/k) · exp(-lp / k),   U ~ Uniform(0, 1)
 
-    with V_WT the whole-tumour volume, f_ET the enhancing share of the whole tumour and d the distance of
-    the tumour centre from the brain centre as a fraction of the brain half-width (deep tumours are worse).
+    with V_WT the whole-tumour volume (all lesions), f_ET the enhancing share of the whole tumour and d the distance of
+    the main lesion's centre from the brain centre as a fraction of the brain half-width (deep tumours are worse).
     The median survival at lp = 0 is 370 days (the paper's split). A fraction of rows becomes
     ``ALIVE (C days later)`` with C < T (censored), a fraction has an empty Age.
 """
@@ -33,6 +38,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import cc3d
 import nibabel as nib
 import numpy as np
 from scipy import ndimage
@@ -52,6 +58,11 @@ CONTRAST = {
     "t2":    (1.60, 0.90, 0.60, 1.40, 1.35, 0.95),
     "flair": (0.35, 0.95, 0.75, 0.60, 1.70, 1.10),
 }
+# Edema radius of the main lesion (mm). The lower bound was 16 mm with one spherical tumour per case; with
+# irregular, multifocal tumours the smallest main lesions (< ~25 cm3, a few hundred 3 mm voxels) were where the
+# 6-epoch CPU default failed (held-out WT Dice 0.35-0.49 on such cases), so the default keeps main lesions >= 20 mm.
+MAIN_RADIUS_MM = (20.0, 36.0)
+CONTRAST_JITTER = {"t1": 0.08, "t1ce": 0.08, "t2": 0.15, "flair": 0.08}  # per-case tumour contrast: x U(1 - j, 1 + j)
 MODALITY_SCALE = {"t1": 800.0, "t1ce": 1000.0, "t2": 1200.0, "flair": 700.0}
 HAZARD = {"age": 0.035, "log_volume": 1.2, "enhancing_fraction": 3.0, "depth": 1.0, "shape_k": 2.0, "median_days": 370.0}
 
@@ -70,6 +81,8 @@ class CaseTruth:
     depth: float
     linear_predictor: float
     survival_days: float
+    n_lesions: int = 1  # separate lesions (multifocal cases: 2-3)
+    n_satellites: int = 0  # small enhancing foci beside the main lesion
 
 
 # --------------------------------------------------------------------------- template
@@ -136,6 +149,47 @@ def brats_affine(shape: tuple[int, int, int], spacing: tuple[float, float, float
 
 
 # --------------------------------------------------------------------------- one case
+def _add_lesion(seg: np.ndarray, rng: np.random.Generator, spacing: np.ndarray, centre: np.ndarray,
+                r_edema: float, brain: np.ndarray, wm: np.ndarray, irregularity: float, core_p: float) -> None:
+    """Paint one lesion into ``seg`` (0 = free): edema (2) around an enhancing rim (4) around a necrotic core (1).
+
+    Each sub-region boundary is the rotated ellipsoid's radius deformed by its own smooth random fields drawn on
+    the lesion's own box (a lobulation of ~4 bumps and a finer ruffle of ~7 across the lesion, amplitudes scaled
+    by ``irregularity``); edema reaches further into white matter (finger-like spread along the tracts).
+    ``core_p``: probability that the lesion has a necrotic core. Only the largest connected blob is kept."""
+    axes = r_edema * rng.uniform(0.75, 1.25, 3)
+    rot_t = _rotation(rng, 90.0).astype(np.float64)
+    a = irregularity
+    half = np.ceil(axes.max() * 2.0 / spacing).astype(int) + 1  # the deformed lesion (factor >= 0.5) fits in this box
+    lo = np.maximum(np.round(centre).astype(int) - half, 0)
+    hi = np.minimum(np.round(centre).astype(int) + half + 1, np.array(seg.shape))
+    box = tuple(slice(int(a0), int(b0)) for a0, b0 in zip(lo, hi))
+    bshape = tuple(int(b0 - a0) for a0, b0 in zip(lo, hi))
+    grid = np.stack(np.meshgrid(*[np.arange(a0, b0, dtype=np.float64) for a0, b0 in zip(lo, hi)], indexing="ij"))
+    d_mm = (grid - centre[:, None, None, None]) * spacing[:, None, None, None].astype(np.float64)
+    d_rot = np.einsum("ij,j...->i...", rot_t, d_mm)
+    rho = np.sqrt(((d_rot / axes[:, None, None, None].astype(np.float64)) ** 2).sum(0))
+
+    def deformed(amp_coarse: float, amp_fine: float) -> np.ndarray:
+        f = 1.0 + a * amp_coarse * _smooth_field(rng, bshape, coarse=9) + a * amp_fine * _smooth_field(rng, bshape, coarse=15)
+        return rho * np.maximum(f, 0.6)
+
+    rho_ed = deformed(0.45, 0.20) * np.maximum(1.0 + a * 0.25 * (0.5 - wm[box]), 0.85)  # wm ~ 1: edema spreads further
+    rho_rim = deformed(0.35, 0.15)
+    rho_core = deformed(0.35, 0.12)
+    f_rim = rng.uniform(0.55, 0.85)  # enhancing rim outer radius / edema radius
+    f_core = f_rim * rng.uniform(0.50, 0.85) if rng.random() < core_p else 0.0
+    free = brain[box] & (seg[box] == 0)
+    lesion = np.zeros(bshape, np.uint8)
+    lesion[(rho_ed < 1.0) & free] = 2
+    lesion[(rho_rim < f_rim) & free] = 4
+    lesion[(rho_core < f_core) & free] = 1
+    if lesion.any():  # one connected blob: fragments cut off by the deformation or the brain mask are dropped
+        cc = cc3d.connected_components(lesion > 0, connectivity=26)
+        lesion[cc != np.argmax(np.bincount(cc.ravel())[1:]) + 1] = 0
+    seg[box][lesion > 0] = lesion[lesion > 0]
+
+
 def synthesize_case(
     case_id: str, split: str, seed_seq: np.random.SeedSequence, cfg: SyntheticParams, labelled: bool
 ) -> tuple[dict[str, np.ndarray], np.ndarray, CaseTruth]:
@@ -161,26 +215,36 @@ def synthesize_case(
     brain = (csf + gm + wm) > 0.35
     brain = ndimage.binary_fill_holes(brain)
 
-    # tumour: distorted concentric ellipsoids at a white-matter position
+    # tumour: a main lesion at a white-matter position, sometimes further separate lesions and small satellites
     grid = np.stack(np.meshgrid(*[np.arange(s, dtype=np.float64) for s in shape], indexing="ij"))
-    r3 = rng.uniform(16.0, 36.0)  # edema radius, mm
-    axes = r3 * rng.uniform(0.75, 1.25, 3)
+    r3 = rng.uniform(MAIN_RADIUS_MM[0], MAIN_RADIUS_MM[1])  # edema radius of the main lesion, mm
     dist_in = ndimage.distance_transform_edt(brain, sampling=spacing)
     cand = np.argwhere((wm > 0.5) & (dist_in > 0.6 * r3))
     if len(cand) == 0:
         cand = np.argwhere(dist_in >= dist_in.max() * 0.7)
     centre = cand[rng.integers(len(cand))].astype(np.float64)
-    rot_t = _rotation(rng, 90.0).astype(np.float64)
-    d_mm = (grid - centre[:, None, None, None]) * spacing[:, None, None, None].astype(np.float64)
-    d_rot = np.einsum("ij,j...->i...", rot_t, d_mm)
-    rho = np.sqrt(((d_rot / axes[:, None, None, None].astype(np.float64)) ** 2).sum(0))
-    rho = rho * (1.0 + 0.30 * _smooth_field(rng, tuple(shape), coarse=5))
-    f_rim = rng.uniform(0.55, 0.85)  # enhancing rim outer radius / edema radius
-    f_core = 0.0 if rng.random() < 0.10 else f_rim * rng.uniform(0.50, 0.85)
     seg = np.zeros(tuple(shape), np.uint8)
-    seg[(rho < 1.0) & brain] = 2
-    seg[(rho < f_rim) & brain] = 4
-    seg[(rho < f_core) & brain] = 1
+    _add_lesion(seg, rng, spacing, centre, r3, brain, wm, cfg.irregularity, core_p=0.90)
+    n_lesions, n_satellites = 1, 0
+    if rng.random() < cfg.multifocal_fraction:  # 2 or 3 separate lesions (multifocal glioma)
+        for _ in range(int(rng.integers(1, 3))):
+            r = r3 * rng.uniform(0.35, 0.6)
+            away = ndimage.distance_transform_edt(seg == 0, sampling=spacing)
+            c = np.argwhere((wm > 0.4) & (dist_in > 0.6 * r) & (away > 1.4 * r + 2.5 * spacing.max()))
+            if len(c):
+                _add_lesion(seg, rng, spacing, c[rng.integers(len(c))].astype(np.float64), r, brain, wm,
+                            cfg.irregularity, core_p=0.5)
+                n_lesions += 1
+    if rng.random() < cfg.satellite_fraction:  # small enhancing foci near the main lesion (a few voxels each)
+        for _ in range(int(rng.integers(1, 4))):
+            r = rng.uniform(3.5, 6.5)
+            gap = r + 2.5 * spacing.max()  # a separate component (26-connectivity), a few mm from the tumour
+            away = ndimage.distance_transform_edt(seg == 0, sampling=spacing)
+            c = np.argwhere(brain & (dist_in > 6.0) & (away > gap) & (away < gap + 15.0))
+            if len(c):
+                d = np.sqrt((((grid - c[rng.integers(len(c))][:, None, None, None]) * spacing[:, None, None, None]) ** 2).sum(0))
+                seg[(d < r) & brain & (seg == 0)] = 4
+                n_satellites += 1
 
     # intensities
     vox_cm3 = float(np.prod(spacing)) / 1000.0
@@ -190,8 +254,10 @@ def synthesize_case(
     lesion_total = np.clip(sum(lesion.values()), 0, 1)
     texture = _smooth_field(rng, tuple(shape), coarse=12)
     images = {}
+    # per-case tumour contrast (necrosis, edema, ET): wide on T2 (edema overlaps CSF there), narrower elsewhere
+    jitter = {mod: rng.uniform(1.0 - CONTRAST_JITTER[mod], 1.0 + CONTRAST_JITTER[mod], 3) for mod in MODALITIES}
     for mod in MODALITIES:
-        c = CONTRAST[mod]
+        c = CONTRAST[mod][:3] + tuple(np.array(CONTRAST[mod][3:]) * jitter[mod])
         healthy = c[0] * tissue[0] + c[1] * tissue[1] + c[2] * tissue[2]
         tumour = c[3] * lesion[1] + c[4] * lesion[2] + c[5] * lesion[4]
         img = healthy * (1 - lesion_total) + tumour
@@ -220,7 +286,7 @@ def synthesize_case(
     k = h["shape_k"]
     lam = h["median_days"] / math.log(2.0) ** (1.0 / k)
     days = lam * (-math.log(rng.uniform(1e-9, 1.0))) ** (1.0 / k) * math.exp(-lp / k)
-    truth = CaseTruth(case_id, split, round(age, 3), wt, tc, et, f_et, depth, lp, max(5.0, round(days)))
+    truth = CaseTruth(case_id, split, round(age, 3), wt, tc, et, f_et, depth, lp, max(5.0, round(days)), n_lesions, n_satellites)
     if not labelled:
         seg = None
     return images, seg, truth
