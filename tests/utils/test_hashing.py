@@ -14,6 +14,8 @@ def test_folder_and_file_hashes_are_the_ones_dvc_records(tmp_path):
     (data / "sub").mkdir(parents=True)
     (data / "a.txt").write_text("alpha\n")
     (data / "sub" / "b.bin").write_bytes(bytes(range(256)) * 10)
+    (data / "brats_run.json").write_text('{"run_id": "differs on every run"}')  # ignored by DVC, so by us too
+    (tmp_path / ".dvcignore").write_text("brats_run.json\n")
     env = {"DVC_NO_ANALYTICS": "1", "PATH": f"{DVC.parent}:/usr/bin:/bin", "HOME": str(tmp_path)}
     for cmd in (["git", "init", "-q"], [str(DVC), "init", "-q"], [str(DVC), "add", "-q", "data"]):
         subprocess.run(cmd, cwd=tmp_path, env=env, check=True, capture_output=True)

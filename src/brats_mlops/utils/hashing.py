@@ -19,16 +19,21 @@ def file_md5(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def dvc_dir_hash(path: Path) -> str:
-    """DVC's hash of a folder (``<md5>.dir``), as ``dvc.lock`` records it (``.dvcignore`` is not applied)."""
+    """DVC's hash of a folder (``<md5>.dir``), as ``dvc.lock`` records it: the repository's ``.dvcignore`` applies
+    (e.g. the training loop's ``brats_run.json`` beside the checkpoints is left out, as DVC leaves it out)."""
     import tempfile
 
     from dvc.fs import LocalFileSystem
+    from dvc.ignore import DvcIgnoreFilter
     from dvc_data.hashfile.build import build
     from dvc_data.hashfile.db import HashFileDB
 
     fs = LocalFileSystem()
+    path = Path(path).resolve()
+    repo = next((d for d in (path, *path.parents) if (d / ".dvc").is_dir()), None)
+    ignore = DvcIgnoreFilter(fs, str(repo)) if repo is not None else None
     with tempfile.TemporaryDirectory() as tmp:  # build() stages the tree object in memory; the odb stays empty
-        _, _, obj = build(HashFileDB(fs, tmp), str(Path(path).resolve()), fs, "md5")
+        _, _, obj = build(HashFileDB(fs, tmp), str(path), fs, "md5", ignore=ignore)
     return obj.hash_info.value
 
 
