@@ -93,3 +93,13 @@ def test_min_nonzero_fraction_is_a_knob(tiny_synth):
     res = validate_dataset(idx, ValidateParams(min_nonzero_fraction=0.99), MODS)
     assert res.metrics["quarantined"] == len(idx.cases)
     assert np.all(res.cases.reasons.str.contains("images_not_empty"))
+
+
+def test_outputs_are_the_same_bytes_on_every_run(tiny_synth, tmp_path):
+    """GX gives each expectation a random id per run; the written results (a DVC output) must not carry them."""
+    idx = discover("synthetic", tiny_synth, MODS)
+    for run in ("a", "b"):
+        write_outputs(validate_dataset(idx, ValidateParams(), MODS), tmp_path / run, tmp_path / f"{run}.md", tmp_path / f"{run}.json")
+    for name in ("gx_results.json", "verdicts.json", "cases.csv", "clinical.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert (tmp_path / "a.md").read_bytes() == (tmp_path / "b.md").read_bytes()

@@ -53,11 +53,24 @@ def render_report(result: ValidationResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+VOLATILE_KEYS = {"id", "ge_load_time", "run_id", "run_time", "validation_time", "validation_id"}  # GX fields that differ on every run
+
+
+def _stable(obj: Any) -> Any:
+    """GX results without the random ids and load times GX records per run: the file (a DVC output) is then the
+    same on every run and machine for the same data."""
+    if isinstance(obj, dict):
+        return {k: _stable(v) for k, v in obj.items() if k not in VOLATILE_KEYS}
+    if isinstance(obj, list):
+        return [_stable(v) for v in obj]
+    return obj
+
+
 def write_outputs(result: ValidationResult, out_dir: Path, report: Path, metrics_path: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     result.cases.to_csv(out_dir / "cases.csv", index=False)
     result.clinical.to_csv(out_dir / "clinical.csv", index=False)
-    (out_dir / "gx_results.json").write_text(json.dumps(result.gx, indent=1, default=str))
+    (out_dir / "gx_results.json").write_text(json.dumps(_stable(result.gx), indent=1, default=str))
     (out_dir / "verdicts.json").write_text(json.dumps(result.entries(), indent=1))
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(render_report(result))
