@@ -9,7 +9,7 @@ from brats_mlops.cli.main import app
 from brats_mlops.names import EXPERIMENTS, STAGE_EVAL_SEG, TAG_ABLATION_GROUP, TAG_STAGE, TAG_TRAIN_RUN
 
 
-def _fake_ablation(tmp_path, group, betas_and_shift):
+def _fake_ablation(tmp_path, group, betas_and_shift, data_hash=None):
     client = mlflow.tracking.MlflowClient()
     exp = client.get_experiment_by_name(EXPERIMENTS["segmentation"])  # not set_experiment: that is process-wide state
     if exp is None:
@@ -22,11 +22,13 @@ def _fake_ablation(tmp_path, group, betas_and_shift):
         d = np.clip(base + shift + rng.normal(0, 0.01, 12), 0, 1)
         cases = pd.DataFrame({"case_id": [f"c{i}" for i in range(12)], "dice_wt": d, "dice_tc": d, "dice_et": d, "dice_brats": d,
                               "hd95_wt": 5 - shift, "hd95_tc": 5.0, "hd95_et": 5.0})
-        d_ = tmp_path / f"{group}_{beta}"
+        d_ = tmp_path / f"{group}_{beta}_{data_hash}"
         d_.mkdir()
         cases.to_csv(d_ / "cases.csv", index=False)
         with mlflow.start_run(experiment_id=exp.experiment_id, run_name=STAGE_EVAL_SEG,
-                              tags={TAG_ABLATION_GROUP: group, TAG_STAGE: STAGE_EVAL_SEG, TAG_TRAIN_RUN: tr.info.run_id}):
+                              tags={TAG_ABLATION_GROUP: group, TAG_STAGE: STAGE_EVAL_SEG, TAG_TRAIN_RUN: tr.info.run_id,
+                                    **({"brats.data_hash.data/raw/synthetic": data_hash,
+                                        "brats.data_hash.models/segmentation": f"{beta}.dir"} if data_hash else {})}):
             mlflow.log_artifact(str(d_ / "cases.csv"), "evaluation")
 
 
@@ -65,3 +67,12 @@ def test_compare_without_a_group_lists_the_groups_with_their_run_counts(tmp_path
     assert r.exit_code == 0, r.output
     rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in r.output.splitlines() if line.count("│") == 4}
     assert rows == {"beta": "2", "depth": "1"}
+
+
+def test_runs_on_other_data_are_left_out_of_a_group_with_a_warning(tmp_path, caplog):
+    _fake_ablation(tmp_path, "mixed", [(0.0, 0.0), (0.5, 0.05)], data_hash="old.dir")  # before a data change
+    _fake_ablation(tmp_path, "mixed", [(0.2, 0.0), (0.7, 0.02)], data_hash="new.dir")
+    with caplog.at_level("WARNING"):
+        runs = load_group("mixed")
+    assert len(runs) == 2 and {r.params["segmentation.loss.ce_beta"] for r in runs} == {"0.2", "0.7"}
+    assert "left out 2 of 4 runs evaluated on other data" in caplog.text

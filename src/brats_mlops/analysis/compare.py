@@ -9,15 +9,19 @@ every other run is compared with the best by a paired Wilcoxon signed-rank test 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
-from brats_mlops.names import STAGE_EVAL_SEG, TAG_ABLATION_GROUP, TAG_DVC_EXP, TAG_STAGE, TAG_TRAIN_RUN
+from brats_mlops.names import STAGE_EVAL_SEG, TAG_ABLATION_GROUP, TAG_DATA_HASH_PREFIX, TAG_DVC_EXP, TAG_STAGE, TAG_TRAIN_RUN
 from brats_mlops.tracking import download_artifact, find_runs, run_params
+
+log = logging.getLogger(__name__)
 
 METRICS = ("dice_wt", "dice_tc", "dice_et", "dice_brats", "hd95_wt", "hd95_tc", "hd95_et")
 PRIMARY = "dice_brats"
@@ -55,12 +59,34 @@ def list_groups() -> list[dict[str, object]]:
     return sorted(groups.values(), key=lambda e: str(e["group"]))
 
 
+def _data_signature(run: Any) -> tuple[tuple[str, str], ...]:
+    """The hashes of the data an evaluation run scored: its ``brats.data_hash.*`` tags (dataset root, split)
+    except the checkpoint folder (``<models_dir>/segmentation``), which is what an ablation varies."""
+    return tuple(sorted((k, v) for k, v in run.data.tags.items()
+                        if k.startswith(TAG_DATA_HASH_PREFIX) and not k.endswith("/segmentation")))
+
+
+def same_data_as_newest(runs: list[Any], group: str) -> list[Any]:
+    """The runs (oldest first) evaluated on the same data and split as the newest one; the others are left out with a
+    warning — per-case scores of different cases or different data cannot be paired or ranked."""
+    if not runs:
+        return runs
+    ref = _data_signature(runs[-1])
+    kept = [r for r in runs if _data_signature(r) == ref]
+    if len(kept) < len(runs):
+        log.warning("ablation group %r: left out %d of %d runs evaluated on other data or another split than the newest "
+                    "run (brats.data_hash.* tags differ); use a new ablation group after changing the data",
+                    group, len(runs) - len(kept), len(runs))
+    return kept
+
+
 def load_group(group: str) -> list[RunCases]:
     """The group's finished evaluation runs, newest last, with per-case metrics and their training params."""
     filt = f"tags.`{TAG_ABLATION_GROUP}` = '{group}' and tags.`{TAG_STAGE}` = '{STAGE_EVAL_SEG}' and attributes.status = 'FINISHED'"
     if not find_runs("segmentation", "attributes.status = 'FINISHED'", max_results=1):
         raise LookupError("no segmentation runs in the tracking store yet: run `dvc repro` first")
     runs = find_runs("segmentation", filt, order_by=["attributes.start_time ASC"])
+    runs = same_data_as_newest(runs, group)
     out = []
     for r in runs:
         local = download_artifact(r.info.run_id, "evaluation/cases.csv")
