@@ -1,4 +1,3 @@
-import socket
 import time
 
 import pytest
@@ -7,12 +6,7 @@ from brats_mlops.config.schema import Params
 from brats_mlops.errors import UserError
 from brats_mlops.tuning.study import make_storage
 from brats_mlops.utils.db import check_database, redact
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.mlflow_server.conftest import free_port as _free_port
 
 
 def test_redact_hides_only_the_password():

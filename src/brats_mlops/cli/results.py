@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -97,7 +96,7 @@ def metrics(
 
     root = real_project_root()
     folder = root / load_params(root / "params.yaml").paths.metrics_dir
-    available = sorted(p.stem for p in Path(folder).glob("*.json"))
+    available = sorted(p.stem for p in folder.glob("*.json"))
     if not available:
         fail(f"no metrics in {folder}: run the pipeline first (`make run` or `dvc repro`)")
     unknown = sorted(set(stages or []) - set(available))
@@ -105,7 +104,7 @@ def metrics(
         fail(f"no metrics for {', '.join(unknown)}; available: {', '.join(available)}")
     out = Console(width=160)
     for stage in stages or available:
-        data = json.loads((Path(folder) / f"{stage}.json").read_text())
+        data = json.loads((folder / f"{stage}.json").read_text())
         if as_json:
             print(json.dumps({stage: data}, indent=1))
             continue
