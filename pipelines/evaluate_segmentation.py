@@ -1,4 +1,7 @@
-"""DVC stage `evaluate_segmentation`: full-volume inference on held-out cases, BraTS metrics, overlays, registry."""
+"""DVC stage `evaluate_segmentation`: full-volume inference on held-out cases, BraTS metrics, overlays, registry.
+
+``main(two_d=True)`` is the stage `evaluate_segmentation_2d` (slices/dvc.yaml): the same evaluation of the 2-D
+slice model, written to ``metrics/segmentation_2d.json`` and registered as ``brats-segmentation-2d``."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from brats_mlops.data.readers import discover
 from brats_mlops.data.splits import read_split
 from brats_mlops.inference.evaluate import KEY_METRICS, evaluate_cases, held_out, summarise
 from brats_mlops.models.checkpoint import checkpoint_run_id, load_segmentation
-from brats_mlops.names import STAGE_EVAL_SEG, TAG_ABLATION_GROUP, TAG_TRAIN_RUN
+from brats_mlops.names import MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, STAGE_EVAL_SEG, STAGE_EVAL_SEG_2D, TAG_ABLATION_GROUP, TAG_TRAIN_RUN
 from brats_mlops.registry.segmentation import register_evaluated
 from brats_mlops.reporting.figures import overlay_figure
 from brats_mlops.tracking import log_to_run, stage_run
@@ -22,24 +25,26 @@ from brats_mlops.utils.logs import stage_logger
 N_OVERLAYS = 3
 
 
-def main() -> None:
-    log = stage_logger(STAGE_EVAL_SEG)
+def main(two_d: bool = False) -> None:
+    stage, name, kind = (STAGE_EVAL_SEG_2D, MODEL_SEGMENTATION_2D, "segmentation_2d") if two_d else (STAGE_EVAL_SEG, MODEL_SEGMENTATION, "segmentation")
+    log = stage_logger(stage)
     params = load_params()
-    cfg, p = params.segmentation, params.paths
-    best_pt = p.segmentation_checkpoints / "best.pt"
+    cfg, p = (params.slices2d if two_d else params.segmentation), params.paths
+    ckdir = p.slices2d_checkpoints if two_d else p.segmentation_checkpoints
+    best_pt = ckdir / "best.pt"
     model, best = load_segmentation(best_pt)
-    train_run, mc = checkpoint_run_id(p.segmentation_checkpoints), best["model_config"]
+    train_run, mc = checkpoint_run_id(ckdir), best["model_config"]
     ids, evaluated_on = held_out(read_split(p.segmentation_split), cfg.max_eval_cases)
     cases = {c.case_id: c for c in discover(params.data.source, params.data.root, params.data.modalities).cases}
-    out_dir = Path(p.reports_dir) / "segmentation"
+    out_dir = Path(p.reports_dir) / kind
     log.info("evaluating the best checkpoint (epoch %d) on %d %s cases in their original geometry (official BraTS 2023 metrics)",
              best["epoch"], len(ids), evaluated_on)
     if evaluated_on == "validation":
         log.warning("split.test_fraction is 0: reporting on the validation cases that also picked the checkpoint (optimistic)")
-    with stage_run(STAGE_EVAL_SEG, params, ["segmentation"], deps=[p.segmentation_checkpoints, params.data.root, p.segmentation_split],
+    with stage_run(stage, params, ["slices2d" if two_d else "segmentation"], deps=[ckdir, params.data.root, p.segmentation_split],
                    tags={TAG_ABLATION_GROUP: cfg.ablation_group, TAG_TRAIN_RUN: str(train_run)}) as run:
         rows = []
-        for i, r in enumerate(evaluate_cases(model, mc, cases, ids, cfg.postprocess_min_voxels)):
+        for i, r in enumerate(evaluate_cases(model, mc, cases, ids, params.segmentation.postprocess_min_voxels)):
             rows.append(r.row)
             if i < N_OVERLAYS:
                 flair = r.images[mc["modalities"].index("flair") if "flair" in mc["modalities"] else 0]
@@ -49,13 +54,13 @@ def main() -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         df.to_csv(out_dir / "cases.csv", index=False)
         summary = summarise(df, evaluated_on, best["epoch"])
-        dump_json(summary, p.metrics("segmentation"))
+        dump_json(summary, p.metrics(kind))
         run.log_metrics(summary)
         run.log_artifact(out_dir / "cases.csv", "evaluation")
         key = {k: summary[k] for k in KEY_METRICS}
         if train_run:  # the held-out metrics also go to the training run, so ablations compare there
             log_to_run(train_run, {f"test_{k}": v for k, v in key.items()})
-        uri, version = register_evaluated(best_pt, key, train_run, cfg.ablation_group, p)
+        uri, version = register_evaluated(best_pt, key, train_run, cfg.ablation_group, p, name)
         log.info("Dice WT %.4f TC %.4f ET %.4f (D_BraTS %.4f) on %d cases; registered %s version %s as @challenger",
                  summary["dice_wt"], summary["dice_tc"], summary["dice_et"], summary["dice_brats"], len(df), uri, version)
 

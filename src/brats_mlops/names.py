@@ -18,6 +18,11 @@ STAGE_SURVIVAL = "survival"
 STAGE_TRAIN_AE = "train_autoencoder"
 STAGE_EXTRACT_LATENTS = "extract_latents"
 STAGE_REPORT = "report"
+# the 2-D slice systems of seeds 001/004 (slices/dvc.yaml)
+STAGE_TRAIN_SEG_2D = "train_segmentation_2d"
+STAGE_EVAL_SEG_2D = "evaluate_segmentation_2d"
+STAGE_SURVIVAL_2D = "survival_2d"
+EVAL_STAGES = (STAGE_EVAL_SEG, STAGE_EVAL_SEG_2D)  # segmentation evaluations that `compare` puts side by side
 
 # One MLflow experiment per branch of the pipeline.
 EXPERIMENTS = {
@@ -39,13 +44,18 @@ STAGE_BRANCH = {
     STAGE_TRAIN_AE: "autoencoder",
     STAGE_EXTRACT_LATENTS: "autoencoder",
     STAGE_REPORT: "data",
+    STAGE_TRAIN_SEG_2D: "segmentation",
+    STAGE_EVAL_SEG_2D: "segmentation",
+    STAGE_SURVIVAL_2D: "survival",
 }
 
 # Registered model names.
 MODEL_SEGMENTATION = "brats-segmentation"
 MODEL_AUTOENCODER = "brats-autoencoder"
 MODEL_SURVIVAL = "brats-survival"
-MODEL_NAMES = (MODEL_SEGMENTATION, MODEL_AUTOENCODER, MODEL_SURVIVAL)
+MODEL_SEGMENTATION_2D = "brats-segmentation-2d"
+MODEL_SURVIVAL_2D = "brats-survival-2d"
+MODEL_NAMES = (MODEL_SEGMENTATION, MODEL_AUTOENCODER, MODEL_SURVIVAL, MODEL_SEGMENTATION_2D, MODEL_SURVIVAL_2D)
 
 # Tags.
 TAG_STAGE = "brats.stage"

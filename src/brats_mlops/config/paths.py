@@ -55,6 +55,14 @@ class PathsParams(Section):
         return Path(self.models_dir) / "autoencoder"
 
     @property
+    def slices2d_checkpoints(self) -> Path:
+        return Path(self.models_dir) / "segmentation_2d"
+
+    @property
+    def survival2d_checkpoints(self) -> Path:
+        return Path(self.models_dir) / "survival_2d"
+
+    @property
     def segmentation_volumes(self) -> Path:
         return Path(self.features_dir) / "segmentation_volumes.csv"
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 import torch
@@ -108,10 +108,10 @@ class SliceDataset(Dataset):
     normalised per subject once (a small per-worker cache of the last volume read)."""
 
     def __init__(self, preprocessed_dir: str | Path, refs: list[SliceRef], size: int | None = None,
-                 normalisation: Normalisation = "zscore", drop_empty: bool = False):
+                 normalisation: Normalisation = "zscore", drop_empty: bool = False, transform: Callable | None = None):
         self.dir = Path(preprocessed_dir)
         self.refs = [r for r in refs if r.tumour] if drop_empty else list(refs)
-        self.size, self.normalisation = size, normalisation
+        self.size, self.normalisation, self.transform = size, normalisation, transform
         self._cache: tuple[str, np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
@@ -129,6 +129,9 @@ class SliceDataset(Dataset):
         image = torch.from_numpy(np.array(img[..., r.z], dtype=np.float32))
         label = torch.from_numpy(np.array(lab[..., r.z], dtype=np.int64))
         image, label = resize_slice(image, label, self.size)
+        if self.transform is not None:  # MONAI dictionary transforms want a channel axis on the label
+            out = self.transform({"image": image, "label": label[None]})
+            image, label = torch.as_tensor(out["image"]).float(), torch.as_tensor(out["label"])[0].round().long()
         return {"image": image, "label": label, "case_id": r.case_id, "z": r.z}
 
 
@@ -142,3 +145,15 @@ def stack_slices(slices: dict[int, np.ndarray], shape: tuple[int, int, int]) -> 
             t = F.interpolate(t, size=shape[:2], mode="nearest-exact")
         out[..., z] = t[0, 0].numpy().astype(np.uint8)
     return out
+
+
+def slice_augmentation(flip_p: float, rotate_p: float, degrees: float):
+    """MONAI 2-D dictionary transforms on ``{"image": (C, H, W), "label": (1, H, W)}``: a left-right flip and an
+    in-plane rotation (bilinear image, nearest label). ``set_random_state`` makes an epoch's draws repeatable."""
+    import math
+
+    from monai.transforms import Compose, RandFlipd, RandRotated
+
+    return Compose([RandFlipd(("image", "label"), prob=flip_p, spatial_axis=0),
+                    RandRotated(("image", "label"), range_x=math.radians(degrees), prob=rotate_p, mode=("bilinear", "nearest"),
+                                padding_mode="zeros", keep_size=True)])

@@ -24,6 +24,7 @@ SUMMARY_KEYS = ["dice_wt", "dice_tc", "dice_et", "dice_brats", "iou_wt", "iou_tc
                 "dice_ncr", "dice_ed",
                 "lesion_num_tp_wt", "lesion_num_fn_wt", "lesion_num_fp_wt", "lesion_num_tp_tc", "lesion_num_fn_tc", "lesion_num_fp_tc",
                 "lesion_num_tp_et", "lesion_num_fn_et", "lesion_num_fp_et"]
+CLASS_KEYS = [f"{m}_c{k}" for m in ("dice", "iou") for k in range(4)] + ["pixel_accuracy"]  # seed 004's figures
 # what a registered segmentation version carries and what ablations compare
 KEY_METRICS = ("dice_wt", "dice_tc", "dice_et", "dice_brats", "hd95_wt", "hd95_tc", "hd95_et")
 
@@ -44,15 +45,31 @@ class CaseResult:
     row: dict[str, Any]  # case_id, metrics, and the same metrics after post-processing (``<key>_post``)
 
 
+def class_scores(pred: np.ndarray, gt: np.ndarray, num_classes: int = 4) -> dict[str, float]:
+    """Seed 004's figures over the whole volume: Dice and IoU per label *including background* (``dice_c0`` … ``iou_c3``;
+    1 when a label is absent from both) and the share of voxels labelled right (``pixel_accuracy``)."""
+    out: dict[str, float] = {}
+    for k in range(num_classes):
+        p, g = pred == k, gt == k
+        inter, ps, gs = np.count_nonzero(p & g), np.count_nonzero(p), np.count_nonzero(g)
+        out[f"dice_c{k}"] = 1.0 if ps + gs == 0 else 2 * inter / (ps + gs)
+        out[f"iou_c{k}"] = 1.0 if ps + gs == 0 else inter / (ps + gs - inter)
+    out["pixel_accuracy"] = float(np.mean(pred == gt))
+    return out
+
+
 def evaluate_cases(model: torch.nn.Module, mc: dict[str, Any], cases: dict[str, Case], ids: list[str],
                    postprocess_min_voxels: int) -> Iterator[CaseResult]:
-    """Predict and score each case of ``ids`` (official metrics, before and after post-processing)."""
+    """Predict and score each case of ``ids`` (official metrics, before and after post-processing; for a 2-D slice
+    model also seed 004's per-class Dice/IoU with background and pixel accuracy, :func:`class_scores`)."""
     for cid in progress(ids, desc="evaluate"):
         case = cases[cid]
         images, _, spacing = load_case_images(case, mc["modalities"])
         gt = remap_labels(load_image(case.seg, dtype=None)[0], case.label_map)
         pred = predict_labels(model, images, mc)
         row = {"case_id": cid, **case_metrics(pred, gt, spacing)}
+        if mc.get("kind") == "slices2d":
+            row.update(class_scores(pred, gt))
         row.update({f"{k}_post": v for k, v in case_metrics(postprocess(pred, postprocess_min_voxels), gt, spacing).items()})
         yield CaseResult(cid, images, pred, gt, row)
 
@@ -61,6 +78,7 @@ def summarise(df: pd.DataFrame, evaluated_on: str, best_epoch: int) -> dict[str,
     """Mean of every metric (and after post-processing), the spread of the Dice scores, and provenance."""
     summary: dict[str, Any] = {k: float(df[k].mean()) for k in SUMMARY_KEYS}
     summary.update({f"{k}_post": float(df[f"{k}_post"].mean()) for k in SUMMARY_KEYS})
+    summary.update({k: float(df[k].mean()) for k in CLASS_KEYS if k in df})
     summary.update({f"{k}_std": float(df[k].std(ddof=1)) if len(df) > 1 else 0.0 for k in ("dice_wt", "dice_tc", "dice_et", "dice_brats")})
     summary["n_cases"] = len(df)
     summary["evaluated_on"] = evaluated_on

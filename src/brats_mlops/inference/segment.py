@@ -27,8 +27,13 @@ def predict_labels(model: torch.nn.Module, images: np.ndarray, mc: dict[str, Any
     """(C, H, W, D) raw intensities → (H, W, D) uint8 internal labels (0 bg, 1 NCR, 2 ED, 3 ET).
 
     Any spatial size works: windows of the training crop (``mc["roi_size"]``) slide over the volume with a
-    Gaussian blend.
+    Gaussian blend. A 2-D slice model (``mc["kind"] == "slices2d"``) predicts slice by slice instead
+    (:func:`brats_mlops.inference.slices.predict_labels_2d`), so every caller scores 2-D and 3-D models alike.
     """
+    if mc.get("kind") == "slices2d":
+        from brats_mlops.inference.slices import predict_labels_2d
+
+        return predict_labels_2d(model, images, mc, device=device)
     if images.ndim != 4 or images.shape[0] != mc["in_channels"]:
         raise ValueError(f"expected a (C={mc['in_channels']}, H, W, D) array of modalities {mc['modalities']}, got shape {images.shape}")
     model.eval()

@@ -46,3 +46,24 @@ class CategoricalFocalLoss(nn.Module):
         logp = F.log_softmax(logits, 1)
         logp_t = logp.gather(1, target.long().unsqueeze(1)).squeeze(1)  # log p of the true class
         return (-self.alpha * (1 - logp_t.exp()) ** self.gamma * logp_t).mean()
+
+
+class SliceLoss(nn.Module):
+    """``weighted_dice·WeightedDice + focal·CategoricalFocal + ce·CE`` (terms with weight 0 are not computed)."""
+
+    def __init__(self, weighted_dice: float, focal: float, ce: float, class_weights: Sequence[float],
+                 focal_gamma: float = 2.0, focal_alpha: float = 0.25):
+        super().__init__()
+        self.w = (weighted_dice, focal, ce)
+        self.dice = WeightedDiceLoss(class_weights)
+        self.focal = CategoricalFocalLoss(focal_gamma, focal_alpha)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        total = logits.new_zeros(())
+        if self.w[0]:
+            total = total + self.w[0] * self.dice(logits, target)
+        if self.w[1]:
+            total = total + self.w[1] * self.focal(logits, target)
+        if self.w[2]:
+            total = total + self.w[2] * F.cross_entropy(logits, target.long())
+        return total

@@ -37,7 +37,12 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def build_segmentation(mc: dict[str, Any]) -> torch.nn.Module:
-    """The segmentation network described by a model config (see ``training.segmentation.model_config``)."""
+    """The segmentation network described by a model config (``training.segmentation.model_config``, or
+    ``training.slices.model_config`` for a 2-D slice model: ``kind == "slices2d"``)."""
+    if mc.get("kind") == "slices2d":
+        from brats_mlops.models.unet2d import build_model_2d
+
+        return build_model_2d(mc["model"], in_channels=mc["in_channels"], num_classes=mc["out_channels"])
     return build_model(mc["model"], in_channels=mc["in_channels"], num_classes=mc["out_channels"], channels=tuple(mc["channels"]))
 
 

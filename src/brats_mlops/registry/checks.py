@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from brats_mlops.names import MODEL_AUTOENCODER, MODEL_SEGMENTATION, MODEL_SURVIVAL
+from brats_mlops.names import MODEL_AUTOENCODER, MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SURVIVAL, MODEL_SURVIVAL_2D
 
 
 def sample_case_check(case_dir: str | Path, age: float = 60.0) -> Callable[[str, str], str]:
@@ -18,7 +18,7 @@ def sample_case_check(case_dir: str | Path, age: float = 60.0) -> Callable[[str,
         import mlflow
 
         model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
-        if name == MODEL_SEGMENTATION:
+        if name in (MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D):
             from brats_mlops.data.io import load_image
             from brats_mlops.data.readers import read_case_folder
 
@@ -41,6 +41,12 @@ def sample_case_check(case_dir: str | Path, age: float = 60.0) -> Callable[[str,
             if not 0 <= p <= 1:
                 raise ValueError(f"probability {p} outside [0, 1]")
             return f"predicted {case_dir.name} (age {age:g}): class {out['class_name'].iloc[0]} p={p:.2f}"
+        if name == MODEL_SURVIVAL_2D:
+            out = model.predict({"case_dir": str(case_dir), "age": age})
+            p = np.asarray(out["probabilities"].iloc[0], float)
+            if not (np.isfinite(p).all() and abs(p.sum() - 1) < 1e-3):
+                raise ValueError(f"bin probabilities {p.tolist()} do not sum to 1")
+            return f"predicted {case_dir.name} (age {age:g}): bin {out['bin'].iloc[0]} by majority of {out['n_slices'].iloc[0]} slices"
         raise ValueError(f"no sample check for model {name!r}")
 
     return check

@@ -74,10 +74,11 @@ def log_and_register(checkpoint: Path, metrics: dict[str, float], tags: dict[str
 
 
 def register_evaluated(checkpoint: Path, metrics: dict[str, float], train_run_id: str | None, ablation_group: str,
-                       paths: PathsParams) -> tuple[str, str]:
-    """Register the ``evaluate_segmentation`` stage's scored checkpoint with its lineage tags (data hash, commit,
-    training run, ablation group, data validation)."""
+                       paths: PathsParams, name: str = MODEL_SEGMENTATION) -> tuple[str, str]:
+    """Register the ``evaluate_segmentation`` stage's scored checkpoint (3-D, or the 2-D slice model as
+    ``brats-segmentation-2d``) with its lineage tags (data hash, commit, training run, ablation group, data validation)."""
     sha, _ = git_commit(real_project_root())
     return log_and_register(checkpoint, metrics, {
         TAG_DATA_HASH: content_hash(Path(paths.preprocessed_dir) / "plans.json"), TAG_GIT_COMMIT: sha,
-        TAG_TRAIN_RUN: str(train_run_id), TAG_ABLATION_GROUP: ablation_group, **data_validation_tag(paths.metrics_dir)})
+        TAG_TRAIN_RUN: str(train_run_id), TAG_ABLATION_GROUP: ablation_group, **data_validation_tag(paths.metrics_dir)},
+        name=name)

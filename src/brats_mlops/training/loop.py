@@ -117,6 +117,7 @@ class Trainer:
     maximize = True
     model_config: dict[str, Any]
     config_hash: str
+    patience: int | None = None  # early stopping: stop after this many validations without improvement (None: never)
 
     def __init__(self, checkpoint_dir: str | Path, seed: int, epochs: int, val_every: int):
         self.ckdir = Path(checkpoint_dir)
@@ -150,7 +151,8 @@ class Trainer:
         if not p.is_file():
             return None
         ck = load_checkpoint(p)
-        if ck.get("version") != CHECKPOINT_VERSION or ck.get("config_hash") != self.config_hash or ck["epoch"] >= self.epochs:
+        if (ck.get("version") != CHECKPOINT_VERSION or ck.get("config_hash") != self.config_hash or ck["epoch"] >= self.epochs
+                or ck.get("stopped_early")):
             return None
         return ck
 
@@ -173,7 +175,7 @@ class Trainer:
         return {"version": CHECKPOINT_VERSION, "config_hash": self.config_hash, "epoch": epoch_done,
                 **{k: obj.state_dict() for k, obj in self.stateful().items()},
                 "history": history, "best_score": self.best_score, "best_epoch": self.best_epoch, "score_key": self.score_key,
-                "model_config": self.model_config}
+                "model_config": self.model_config, "stopped_early": self.should_stop()}
 
     def _read_run_file(self) -> dict[str, Any]:
         p = self.ckdir / RUN_FILE
@@ -195,6 +197,13 @@ class Trainer:
         if v is None:
             return False
         return v > self.best_score if self.maximize else v < self.best_score
+
+    def should_stop(self) -> bool:
+        """Early stopping: ``patience`` validations after the best one brought no improvement."""
+        if not self.patience or self.best_epoch < 0:
+            return False
+        since = [r for r in self.history if r["epoch"] > self.best_epoch and self.score_key in r]
+        return len(since) >= self.patience
 
     # ------------------------------------------------------------------ the loop
     def fit(self, tracker: Tracker | None = None, on_checkpoint: Callable[[int], None] | None = None,
@@ -234,4 +243,8 @@ class Trainer:
                 tracker.log_epoch(rec, epoch)
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(**self.postfix(rec))
+            if self.should_stop():
+                log.info("early stopping after epoch %d: no improvement of %s in %d validations (best %.4f at epoch %d)",
+                         epoch, self.score_key, self.patience, self.best_score, self.best_epoch)
+                break
         return FitResult(self.history, self.best_epoch, self.best_score, resumed_from)
