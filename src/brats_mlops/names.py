@@ -22,6 +22,7 @@ STAGE_REPORT = "report"
 STAGE_TRAIN_SEG_2D = "train_segmentation_2d"
 STAGE_EVAL_SEG_2D = "evaluate_segmentation_2d"
 STAGE_SURVIVAL_2D = "survival_2d"
+STAGE_REPORT_2D = "report_2d"
 EVAL_STAGES = (STAGE_EVAL_SEG, STAGE_EVAL_SEG_2D)  # segmentation evaluations that `compare` puts side by side
 
 # One MLflow experiment per branch of the pipeline.
@@ -47,6 +48,7 @@ STAGE_BRANCH = {
     STAGE_TRAIN_SEG_2D: "segmentation",
     STAGE_EVAL_SEG_2D: "segmentation",
     STAGE_SURVIVAL_2D: "survival",
+    STAGE_REPORT_2D: "data",
 }
 
 # Registered model names.

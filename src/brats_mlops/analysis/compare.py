@@ -1,6 +1,8 @@
 """Ablation comparison across MLflow runs (the paper's Tables 4 and 5, with intervals and paired tests).
 
-Runs are the ``evaluate_segmentation`` runs tagged ``brats.ablation_group = <group>``; each carries its
+Runs are the ``evaluate_segmentation`` (3-D) and ``evaluate_segmentation_2d`` (2-D slice models) runs tagged
+``brats.ablation_group = <group>`` (several groups can be compared together, e.g. ``default`` and ``slices2d``:
+2-D beside 3-D, on the same held-out cases); each carries its
 per-case held-out metrics (artifact ``evaluation/cases.csv``) and points at its training run
 (``brats.train_run_id``), whose params tell the runs apart. For every run and metric: the mean over cases
 with a 95 % percentile-bootstrap interval; the best run (highest composite Dice ``dice_brats``) is marked;
@@ -18,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
-from brats_mlops.names import STAGE_EVAL_SEG, TAG_ABLATION_GROUP, TAG_DATA_HASH_PREFIX, TAG_DVC_EXP, TAG_STAGE, TAG_TRAIN_RUN
+from brats_mlops.names import EVAL_STAGES, STAGE_EVAL_SEG_2D, TAG_ABLATION_GROUP, TAG_DATA_HASH_PREFIX, TAG_DVC_EXP, TAG_STAGE, TAG_TRAIN_RUN
 from brats_mlops.tracking import download_artifact, find_runs, run_params
 
 log = logging.getLogger(__name__)
@@ -48,8 +50,7 @@ def bootstrap_mean_ci(x: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple
 
 def list_groups() -> list[dict[str, object]]:
     """Every ablation group with finished evaluation runs: its name, run count and latest run time (for `compare`)."""
-    runs = find_runs("segmentation", f"tags.`{TAG_STAGE}` = '{STAGE_EVAL_SEG}' and attributes.status = 'FINISHED'",
-                     order_by=["attributes.start_time ASC"])
+    runs = _eval_runs("attributes.status = 'FINISHED'")
     groups: dict[str, dict[str, object]] = {}
     for r in runs:
         g = r.data.tags.get(TAG_ABLATION_GROUP) or "(none)"
@@ -59,11 +60,17 @@ def list_groups() -> list[dict[str, object]]:
     return sorted(groups.values(), key=lambda e: str(e["group"]))
 
 
+def _eval_runs(filt: str) -> list[Any]:
+    """Finished 3-D and 2-D evaluation runs matching ``filt``, oldest first."""
+    runs = [r for st in EVAL_STAGES for r in find_runs("segmentation", f"tags.`{TAG_STAGE}` = '{st}' and {filt}")]
+    return sorted(runs, key=lambda r: r.info.start_time)
+
+
 def _data_signature(run: Any) -> tuple[tuple[str, str], ...]:
     """The hashes of the data an evaluation run scored: its ``brats.data_hash.*`` tags (dataset root, split)
     except the checkpoint folder (``<models_dir>/segmentation``), which is what an ablation varies."""
     return tuple(sorted((k, v) for k, v in run.data.tags.items()
-                        if k.startswith(TAG_DATA_HASH_PREFIX) and not k.endswith("/segmentation")))
+                        if k.startswith(TAG_DATA_HASH_PREFIX) and not k.endswith(("/segmentation", "/segmentation_2d"))))
 
 
 def same_data_as_newest(runs: list[Any], group: str) -> list[Any]:
@@ -80,27 +87,38 @@ def same_data_as_newest(runs: list[Any], group: str) -> list[Any]:
     return kept
 
 
-def load_group(group: str) -> list[RunCases]:
-    """The group's finished evaluation runs, newest last, with per-case metrics and their training params."""
-    filt = f"tags.`{TAG_ABLATION_GROUP}` = '{group}' and tags.`{TAG_STAGE}` = '{STAGE_EVAL_SEG}' and attributes.status = 'FINISHED'"
+def load_group(group: str | list[str]) -> list[RunCases]:
+    """The finished evaluation runs (3-D and 2-D) of one or more groups, newest last, with per-case metrics and their
+    training params."""
+    groups = [group] if isinstance(group, str) else list(group)
     if not find_runs("segmentation", "attributes.status = 'FINISHED'", max_results=1):
         raise LookupError("no segmentation runs in the tracking store yet: run `dvc repro` first")
-    runs = find_runs("segmentation", filt, order_by=["attributes.start_time ASC"])
-    runs = same_data_as_newest(runs, group)
+    runs = sorted([r for g in groups for r in _eval_runs(f"tags.`{TAG_ABLATION_GROUP}` = '{g}' and attributes.status = 'FINISHED'")],
+                  key=lambda r: r.info.start_time)
+    runs = same_data_as_newest(runs, "+".join(groups))
     out = []
     for r in runs:
         local = download_artifact(r.info.run_id, "evaluation/cases.csv")
         train_id = r.data.tags.get(TAG_TRAIN_RUN)
         params = run_params(train_id) if train_id and train_id != "None" else {}
         label = r.data.tags.get(TAG_DVC_EXP) or r.info.run_id[:8]
+        two_d = r.data.tags.get(TAG_STAGE) == STAGE_EVAL_SEG_2D
+        params["network"] = f"2-D {params.get('slices2d.model', '?')}" if two_d else f"3-D {params.get('segmentation.model', '?')}"
         out.append(RunCases(r.info.run_id, label, pd.read_csv(local), params))
     return out
 
 
 def distinguishing_params(runs: list[RunCases]) -> list[str]:
-    """Segmentation params whose values differ between the runs (what the ablation varied)."""
-    keys = sorted({k for r in runs for k in r.params if k.startswith("segmentation.") and k != "segmentation.ablation_group"})
-    return [k for k in keys if len({r.params.get(k) for r in runs}) > 1]
+    """``network`` (3-D or 2-D and which), then the segmentation (or 2-D) params whose values differ between the runs
+    that have them (what the ablation varied; a 2-D and a 3-D run differ by ``network``, not by each other's params)."""
+    keys = sorted({k for r in runs for k in r.params if k.startswith(("segmentation.", "slices2d."))
+                   and not k.endswith(".ablation_group")})
+
+    def varied(k: str) -> bool:
+        vals = [r.params[k] for r in runs if k in r.params]
+        return len(vals) >= 2 and len(set(vals)) > 1
+
+    return ["network"] + [k for k in keys if varied(k)]
 
 
 def compare_runs(runs: list[RunCases], n_boot: int = 2000) -> pd.DataFrame:
@@ -192,8 +210,9 @@ def bar_chart(df: pd.DataFrame, path: Path, title: str) -> Path:
     return path
 
 
-def write_comparison(group: str, out_dir: Path, n_boot: int = 2000) -> tuple[pd.DataFrame, str, Path]:
-    runs = load_group(group)
+def write_comparison(group: str | list[str], out_dir: Path, n_boot: int = 2000) -> tuple[pd.DataFrame, str, Path]:
+    group = "+".join([group] if isinstance(group, str) else group)
+    runs = load_group(group.split("+"))
     if not runs:
         raise LookupError(f"no finished evaluate_segmentation runs tagged {TAG_ABLATION_GROUP}={group!r}; "
                           "run the ablation with `dvc exp run --queue -S segmentation.ablation_group=<group> ...` first")

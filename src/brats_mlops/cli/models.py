@@ -137,17 +137,23 @@ def predict(
     alias: Annotated[str, typer.Option("--alias", help="Alias of the registered models to use.")] = "champion",
     version: Annotated[Optional[str], typer.Option("--version", help="A segmentation model version (overrides --alias).")] = None,
     survival_version: Annotated[Optional[str], typer.Option("--survival-version", help="A survival model version (overrides --alias).")] = None,
+    model: Annotated[str, typer.Option("--model", help="3d: brats-segmentation (+ brats-survival); 2d: the slice models of "
+                                       "seed 001, brats-segmentation-2d (+ brats-survival-2d, survival bins by majority vote).")] = "3d",
 ) -> None:
     """Segment a new case with models:/brats-segmentation@champion (and, with --age, classify survival with
-    models:/brats-survival@champion). Writes the labels in the input's convention with its affine and header."""
+    models:/brats-survival@champion); --model 2d uses the 2-D slice models instead. Writes the labels in the input's
+    convention with its affine and header."""
     from brats_mlops.data.io import ImageReadError
     from brats_mlops.data.readers import DatasetLayoutError
     from brats_mlops.registry.predict import model_uri, predict_case
-    from brats_mlops.names import MODEL_SEGMENTATION, MODEL_SURVIVAL
+    from brats_mlops.names import MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SURVIVAL, MODEL_SURVIVAL_2D
 
+    if model not in ("3d", "2d"):
+        fail(f"--model {model!r}: use 3d or 2d")
+    seg_name, surv_name = (MODEL_SEGMENTATION_2D, MODEL_SURVIVAL_2D) if model == "2d" else (MODEL_SEGMENTATION, MODEL_SURVIVAL)
     use_store()
-    seg_uri = model_uri(MODEL_SEGMENTATION, alias, version)
-    surv_uri = model_uri(MODEL_SURVIVAL, alias, survival_version) if age is not None else None
+    seg_uri = model_uri(seg_name, alias, version)
+    surv_uri = model_uri(surv_name, alias, survival_version) if age is not None else None
     if age is not None and not 0 <= age <= 120:
         fail(f"--age {age} is not a plausible age in years")
     try:
@@ -164,7 +170,7 @@ def predict(
 
 @app.command()
 def compare(
-    group: Annotated[Optional[str], typer.Option("--group", help="Ablation group (the brats.ablation_group tag, params segmentation.ablation_group). Without it: list the groups.")] = None,
+    group: Annotated[Optional[list[str]], typer.Option("--group", help="Ablation group (the brats.ablation_group tag, params segmentation.ablation_group / slices2d.ablation_group); repeat it to compare groups together, e.g. --group default --group slices2d (3-D beside 2-D). Without it: list the groups.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for <group>.md/.csv/.png.")] = Path("reports/ablations"),
     n_boot: Annotated[int, typer.Option("--n-boot", min=100, help="Bootstrap resamples for the intervals.")] = 2000,
 ) -> None:
@@ -185,9 +191,10 @@ def compare(
             table.add_row(str(g["group"]), str(g["runs"]), str(g["latest"]))
         Console().print(table)
         return
+    name = "+".join(group)
     try:
         df, md, fig = write_comparison(group, out, n_boot)
     except LookupError as err:
         fail(str(err))
     print(md)
-    console.print(f"wrote {out / (group + '.md')}, {out / (group + '.csv')}, {fig}")
+    console.print(f"wrote {out / (name + '.md')}, {out / (name + '.csv')}, {fig}")

@@ -43,18 +43,23 @@ def predict_slices(model: torch.nn.Module, volume: np.ndarray, mc: dict[str, Any
     return out
 
 
-def predict_labels_2d(model: torch.nn.Module, images: np.ndarray, mc: dict[str, Any], device: str | torch.device = "cpu",
-                      batch_size: int = 32) -> np.ndarray:
-    """(C, H, W, D) raw intensities → (H, W, D) uint8 internal labels, slice by slice (see the module docstring)."""
+def predict_crop_2d(model: torch.nn.Module, images: np.ndarray, mc: dict[str, Any], device: str | torch.device = "cpu",
+                    batch_size: int = 32) -> tuple[np.ndarray, tuple[int, ...]]:
+    """(C, H, W, D) raw intensities → (labels in the preprocessing crop's geometry, the crop's start in the volume)."""
     if images.ndim != 4 or images.shape[0] != mc["in_channels"]:
         raise ValueError(f"expected a (C={mc['in_channels']}, H, W, D) array of modalities {mc['modalities']}, got shape {images.shape}")
-    shape = images.shape[1:]
-    if not brain_mask(images).any():
-        return np.zeros(shape, np.uint8)
-    crop = tuple(mc["crop_size"])
-    start = crop_start(shape, crop, mc["crop_mode"], brain_mask(images))
+    crop, mask = tuple(mc["crop_size"]), brain_mask(images)
+    start = crop_start(images.shape[1:], crop, mc["crop_mode"], mask)
+    if not mask.any():
+        return np.zeros(crop, np.uint8), start
     x = normalise(crop_or_pad(images.astype(np.float32), start, crop))
     x = normalise_volume(x, mc.get("normalisation", "zscore"))
     slices = predict_slices(model, x, mc, batch_size=batch_size, device=device)
-    pred = np.stack([slices[z] for z in range(crop[2])], axis=-1)
-    return crop_or_pad(pred, tuple(-s for s in start), shape)  # back to the original geometry
+    return np.stack([slices[z] for z in range(crop[2])], axis=-1), start
+
+
+def predict_labels_2d(model: torch.nn.Module, images: np.ndarray, mc: dict[str, Any], device: str | torch.device = "cpu",
+                      batch_size: int = 32) -> np.ndarray:
+    """(C, H, W, D) raw intensities → (H, W, D) uint8 internal labels, slice by slice (see the module docstring)."""
+    pred, start = predict_crop_2d(model, images, mc, device, batch_size)
+    return crop_or_pad(pred, tuple(-s for s in start), images.shape[1:])  # back to the original geometry

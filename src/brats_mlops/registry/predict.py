@@ -87,6 +87,10 @@ def predict_case(case_dir: str | Path, out_dir: str | Path, seg_uri: str, surviv
     if age is not None and survival_uri:
         surv = load_registered(survival_uri)
         p = surv.predict({"case_dir": str(case_dir), "age": float(age)}).iloc[0].to_dict()
+        if "bin" in p:  # the 2-D survival bins (seed 001): majority vote over the predicted mask's slices
+            probs = [float(v) for v in p["probabilities"]]
+            p = {"class": p["bin"], "class_name": p["bin_name"], "probability": probs[int(p["bin"])],
+                 **{f"p_{i}": v for i, v in enumerate(probs)}}
         result["survival"] = {"model": survival_uri, "age": age, "class": int(p["class"]), "class_name": p["class_name"],
                               "probability": float(p["probability"]),
                               "probabilities": {k.removeprefix("p_"): float(v) for k, v in p.items() if k.startswith("p_")}}
