@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED := 1
 # dvc.yaml stages call `python`: make it the venv's
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test venv ui bench clean-venv help sysdeps
+.PHONY: run slices test venv ui bench clean-venv help sysdeps
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -33,6 +33,9 @@ run: $(STAMP)  ## set up and run the whole pipeline (dvc repro) on the embedded 
 	$(BIN)/dvc repro
 	@$(BIN)/brats-mlops where
 
+slices: run  ## then the 2-D slice systems of seeds 001/004 (dvc repro slices/dvc.yaml; see README)
+	$(BIN)/dvc repro slices/dvc.yaml
+
 # System packages the tests use: Chromium (the MLflow UI in a real browser) and PostgreSQL (a real server store).
 SYSTEM_PKGS := chromium postgresql
 sysdeps:  ## install the Debian packages the tests need (chromium, postgresql) when missing
@@ -53,6 +56,7 @@ bench: $(STAMP)  ## run the benchmarks and rewrite bench/results/*.json (see BEN
 	$(BIN)/python -m bench.bench_segmentation
 	$(BIN)/python -m bench.bench_survival
 	$(BIN)/python -m bench.bench_isa
+	$(BIN)/python -m bench.bench_slices
 
 clean-venv:
 	rm -rf $(VENV)

@@ -22,6 +22,8 @@ def main() -> None:
     params = load_params()
     cfg, p = params.survival2d, params.paths
     reports = Path(p.reports_dir) / "survival_2d"
+    for d in (reports, p.survival2d_checkpoints):  # declared outputs, also when the stage has nothing to do on this data
+        d.mkdir(parents=True, exist_ok=True)
     with stage_run(STAGE_SURVIVAL_2D, params, ["seed", "survival2d"], deps=[p.preprocessed_dir, p.segmentation_split,
                                                                           p.slices2d_checkpoints]) as run:
         if cfg.enabled is False:
@@ -37,7 +39,6 @@ def main() -> None:
             dump_json(res_metrics, p.metrics("survival_2d"))
             log.warning("skipped: %s", res_metrics["reason"])
             return
-        reports.mkdir(parents=True, exist_ok=True)
         result.predictions.to_csv(reports / "slice_predictions.csv", index=False)
         dump_json(res_metrics, p.metrics("survival_2d"))
         run.log_metrics(res_metrics)

@@ -30,6 +30,8 @@ def small_params(p: dict) -> dict:
     p["survival"].update(models=["logistic_regression", "random_forest"], cv_folds=2, cv_repeats=2, n_boot=200, n_perm=200,
                          feature_sets=["age_only", "segmentation_volumes", "bottleneck", "channel_stats", "coronal_profile",
                                        "flattened_latent"], time_to_event=["cox"])
+    p["slices2d"].update(model="seed004_model1", epochs=1, batch_size=32, infer_batch_size=16)
+    p["survival2d"].update(size=32, epochs=1, n_bins=2, n_boot=100, val_fraction=0.25, batch_size=16)
     return p
 
 

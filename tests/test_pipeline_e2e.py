@@ -110,3 +110,31 @@ def test_dvc_repro_data_stages_then_noop_then_exp_temp(clone):
     with sqlite3.connect(dst / "mlflow.db") as db:
         runs = db.execute("select name, status from runs where name='evaluate_segmentation'").fetchall()
     assert len(runs) == 2 and all(s == "FINISHED" for _, s in runs)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("e2e")
+def test_slices_pipeline_scores_2d_beside_3d_registers_both_and_reports_the_leak(clone):
+    dst, env = clone
+    _run([str(BIN / "dvc"), "repro"], dst, env)  # a no-op after the test above
+    out = _run([str(BIN / "dvc"), "repro", "slices/dvc.yaml"], dst, env)
+    seg3d = json.loads((dst / "metrics" / "segmentation.json").read_text())
+    seg2d = json.loads((dst / "metrics" / "segmentation_2d.json").read_text())
+    assert set(seg3d) <= set(seg2d) and seg2d["n_cases"] == seg3d["n_cases"]  # same keys, same held-out cases
+    assert {"dice_c0", "iou_c3", "pixel_accuracy"} <= set(seg2d) and 0 <= seg2d["dice_wt"] <= 1
+    surv = json.loads((dst / "metrics" / "survival_2d.json").read_text())
+    assert surv["status"] == "ok", surv
+    for k in ("slice_accuracy", "slice_accuracy_nonempty", "patient_majority_accuracy", "patient_majority_macro_f1"):
+        assert surv[f"{k}_lo"] <= surv[k] <= surv[f"{k}_hi"]
+    assert surv["slice_split_gt_masks"]["n_patients"] > surv["patients"]["test"]  # the leaky split spreads every patient
+    with sqlite3.connect(dst / "mlflow.db") as db:
+        names = {r[0] for r in db.execute("select name from registered_models")}
+    assert {"brats-segmentation-2d", "brats-survival-2d"} <= names
+    page = (dst / "reports" / "slices_2d.html").read_text()
+    assert "slice split (seed 001, leaky)" in page and "patient split, predicted masks" in page
+    cmp = _run([str(BIN / "brats-mlops"), "compare", "--group", "default", "--group", "slices2d"], dst, env)
+    assert "2-D seed004_model1" in cmp and "3-D res_se_unet" in cmp
+    case = sorted((dst / "data" / "raw" / "synthetic" / "MICCAI_BraTS2020_TrainingData").glob("BraTS20_Training_*"))[0]
+    pred = _run([str(BIN / "brats-mlops"), "predict", "--model", "2d", "--alias", "challenger", "--case", case, "--out",
+                 dst / "pred2d", "--age", "60"], dst, env)
+    assert "survival:" in pred and (dst / "pred2d" / f"{case.name}_seg.nii.gz").is_file(), out[-2000:]

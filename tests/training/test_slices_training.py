@@ -94,3 +94,14 @@ def test_class_scores_by_hand():
     assert s["dice_c3"] == pytest.approx(2 / 3) and s["iou_c3"] == pytest.approx(0.5)
     assert s["pixel_accuracy"] == pytest.approx(6 / 8)
     assert torch.is_tensor(torch.as_tensor(pred))
+
+
+def test_a_slice_size_the_network_cannot_pool_is_refused_naming_the_keys(tmp_path):
+    from brats_mlops.config.paths import ParamsError
+    from brats_mlops.config.schema import parse_params
+
+    _cases(tmp_path / "pre")
+    _plans().save(tmp_path / "pre")
+    params = parse_params({"paths": {"preprocessed_dir": str(tmp_path / "pre")}, "slices2d": {"model": "resnet18_unet"}})
+    with pytest.raises(ParamsError, match=r"slices2d.size is null.*\[16, 16\].*divisible by 32"):
+        SliceTrainer.from_params(params, tmp_path / "ck")

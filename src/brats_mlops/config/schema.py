@@ -14,7 +14,7 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from brats_mlops.config.paths import ParamsError, PathsParams, Section as _Section
-from brats_mlops.config.slices import Slices2DParams, Survival2DParams, slices_problem
+from brats_mlops.config.slices import Slices2DParams, Survival2DParams
 from brats_mlops.names import MODALITIES
 
 Source = Literal["synthetic", "brats2020", "brats2023", "brats2024", "msd"]
@@ -341,13 +341,6 @@ class Params(_Section):
                 f"preprocess.crop_size={list(self.preprocess.crop_size)} must be divisible by {div} for "
                 f"segmentation.model={self.segmentation.model} with {levels} levels"
             )
-        return self
-
-    @model_validator(mode="after")
-    def _slices_fit_model(self) -> "Params":
-        problem = slices_problem(self.slices2d, self.preprocess.crop_size, self.preprocess.healthy_label)
-        if problem:
-            raise ValueError(problem)
         return self
 
     def dump(self) -> dict[str, Any]:

@@ -22,7 +22,8 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from brats_mlops.config.schema import Params
-from brats_mlops.config.slices import Slices2DParams
+from brats_mlops.config.paths import ParamsError
+from brats_mlops.config.slices import Slices2DParams, slices_problem
 from brats_mlops.data.case import REGIONS
 from brats_mlops.data.preprocessing import Plans, load_preprocessed
 from brats_mlops.data.slices import (SliceDataset, SliceRef, index_slices, normalise_volume, patients_shared, slice_augmentation,
@@ -83,7 +84,11 @@ class SliceTrainer(Trainer):
     @classmethod
     def from_params(cls, params: Params, checkpoint_dir: str | Path | None = None) -> "SliceTrainer":
         p = params.paths
-        return cls(params.slices2d, Path(p.preprocessed_dir), read_split(p.segmentation_split), Plans.load(p.preprocessed_dir),
+        plans = Plans.load(p.preprocessed_dir)
+        problem = slices_problem(params.slices2d, plans.crop_size, plans.healthy_label)
+        if problem:  # checked here, not in params validation: the default pipeline does not run the 2-D stages
+            raise ParamsError(problem)
+        return cls(params.slices2d, Path(p.preprocessed_dir), read_split(p.segmentation_split), plans,
                    Path(checkpoint_dir or p.slices2d_checkpoints), params.seed)
 
     def stateful(self) -> dict[str, Any]:
