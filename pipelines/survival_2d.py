@@ -12,7 +12,8 @@ from brats_mlops.names import STAGE_SURVIVAL_2D, TAG_REGISTERED_VERSION
 from brats_mlops.registry.survival2d import register_survival_2d
 from brats_mlops.survival.branch2d import run_survival_2d
 from brats_mlops.survival.slices2d_eval import ACC_KEYS
-from brats_mlops.tracking import PrefixedEpochs, stage_run
+from brats_mlops.tracking import stage_run
+from brats_mlops.tracking.epochs import PrefixedEpochs
 from brats_mlops.utils.entry import run_stage
 from brats_mlops.utils.logs import stage_logger
 

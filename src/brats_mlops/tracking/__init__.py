@@ -239,24 +239,6 @@ class MlflowEpochTracker:
         return {m.step for m in self.client.get_metric_history(self.run_id, self.key)}
 
 
-class PrefixedEpochs:
-    """Epoch tracker of a model trained inside an open stage run, its keys prefixed (``slice_split.val_loss``), so
-    two trainings of one stage (a model and its ablation) keep separate curves. The stage run is new on every
-    start, so a resumed training re-logs its checkpointed epochs into it (``logged_epochs`` is empty)."""
-
-    def __init__(self, run: StageRun, prefix: str):
-        self.run, self.prefix = run, prefix
-
-    def start(self, resume_run_id: str | None) -> str:
-        return self.run.run_id
-
-    def log_epoch(self, record: dict[str, float], step: int) -> None:
-        self.run.log_metrics({self.prefix + k: v for k, v in record.items() if k != "epoch"}, step)
-
-    def logged_epochs(self) -> set[int]:
-        return set()
-
-
 @contextmanager
 def child_run(name: str, params: dict[str, Any] | None = None, tags: dict[str, Any] | None = None) -> Iterator[StageRun]:
     """A nested run under the active stage run (e.g. one per feature set, or per Optuna trial)."""
