@@ -70,7 +70,7 @@ def build_slices_page(reports: Path, metrics: Path) -> str:
         parts += ["<h3>Seed 004's figures (whole volumes, background included)</h3>",
                   _table([{"label": n, "Dice": seg2d.get(f"dice_c{k}"), "IoU": seg2d.get(f"iou_c{k}")}
                           for k, n in enumerate(("0 background", "1 NCR", "2 ED", "3 ET"))]
-                         + [{"label": "pixel accuracy", "Dice": seg2d.get("pixel_accuracy"), "IoU": None}]),
+                         + [{"label": "pixel accuracy", "Dice": seg2d.get("pixel_accuracy"), "IoU": "-"}]),
                   "<p>Background Dice and pixel accuracy are near 1 on any brain volume (most voxels are background): "
                   "they are the seed's figures, not evidence of quality; the region Dice above is.</p>",
                   img("segmentation_2d/training_curves.png"),
