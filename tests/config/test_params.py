@@ -39,9 +39,9 @@ def test_modalities_keep_canonical_order():
 
 def test_every_dvc_params_key_exists():
     """dvc.yaml must only declare params the schema knows (and so are validated and logged)."""
-    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    stages = {**yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"], **yaml.safe_load((ROOT / "slices" / "dvc.yaml").read_text())["stages"]}
     dumped = load_params(ROOT / "params.yaml").dump()
-    for name, stage in dvc["stages"].items():
+    for name, stage in stages.items():
         for key in stage.get("params", []):
             node = dumped
             for part in key.split("."):
@@ -62,3 +62,30 @@ def test_preset_apply_keeps_comments(tmp_path):
     assert "# quarantine: exclude failing cases" in text  # comments survive
     with pytest.raises(ParamsError, match="valid presets: \\['paper'\\]"):
         apply_preset(tmp_path, "gpu")
+
+
+def test_seed_presets_set_the_seeds_settings_and_check_against_the_2d_networks(tmp_path):
+    from brats_mlops.config.slices import slices_problem
+
+    (tmp_path / "params" / "presets").mkdir(parents=True)
+    for f in ("params.yaml", "params/presets/seed001.yaml", "params/presets/seed004.yaml"):
+        (tmp_path / f).write_text((ROOT / f).read_text())
+    base = (tmp_path / "params.yaml").read_text()
+    apply_preset(tmp_path, "seed001")
+    p = load_params(tmp_path / "params.yaml")
+    s, v = p.slices2d, p.survival2d
+    assert (p.data.source, s.model, s.size, s.lr, s.schedule, s.step_size, s.step_gamma, s.batch_size, s.patience) == \
+        ("brats2020", "resnet18_unet", 256, 1e-4, "step", 10, 0.1, 120, 3)
+    assert s.loss.weighted_dice == 1 and s.loss.class_weights == (0, 1, 1, 1) and s.loss.focal == 0
+    assert (v.size, v.n_bins, v.lr, v.dropout, v.epochs, v.patience, v.slice_stride) == (224, 3, 1e-4, 0.3, 50, 3, 1)
+    assert (p.split.val_fraction, p.split.test_fraction) == (0.1, 0.1) and s.split_mode == "patient" and v.leakage_ablation
+    assert slices_problem(s, p.preprocess.crop_size, p.preprocess.healthy_label) is None
+    (tmp_path / "params.yaml").write_text(base)
+    apply_preset(tmp_path, "seed004")
+    p = load_params(tmp_path / "params.yaml")
+    s = p.slices2d
+    assert (p.data.source, p.preprocess.crop_size, s.model, s.normalisation, s.lr, s.schedule, s.exp_gamma) == \
+        ("msd", (128, 128, 128), "seed004_model1", "minmax01", 5e-4, "exponential", 0.985)
+    assert (s.loss.focal, s.loss.weighted_dice, s.loss.focal_gamma, s.loss.focal_alpha) == (1, 0, 2, 0.25)
+    assert (p.split.val_fraction, p.split.test_fraction) == (0.15, 0.15) and p.survival2d.enabled is False
+    assert slices_problem(s, p.preprocess.crop_size, p.preprocess.healthy_label) is None

@@ -20,8 +20,8 @@ def _plans() -> Plans:
 
 
 def _cases(root, n=6):
-    (root / "images").mkdir(parents=True)
-    (root / "labels").mkdir()
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "labels").mkdir(exist_ok=True)
     rng = np.random.default_rng(0)
     ids = [f"P{i:02d}" for i in range(n)]
     for cid in ids:
@@ -105,3 +105,24 @@ def test_a_slice_size_the_network_cannot_pool_is_refused_naming_the_keys(tmp_pat
     params = parse_params({"paths": {"preprocessed_dir": str(tmp_path / "pre")}, "slices2d": {"model": "resnet18_unet"}})
     with pytest.raises(ParamsError, match=r"slices2d.size is null.*\[16, 16\].*divisible by 32"):
         SliceTrainer.from_params(params, tmp_path / "ck")
+
+
+def test_a_killed_2d_training_resumes_and_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
+    from tests.training.helpers import Killed
+
+    whole = _trainer(tmp_path / "a", epochs=3)
+    whole.fit()
+    first = _trainer(tmp_path / "b", epochs=3)
+
+    def kill(epoch):
+        if epoch == 1:
+            raise Killed
+
+    with pytest.raises(Killed):
+        first.fit(FakeTracker("run-b"), on_checkpoint=kill)
+    again = _trainer(tmp_path / "b", epochs=3)
+    tracker = FakeTracker()
+    res = again.fit(tracker)
+    assert res.resumed_from == 2 and tracker.started_with == ["run-b"] and tracker.logged == [0, 1, 2]
+    for a, b in zip(whole.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(a, b)
