@@ -24,7 +24,9 @@ def main() -> None:
                      tags={TAG_ABLATION_GROUP: cfg.ablation_group}) as run:
         trained = train_segmentation(params, run, history_path=plot)
         dump_json(trained.metrics, p.metrics("segmentation_train"))
-        run.log_metrics({**{k: trained.metrics[k] for k in ("best_val_dice_composite", "best_epoch")}, **trained.timing})
+        run.log_metrics({**{k: trained.metrics[k] for k in ("best_val_dice_composite", "best_epoch", "frozen_parameters",
+                                                             "trainable_parameters")}, **trained.timing})
+        run.set_tags({f"brats.{k}": v for k, v in trained.trainer.lineage.items()})  # transfer learning: the parent
         run.log_artifact(training_curves(trained.result.history, Path(p.reports_dir) / "segmentation" / "training_curves.png"), "figures")
         run.log_artifact(plot, "history")
         log.info("best composite Dice %.4f at epoch %d (run %s)", trained.result.best_score, trained.result.best_epoch, run.run_id)

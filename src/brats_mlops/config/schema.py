@@ -172,6 +172,9 @@ class SegmentationParams(_Section):
     postprocess_min_voxels: int = Field(50, ge=0)  # evaluation reports metrics before and after post-processing
     ablation_group: str = "default"  # tag to compare runs (brats-mlops compare / dvc exp show)
     max_eval_cases: int | None = Field(None, ge=1)  # cap held-out cases at evaluation (None: all)
+    init_from: str | None = None  # transfer learning: models:/<name>@<alias> or /<version>, or a checkpoint path
+    freeze: Literal["none", "encoder", "middle", "decoder"] = "none"  # parameter group frozen when fine-tuning
+    freeze_patterns: tuple[str, ...] = ()  # more frozen parameters by name pattern (fnmatch), e.g. "enc.0.*"
 
     @model_validator(mode="after")
     def _lr(self) -> "SegmentationParams":

@@ -77,8 +77,39 @@ def register_evaluated(checkpoint: Path, metrics: dict[str, float], train_run_id
                        paths: PathsParams, name: str = MODEL_SEGMENTATION) -> tuple[str, str]:
     """Register the ``evaluate_segmentation`` stage's scored checkpoint (3-D, or the 2-D slice model as
     ``brats-segmentation-2d``) with its lineage tags (data hash, commit, training run, ablation group, data validation)."""
+    from brats_mlops.models.checkpoint import load_checkpoint
+
     sha, _ = git_commit(real_project_root())
-    return log_and_register(checkpoint, metrics, {
+    parent = {f"brats.{k}": v for k, v in load_checkpoint(checkpoint)["model_config"].get("parent", {}).items()}
+    return log_and_register(checkpoint, metrics, {**parent,
         TAG_DATA_HASH: content_hash(Path(paths.preprocessed_dir) / "plans.json"), TAG_GIT_COMMIT: sha,
         TAG_TRAIN_RUN: str(train_run_id), TAG_ABLATION_GROUP: ablation_group, **data_validation_tag(paths.metrics_dir)},
         name=name)
+
+
+def parent_weights(init_from: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """Transfer learning's start: ``(state dict, model config, lineage)`` of ``init_from``, a registered model
+    (``models:/<name>@<alias>`` or ``models:/<name>/<version>``; lineage ``parent_model`` + ``parent_version``) or a
+    checkpoint path (lineage ``parent_checkpoint``)."""
+    from brats_mlops.errors import UserError
+    from brats_mlops.models.checkpoint import load_checkpoint
+
+    if not init_from.startswith("models:/"):
+        path = Path(init_from)
+        if not path.is_file():
+            raise UserError(f"segmentation.init_from={init_from!r}: no such checkpoint file (or use models:/<name>@<alias>)")
+        ck = load_checkpoint(path)
+        return ck["model"], ck["model_config"], {"parent_checkpoint": str(path)}
+    from mlflow.tracking import MlflowClient
+
+    from brats_mlops.registry.predict import load_registered
+
+    ref = init_from.removeprefix("models:/")
+    name, alias = ref.split("@", 1) if "@" in ref else (ref.split("/", 1)[0], None)
+    try:
+        version = MlflowClient().get_model_version_by_alias(name, alias).version if alias else ref.split("/", 1)[1]
+    except Exception as err:
+        raise UserError(f"segmentation.init_from={init_from!r} does not resolve ({type(err).__name__}); "
+                        "`brats-mlops models` lists the registered versions and aliases") from None
+    py = load_registered(f"models:/{name}/{version}").unwrap_python_model()
+    return py.model.state_dict(), py.mc, {"parent_model": name, "parent_version": str(version)}

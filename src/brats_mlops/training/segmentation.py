@@ -23,6 +23,7 @@ from brats_mlops.data.splits import read_split
 from brats_mlops.losses import SegmentationLoss, class_weights_from_frequencies
 from brats_mlops.metrics import region_dice
 from brats_mlops.models.checkpoint import build_segmentation
+from brats_mlops.models.freeze import apply_freeze, frozen_norms_eval, load_parent
 from brats_mlops.models.outputs import logits_to_labels
 from brats_mlops.data.augment import build_augmentation
 from brats_mlops.data.datasets import SegmentationDataset, label_frequencies
@@ -80,12 +81,22 @@ class SegmentationTrainer(Trainer):
         self.model_config = model_config(cfg, len(modalities), num_classes, modalities, crop_size, healthy_label)
         self.config_hash = config_hash(cfg, {"split": split, "seed": seed, "model_config": self.model_config})
         self.model = build_segmentation(self.model_config).to(self.device)
+        self.lineage: dict[str, str] = {}
+        if cfg.init_from:  # transfer learning (seed 003): the parent's weights, then the freeze
+            from brats_mlops.registry.segmentation import parent_weights
+
+            state, _, self.lineage = parent_weights(cfg.init_from)
+            load_parent(self.model, state)
+            self.model_config["parent"] = self.lineage  # travels with the checkpoint into the registry
+        elif cfg.freeze != "none" or cfg.freeze_patterns:
+            log.warning("segmentation.freeze without init_from: the frozen layers keep their random initialisation")
+        self.freeze_counts = apply_freeze(self.model, cfg.freeze, cfg.freeze_patterns)
         weights = None
         if cfg.loss.ce_beta > 0 and cfg.mode == "label":
             weights = class_weights_from_frequencies(label_frequencies(self.dir, split["train"], num_classes))
         self.class_weights = weights
         self.loss = SegmentationLoss(cfg.mode, cfg.loss.dice, cfg.loss.ce_beta, cfg.loss.focal, cfg.loss.edge, weights).to(self.device)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.opt = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda e: lr_at(e, cfg) / cfg.lr)
         self.amp = self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
@@ -110,6 +121,7 @@ class SegmentationTrainer(Trainer):
         dl = DataLoader(self.train_ds, batch_size=self.cfg.batch_size, shuffle=True, generator=g,
                         num_workers=self.cfg.num_workers, worker_init_fn=seed_worker, drop_last=False)
         self.model.train()
+        frozen_norms_eval(self.model)
         self.opt.zero_grad(set_to_none=True)
         losses, n = [], len(dl)
         for i, batch in enumerate(dl):
@@ -166,5 +178,5 @@ def train_segmentation(params: Params, tracker: Tracker | None = None, checkpoin
     last = result.history[-1]
     metrics = {"best_epoch": result.best_epoch, "best_val_dice_composite": result.best_score,
                "final_val_dice_wt": last.get("val_dice_wt"), "final_val_dice_tc": last.get("val_dice_tc"),
-               "final_val_dice_et": last.get("val_dice_et"), "epochs": len(result.history)}
+               "final_val_dice_et": last.get("val_dice_et"), "epochs": len(result.history), **trainer.freeze_counts}
     return Trained(metrics, result, trainer)
