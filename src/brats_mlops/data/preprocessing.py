@@ -80,6 +80,24 @@ def zscore_masked(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float, f
     return out, mean, std
 
 
+def normalise_channels(images: np.ndarray, mask: np.ndarray, percentiles: tuple[float, float] | None = None
+                       ) -> tuple[np.ndarray, list[dict[str, float]]]:
+    """(C, X, Y, Z) → float32: per channel, optional clip to ``percentiles`` of the ``mask`` voxels, then z-score over
+    them (0 outside). The one normalisation of preprocessing *and* inference, so both see the same intensities."""
+    normed = np.empty(images.shape, dtype=np.float32)
+    stats = []
+    for i in range(images.shape[0]):
+        ch, st = images[i].astype(np.float32), {}
+        if percentiles is not None and mask.any():
+            lo_p, hi_p = np.percentile(ch[mask], percentiles)
+            ch = np.where(mask, np.clip(ch, lo_p, hi_p), 0.0)
+            st.update(p_low=float(lo_p), p_high=float(hi_p))
+        normed[i], mean, std = zscore_masked(ch, mask)
+        st.update(mean=mean, std=std)
+        stats.append(st)
+    return normed, stats
+
+
 def remap_labels(seg: np.ndarray, label_map: dict[int, int]) -> np.ndarray:
     """Raw labels → internal labels through a lookup table (validation guarantees the values are known)."""
     lut = np.zeros(max(label_map) + 1, dtype=np.uint8)
@@ -233,18 +251,8 @@ def _segmentation_input(case, images, mask, modalities, cfg: PreprocessParams, o
     img_c = crop_or_pad(images, start, cfg.crop_size).astype(np.float32)
     seg_c = crop_or_pad(seg, start, cfg.crop_size)
     mask_c = brain_mask(img_c)
-    stats = {}
-    normed = np.empty_like(img_c, dtype=np.float32)
-    for i, mod in enumerate(modalities):
-        ch = img_c[i]
-        st_mod: dict[str, float] = {}
-        if cfg.percentile_rescale and mask_c.any():
-            lo_p, hi_p = np.percentile(ch[mask_c], cfg.percentiles)
-            ch = np.where(mask_c, np.clip(ch, lo_p, hi_p), 0.0)
-            st_mod.update(p_low=float(lo_p), p_high=float(hi_p))
-        normed[i], mean, std = zscore_masked(ch, mask_c)
-        st_mod.update(mean=mean, std=std)
-        stats[mod] = st_mod
+    normed, per_channel = normalise_channels(img_c, mask_c, cfg.percentiles if cfg.percentile_rescale else None)
+    stats = dict(zip(modalities, per_channel))
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
     np.save(Plans.image_path(out, case.case_id), normed)

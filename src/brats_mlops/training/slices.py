@@ -44,7 +44,8 @@ def model_config(cfg: Slices2DParams, plans: Plans) -> dict[str, Any]:
     return {"kind": "slices2d", "model": cfg.model, "in_channels": len(plans.modalities), "out_channels": plans.num_classes,
             "mode": "label", "modalities": list(plans.modalities), "crop_mode": plans.crop_mode,
             "crop_size": list(plans.crop_size), "roi_size": list(plans.crop_size), "size": cfg.size,
-            "normalisation": cfg.normalisation, "healthy_label": plans.healthy_label, "region_thresholds": [0.5, 0.5, 0.5]}
+            "normalisation": cfg.normalisation, "healthy_label": plans.healthy_label, "region_thresholds": [0.5, 0.5, 0.5],
+            "percentile_clip": list(plans.percentile_clip) if plans.percentile_clip else None}
 
 
 def make_optimizer(cfg: Slices2DParams, params) -> tuple[torch.optim.Optimizer, Any]:
