@@ -128,3 +128,17 @@ def test_postprocess_removes_dust_and_fills_holes():
     assert (out[19:21, 19:21, 19:21] == 1).all()  # hole left by the ET speck becomes NCR
     assert (out[2:4, 2:4, 2:4] == 0).all()
     assert (out[core] > 0).all()
+
+
+def test_postprocess_order_relabels_tc_holes_as_edema_and_leaves_open_dust_as_background():
+    lab = np.zeros((40, 40, 40), np.uint8)
+    wt = sphere(lab.shape, (20, 20, 20), 9)
+    lab[wt] = 2
+    lab[19:21, 19:21, 19:21] = 1  # an 8-voxel TC speck (NCR) inside the edema: TC dust
+    lab[20, 20, 20] = 3  # with one ET voxel in it: ET dust first, then TC dust
+    lab[10:12, 20:22, 20:22] = 3  # ET speck on the WT border: removing it opens no enclosed hole
+    out = postprocess(lab, min_voxels=50)
+    assert (out[19:21, 19:21, 19:21] == 2).all()  # ET dust -> NCR hole, then TC dust -> a hole in WT -> edema
+    assert out[10, 20, 20] == 0 or out[10, 20, 20] == 2  # outside the sphere it is background, inside it is edema
+    assert ((out == 3).sum(), (out == 1).sum()) == (0, 0)
+    assert np.array_equal(postprocess(lab, 50, fill_holes=False)[19:21, 19:21, 19:21], np.zeros((2, 2, 2), np.uint8))

@@ -170,6 +170,7 @@ class SegmentationParams(_Section):
     augmentation: AugmentationParams = AugmentationParams()
     sw_overlap: float = Field(0.5, ge=0.0, lt=1.0)  # sliding-window overlap at evaluation
     postprocess_min_voxels: int = Field(50, ge=0)  # evaluation reports metrics before and after post-processing
+    postprocess_predictions: bool = False  # seed 003: predict and the registered model return post-processed labels
     ablation_group: str = "default"  # tag to compare runs (brats-mlops compare / dvc exp show)
     max_eval_cases: int | None = Field(None, ge=1)  # cap held-out cases at evaluation (None: all)
     init_from: str | None = None  # transfer learning: models:/<name>@<alias> or /<version>, or a checkpoint path

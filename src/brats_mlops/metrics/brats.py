@@ -185,18 +185,19 @@ def _remove_small(mask: np.ndarray, min_voxels: int) -> np.ndarray:
 
 
 def postprocess(labels: np.ndarray, min_voxels: int = 50, fill_holes: bool = True) -> np.ndarray:
-    """Seed 003's post-processing on internal labels: remove ET components of ≤ ``min_voxels`` voxels,
-    turn holes they leave inside the tumour core into NCR, then remove small TC and WT components."""
-    out = labels.copy()
-    et = out == 3
-    et_kept = _remove_small(et, min_voxels)
-    out[et & ~et_kept] = 0
-    if fill_holes:
-        tc = np.isin(out, (1, 3))
-        holes = ndimage.binary_fill_holes(tc) & ~tc
-        out[holes & (labels == 3)] = 1
-    tc = np.isin(out, (1, 3))
-    out[tc & ~_remove_small(tc, min_voxels)] = 0
+    """Seed 003's post-processing on internal labels, in its order: remove dust (26-connected components of
+    ≤ ``min_voxels`` voxels) from ET, then TC, then WT. With ``fill_holes``, a hole that removing ET dust opens inside
+    the tumour core becomes necrosis (NCR), and a hole that removing TC dust opens inside the whole tumour becomes
+    edema (ED) — a hole counts when it is made of removed voxels; dust that leaves no enclosed hole becomes background."""
+    out, removed = labels.copy(), np.zeros(labels.shape, bool)
+    for region, fill in (((3,), 1), ((1, 3), 2)):  # ET dust -> TC holes are NCR; TC dust -> WT holes are ED
+        mask = np.isin(out, region)
+        drop = mask & ~_remove_small(mask, min_voxels)
+        out[drop] = 0
+        removed |= drop
+        if fill_holes and removed.any():
+            outer = np.isin(out, (1, 3)) if fill == 1 else out > 0
+            out[ndimage.binary_fill_holes(outer) & ~outer & removed] = fill
     wt = out > 0
     out[wt & ~_remove_small(wt, min_voxels)] = 0
     return out

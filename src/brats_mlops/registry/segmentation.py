@@ -40,17 +40,27 @@ class SegmentationPyfunc(mlflow.pyfunc.PythonModel):
         self.model, ck = load_segmentation(context.artifacts["checkpoint"])
         self.mc = ck["model_config"]
 
+    def labels(self, images: np.ndarray) -> np.ndarray:
+        """Internal labels of a (C, H, W, D) array; post-processed (seed 003) when the model was trained with
+        ``segmentation.postprocess_predictions`` — the same function evaluation reports as ``*_post``."""
+        lab = predict_labels(self.model, images, self.mc)
+        if self.mc.get("postprocess_min_voxels") is not None:
+            from brats_mlops.metrics import postprocess
+
+            lab = postprocess(lab, self.mc["postprocess_min_voxels"])
+        return lab
+
     def predict_case(self, folder: str | Path) -> np.ndarray:
         case = read_case_folder(folder, tuple(self.mc["modalities"]))
         images, _, _ = load_case_images(case, self.mc["modalities"])
-        return to_convention(predict_labels(self.model, images, self.mc), case.source)
+        return to_convention(self.labels(images), case.source)
 
     def predict(self, context, model_input, params=None):  # no type hints: MLflow would turn them into a schema
         params = params or {}
         if isinstance(model_input, (str, Path)):
             return self.predict_case(model_input)
         if isinstance(model_input, np.ndarray):
-            lab = predict_labels(self.model, model_input.astype(np.float32), self.mc)
+            lab = self.labels(model_input.astype(np.float32))
             return to_convention(lab, params.get("label_convention", "brats2020"))
         import pandas as pd
 

@@ -56,6 +56,7 @@ def model_config(cfg: SegmentationParams, in_channels: int, num_classes: int, mo
         "healthy_label": healthy_label,
         "sw_overlap": cfg.sw_overlap,
         "percentile_clip": list(percentile_clip) if percentile_clip else None,  # inference normalises like preprocessing
+        "postprocess_min_voxels": cfg.postprocess_min_voxels if cfg.postprocess_predictions else None,  # predict / registry
     }
 
 
