@@ -89,3 +89,24 @@ def test_seed_presets_set_the_seeds_settings_and_check_against_the_2d_networks(t
     assert (s.loss.focal, s.loss.weighted_dice, s.loss.focal_gamma, s.loss.focal_alpha) == (1, 0, 2, 0.25)
     assert (p.split.val_fraction, p.split.test_fraction) == (0.15, 0.15) and p.survival2d.enabled is False
     assert slices_problem(s, p.preprocess.crop_size, p.preprocess.healthy_label) is None
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("seed002", {"data.source": "brats2024", "preprocess.percentile_rescale": True, "preprocess.percentiles": [2.5, 97.5],
+                 "segmentation.model": "unet3d", "segmentation.channels": [32, 64, 128], "segmentation.loss.ce_beta": 1.0,
+                 "segmentation.loss.dice": 0.0}),
+    ("seed003", {"data.source": "brats2023", "segmentation.mode": "region", "segmentation.region_thresholds": [0.45, 0.4, 0.45],
+                 "segmentation.loss.focal": 1.0, "segmentation.loss.edge": 0.005, "segmentation.lr": 6e-5,
+                 "segmentation.weight_decay": 0.0, "segmentation.postprocess_predictions": True, "split.val_fraction": 0.1}),
+])
+def test_seed_presets_002_003_validate_and_set_the_seeds_values(tmp_path, name, expected):
+    (tmp_path / "params" / "presets").mkdir(parents=True)
+    for f in ("params.yaml", f"params/presets/{name}.yaml"):
+        (tmp_path / f).write_text((ROOT / f).read_text())
+    apply_preset(tmp_path, name)
+    dumped = load_params(tmp_path / "params.yaml").dump()
+    for key, value in expected.items():
+        node = dumped
+        for part in key.split("."):
+            node = node[part]
+        assert node == value, key
