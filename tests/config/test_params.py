@@ -110,3 +110,28 @@ def test_seed_presets_002_003_validate_and_set_the_seeds_values(tmp_path, name, 
         for part in key.split("."):
             node = node[part]
         assert node == value, key
+
+
+def test_paper_preset_matches_the_paper_point_by_point(tmp_path):
+    import torchio as tio
+
+    from brats_mlops.data.augment import build_augmentation
+    from brats_mlops.models.autoencoder import autoencoder_config, build_autoencoder
+
+    (tmp_path / "params" / "presets").mkdir(parents=True)
+    for f in ("params.yaml", "params/presets/paper.yaml"):
+        (tmp_path / f).write_text((ROOT / f).read_text())
+    apply_preset(tmp_path, "paper")
+    p = load_params(tmp_path / "params.yaml")
+    s = p.survival
+    assert s.grid == "paper" and "segmentation_volumes" not in s.feature_sets and "bottleneck" not in s.feature_sets
+    assert 1 + 2 * (len(s.feature_sets) - 1) == 19  # Table 7: age alone + every latent set without and with age
+    aug = p.segmentation.augmentation
+    assert aug.isotropic and aug.bias_field_p == 0.2
+    affine = next(t for t in build_augmentation(aug).transforms if isinstance(t, tio.RandomAffine))
+    assert affine.isotropic
+    assert p.autoencoder.use_convtranspose
+    ae = build_autoencoder(autoencoder_config(p.autoencoder.model_copy(update={"channels": (8, 8)}), (16, 16, 16), "t1ce"))
+    assert any(type(m).__name__ == "ConvTranspose3d" for m in ae.decoder.modules())
+    default = load_params(ROOT / "params.yaml")
+    assert not default.autoencoder.use_convtranspose and not default.segmentation.augmentation.isotropic

@@ -148,7 +148,9 @@ class AugmentationParams(_Section):
     degrees: float = Field(15.0, ge=0.0)
     translation: float = Field(5.0, ge=0.0)  # voxels
     log_gamma: float = Field(0.3, ge=0.0)  # gamma with log(γ) uniform in ±log_gamma
+    isotropic: bool = False  # one scale factor for all axes (the paper); False: one per axis (TorchIO's default)
     bias_field: bool = False  # opt-in: slow on CPU (see STACK-NOTES)
+    bias_field_p: float = Field(0.3, ge=0.0, le=1.0)  # probability when bias_field is on (the paper: 0.2)
     elastic: bool = False  # opt-in: slow on CPU
 
 
@@ -206,6 +208,7 @@ class AutoencoderParams(_Section):
     norm_num_groups: int = Field(8, ge=1)
     disc_layers: int = Field(3, ge=1)
     disc_channels: int = Field(32, ge=1)
+    use_convtranspose: bool = False  # decoder upsampling by transposed convolution (the paper's Table 6); False: nearest + conv
     loss: AutoencoderLossParams = AutoencoderLossParams()
     adversarial_start_epoch: int = Field(0, ge=0)  # epochs of reconstruction-only warm-up before the GAN terms
     lr_generator: float = Field(1e-4, gt=0)

@@ -50,14 +50,14 @@ def build_augmentation(cfg: AugmentationParams) -> tio.Compose:
         steps.append(tio.RandomFlip(axes=(0,), flip_probability=cfg.flip_p))
         if cfg.affine_p > 0:
             steps.append(tio.RandomAffine(scales=cfg.scales, degrees=cfg.degrees, translation=cfg.translation,
-                                          default_pad_value=0, p=cfg.affine_p))
+                                          isotropic=cfg.isotropic, default_pad_value=0, p=cfg.affine_p))
         if cfg.elastic:
             steps.append(tio.RandomElasticDeformation(p=0.3))
         steps.append(MaskOutside())
         steps.append(tio.RescaleIntensity(out_min_max=(0, 1), masking_method=brain))
         steps.append(MaskOutside())
         if cfg.bias_field:
-            steps.append(tio.RandomBiasField(p=0.3))
+            steps.append(tio.RandomBiasField(p=cfg.bias_field_p))
         if cfg.log_gamma > 0:
             steps.append(tio.RandomGamma(log_gamma=(-cfg.log_gamma, cfg.log_gamma)))
     steps.append(tio.ZNormalization(masking_method=brain))

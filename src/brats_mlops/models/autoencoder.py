@@ -20,6 +20,7 @@ def autoencoder_config(cfg: AutoencoderParams, input_shape: tuple[int, int, int]
         "norm_num_groups": cfg.norm_num_groups, "disc_layers": cfg.disc_layers, "disc_channels": cfg.disc_channels,
         "input_shape": list(input_shape), "modality": modality,
         "latent_shape": [cfg.latent_channels, *(s // 2 ** (len(cfg.channels) - 1) for s in input_shape)],
+        **({"use_convtranspose": True} if cfg.use_convtranspose else {}),  # absent = MONAI's default (nearest + conv)
     }
 
 
@@ -30,7 +31,7 @@ def build_autoencoder(mc: dict[str, Any]) -> AutoencoderKL:
         spatial_dims=3, in_channels=1, out_channels=1, channels=tuple(mc["channels"]),
         latent_channels=mc["latent_channels"], num_res_blocks=(mc["num_res_blocks"],) * levels,
         norm_num_groups=mc["norm_num_groups"], attention_levels=(False,) * levels,
-        with_encoder_nonlocal_attn=False, with_decoder_nonlocal_attn=False,
+        with_encoder_nonlocal_attn=False, with_decoder_nonlocal_attn=False, use_convtranspose=mc.get("use_convtranspose", False),
     )
 
 
