@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -198,3 +200,16 @@ def compare(
         fail(str(err))
     print(md)
     console.print(f"wrote {out / (name + '.md')}, {out / (name + '.csv')}, {fig}")
+
+
+@app.command()
+def viewer(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8501,
+) -> None:
+    """Open the viewer (Streamlit) on http://127.0.0.1:PORT: a registered segmentation model (3-D or 2-D, any version or
+    alias, two side by side) on a dataset case or uploaded NIfTI files — overlays in three views, the ground truth,
+    an error map, metrics, volumes, survival with an age, the prediction as NIfTI. Uploads are not kept."""
+    from brats_mlops.viewer.serve import serve
+
+    use_store()  # a missing project or unreachable store is one error line here, not a page error later
+    sys.exit(serve(port))

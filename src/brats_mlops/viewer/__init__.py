@@ -1,0 +1,1 @@
+"""`brats-mlops viewer`: a Streamlit app over the registered models (see viewer/app.py)."""
