@@ -97,7 +97,8 @@ def test_seed_presets_set_the_seeds_settings_and_check_against_the_2d_networks(t
                  "segmentation.loss.dice": 0.0}),
     ("seed003", {"data.source": "brats2023", "segmentation.mode": "region", "segmentation.region_thresholds": [0.45, 0.4, 0.45],
                  "segmentation.loss.focal": 1.0, "segmentation.loss.edge": 0.005, "segmentation.lr": 6e-5,
-                 "segmentation.weight_decay": 0.0, "segmentation.postprocess_predictions": True, "split.val_fraction": 0.1}),
+                 "segmentation.weight_decay": 0.0, "segmentation.postprocess_predictions": True, "split.val_fraction": 0.1,
+                 "segmentation.optimizer": "adam", "segmentation.schedule": "exponential", "segmentation.select_on": "dice_hd95"}),
 ])
 def test_seed_presets_002_003_validate_and_set_the_seeds_values(tmp_path, name, expected):
     (tmp_path / "params" / "presets").mkdir(parents=True)

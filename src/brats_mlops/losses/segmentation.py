@@ -52,7 +52,8 @@ class EdgeLoss(nn.Module):
 
 
 class SegmentationLoss(nn.Module):
-    """``dice_weight · Dice + ce_weight · CE + focal_weight · Focal + edge_weight · Edge``.
+    """``dice_weight · Dice + ce_weight · CE + focal_weight · Focal + edge_weight · Edge + mse_weight · MSE`` (MSE of the
+    softmax/sigmoid probabilities against the one-hot labels/regions, seed 003).
 
     Args:
         mode: ``"label"`` (softmax over ``num_classes``) or ``"region"`` (sigmoid over WT, TC, ET).
@@ -69,14 +70,15 @@ class SegmentationLoss(nn.Module):
         edge_weight: float = 0.0,
         class_weights: torch.Tensor | None = None,
         eps: float = 1e-5,
+        mse_weight: float = 0.0,
     ):
         super().__init__()
         if mode not in ("label", "region"):
             raise ValueError(f"mode must be 'label' or 'region', got {mode!r}.")
-        if min(dice_weight, ce_weight, focal_weight, edge_weight) < 0:
+        if min(dice_weight, ce_weight, focal_weight, edge_weight, mse_weight) < 0:
             raise ValueError("loss weights must be >= 0")
         self.mode = mode
-        self.w = {"dice": dice_weight, "ce": ce_weight, "focal": focal_weight, "edge": edge_weight}
+        self.w = {"dice": dice_weight, "ce": ce_weight, "focal": focal_weight, "edge": edge_weight, "mse": mse_weight}
         if mode == "label":
             self.dice = DiceLoss(include_background=False, to_onehot_y=True, softmax=True, smooth_nr=eps, smooth_dr=eps)
             self.focal = FocalLoss(include_background=True, to_onehot_y=True, use_softmax=True, gamma=2.0)
@@ -101,6 +103,9 @@ class SegmentationLoss(nn.Module):
             if self.w["edge"]:
                 onehot = F.one_hot(target[:, 0].long(), logits.shape[1]).movedim(-1, 1).float()
                 out["edge"] = self.edge(torch.softmax(logits, 1), onehot)
+            if self.w["mse"]:
+                onehot = F.one_hot(target[:, 0].long(), logits.shape[1]).movedim(-1, 1).float()
+                out["mse"] = F.mse_loss(torch.softmax(logits, 1), onehot)
         else:
             target = labels_to_regions(y)
             if self.w["dice"]:
@@ -111,6 +116,8 @@ class SegmentationLoss(nn.Module):
                 out["focal"] = self.focal(logits, target)
             if self.w["edge"]:
                 out["edge"] = self.edge(torch.sigmoid(logits), target)
+            if self.w["mse"]:
+                out["mse"] = F.mse_loss(torch.sigmoid(logits), target)
         return out
 
     def forward(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

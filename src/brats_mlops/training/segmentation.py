@@ -21,7 +21,7 @@ from brats_mlops.data.case import REGIONS
 from brats_mlops.data.preprocessing import Plans
 from brats_mlops.data.splits import read_split
 from brats_mlops.losses import SegmentationLoss, class_weights_from_frequencies
-from brats_mlops.metrics import region_dice
+from brats_mlops.metrics import hd95, region_dice, region_masks
 from brats_mlops.models.checkpoint import build_segmentation
 from brats_mlops.models.freeze import apply_freeze, frozen_norms_eval, load_parent
 from brats_mlops.models.outputs import logits_to_labels
@@ -98,9 +98,14 @@ class SegmentationTrainer(Trainer):
         if cfg.loss.ce_beta > 0 and cfg.mode == "label":
             weights = class_weights_from_frequencies(label_frequencies(self.dir, split["train"], num_classes))
         self.class_weights = weights
-        self.loss = SegmentationLoss(cfg.mode, cfg.loss.dice, cfg.loss.ce_beta, cfg.loss.focal, cfg.loss.edge, weights).to(self.device)
-        self.opt = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda e: lr_at(e, cfg) / cfg.lr)
+        self.loss = SegmentationLoss(cfg.mode, cfg.loss.dice, cfg.loss.ce_beta, cfg.loss.focal, cfg.loss.edge, weights,
+                                     mse_weight=cfg.loss.mse).to(self.device)
+        opt_cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+        self.opt = opt_cls([p for p in self.model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.sched = (torch.optim.lr_scheduler.ExponentialLR(self.opt, gamma=cfg.exp_gamma) if cfg.schedule == "exponential"
+                      else torch.optim.lr_scheduler.LambdaLR(self.opt, lambda e: lr_at(e, cfg) / cfg.lr))
+        if cfg.select_on == "dice_hd95":  # seed 003 picks checkpoints on Dice and HD95 together
+            self.score_key = "val_dice_hd95"
         self.amp = self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.train_ds = SegmentationDataset(self.dir, split["train"], build_augmentation(cfg.augmentation))
@@ -145,15 +150,23 @@ class SegmentationTrainer(Trainer):
         """Mean Dice per region over the validation cases (whole volume, no sliding window) and their mean."""
         self.model.eval()
         scores: dict[str, list[float]] = {r: [] for r in REGIONS}
+        hd: list[float] = []  # HD95 per region and case (voxels), for select_on: dice_hd95
         for item in self.val_ds:
             x = item["image"][None].to(self.device)
             with torch.autocast(self.device.type, enabled=self.amp):
                 logits = self.model(x)
             pred = logits_to_labels(logits.float(), self.cfg.mode, self.cfg.region_thresholds, self.model_config["healthy_label"])
-            for r, d in region_dice(pred[0].cpu().numpy(), item["label"][0].numpy()).items():
+            p, g = pred[0].cpu().numpy(), item["label"][0].numpy()
+            for r, d in region_dice(p, g).items():
                 scores[r].append(d)
+            if self.cfg.select_on == "dice_hd95":
+                pm, gm = region_masks(p), region_masks(g)
+                hd += [hd95(pm[r], gm[r]) for r in pm]
         out = {f"val_dice_{r}": float(np.mean(v)) for r, v in scores.items()}
         out["val_dice_composite"] = float(np.mean([out["val_dice_wt"], out["val_dice_tc"], out["val_dice_et"]]))
+        if self.cfg.select_on == "dice_hd95":
+            out["val_hd95_mean"] = float(np.mean(hd))
+            out["val_dice_hd95"] = out["val_dice_composite"] - out["val_hd95_mean"] / self.cfg.hd95_scale
         return out
 
     def postfix(self, record: dict[str, float]) -> dict[str, str]:
@@ -179,7 +192,9 @@ def train_segmentation(params: Params, tracker: Tracker | None = None, checkpoin
     if history_path:
         save_history(result.history, history_path)
     last = result.history[-1]
-    metrics = {"best_epoch": result.best_epoch, "best_val_dice_composite": result.best_score,
+    best = next((h for h in result.history if h["epoch"] == result.best_epoch), {})
+    metrics = {"best_epoch": result.best_epoch, "best_val_dice_composite": best.get("val_dice_composite", result.best_score),
+               "selected_on": trainer.score_key,
                "final_val_dice_wt": last.get("val_dice_wt"), "final_val_dice_tc": last.get("val_dice_tc"),
                "final_val_dice_et": last.get("val_dice_et"), "epochs": len(result.history), **trainer.freeze_counts}
     return Trained(metrics, result, trainer)
