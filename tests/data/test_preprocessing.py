@@ -114,8 +114,8 @@ def test_plans_missing_is_a_clear_error(tmp_path):
         Plans.load(tmp_path)
 
 
-def test_percentile_clipping_is_identical_in_preprocessing_and_inference(tiny_synth, tmp_path):
-    """Seed 002's clipping: a model trained on clipped inputs sees clipped inputs at inference too."""
+def test_percentile_clipping_and_smoothing_are_identical_in_preprocessing_and_inference(tiny_synth, tmp_path):
+    """Seed 002's clipping and Gaussian smoothing: a model trained on such inputs sees the same at inference."""
     from brats_mlops.config.schema import AutoencoderPreprocessParams, PreprocessParams
     from brats_mlops.data.io import load_case_images
     from brats_mlops.data.preprocessing import brain_mask, crop_or_pad, crop_start, preprocess_case
@@ -124,11 +124,12 @@ def test_percentile_clipping_is_identical_in_preprocessing_and_inference(tiny_sy
 
     mods = ("t1", "t1ce", "t2", "flair")
     case = next(c for c in discover("synthetic", tiny_synth, mods).cases if c.seg is not None)
-    cfg = PreprocessParams(crop_size=(16, 16, 16), percentile_rescale=True, percentiles=(2.5, 97.5),
+    cfg = PreprocessParams(crop_size=(16, 16, 16), percentile_rescale=True, percentiles=(2.5, 97.5), gaussian_sigma=1.0,
                            autoencoder=AutoencoderPreprocessParams(spacing=(14.0, 14.0, 14.0), shape=(8, 8, 8)))
     preprocess_case(case, mods, cfg, tmp_path, autoencoder_inputs=False)
     stored = np.load(tmp_path / "images" / f"{case.case_id}.npy")
     images, _, _ = load_case_images(case, mods)
     crop = crop_or_pad(images.astype(np.float32), crop_start(images.shape[1:], cfg.crop_size, cfg.crop, brain_mask(images)), cfg.crop_size)
-    assert np.allclose(normalise(crop, cfg.percentiles), stored, atol=1e-5)
-    assert not np.allclose(normalise(crop), stored, atol=1e-3)  # without the clip the inputs differ
+    assert np.allclose(normalise(crop, cfg.percentiles, cfg.gaussian_sigma), stored, atol=1e-5)
+    assert not np.allclose(normalise(crop, cfg.percentiles), stored, atol=1e-3)  # without the smoothing they differ
+    assert not np.allclose(normalise(crop, None, cfg.gaussian_sigma), stored, atol=1e-3)  # without the clip too

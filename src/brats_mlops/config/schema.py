@@ -93,6 +93,7 @@ class PreprocessParams(_Section):
     crop_size: tuple[int, int, int] = (128, 128, 128)
     percentile_rescale: bool = False
     percentiles: tuple[float, float] = (2.0, 98.0)
+    gaussian_sigma: float = Field(0.0, ge=0.0)  # Gaussian smoothing of each modality (voxels; seed 002), 0: none
     healthy_label: bool = False
     autoencoder: AutoencoderPreprocessParams = AutoencoderPreprocessParams()
 

@@ -80,14 +80,17 @@ def zscore_masked(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float, f
     return out, mean, std
 
 
-def normalise_channels(images: np.ndarray, mask: np.ndarray, percentiles: tuple[float, float] | None = None
-                       ) -> tuple[np.ndarray, list[dict[str, float]]]:
-    """(C, X, Y, Z) → float32: per channel, optional clip to ``percentiles`` of the ``mask`` voxels, then z-score over
-    them (0 outside). The one normalisation of preprocessing *and* inference, so both see the same intensities."""
+def normalise_channels(images: np.ndarray, mask: np.ndarray, percentiles: tuple[float, float] | None = None,
+                       gaussian_sigma: float = 0.0) -> tuple[np.ndarray, list[dict[str, float]]]:
+    """(C, X, Y, Z) → float32: per channel, optional Gaussian smoothing (``gaussian_sigma`` voxels, seed 002), optional
+    clip to ``percentiles`` of the ``mask`` voxels, then z-score over them (0 outside). The one normalisation of
+    preprocessing *and* inference, so both see the same intensities."""
     normed = np.empty(images.shape, dtype=np.float32)
     stats = []
     for i in range(images.shape[0]):
         ch, st = images[i].astype(np.float32), {}
+        if gaussian_sigma > 0:
+            ch = ndimage.gaussian_filter(ch, gaussian_sigma)
         if percentiles is not None and mask.any():
             lo_p, hi_p = np.percentile(ch[mask], percentiles)
             ch = np.where(mask, np.clip(ch, lo_p, hi_p), 0.0)
@@ -150,6 +153,7 @@ class Plans(BaseModel):
     crop_size: tuple[int, int, int]
     normalisation: str
     percentile_clip: tuple[float, float] | None
+    gaussian_sigma: float = 0.0
     healthy_label: bool
     label_names: dict[int, str]
     raw_label_map: dict[int, int]
@@ -251,7 +255,7 @@ def _segmentation_input(case, images, mask, modalities, cfg: PreprocessParams, o
     img_c = crop_or_pad(images, start, cfg.crop_size).astype(np.float32)
     seg_c = crop_or_pad(seg, start, cfg.crop_size)
     mask_c = brain_mask(img_c)
-    normed, per_channel = normalise_channels(img_c, mask_c, cfg.percentiles if cfg.percentile_rescale else None)
+    normed, per_channel = normalise_channels(img_c, mask_c, cfg.percentiles if cfg.percentile_rescale else None, cfg.gaussian_sigma)
     stats = dict(zip(modalities, per_channel))
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
@@ -306,6 +310,7 @@ def preprocess_dataset(
         crop_size=cfg.crop_size,
         normalisation="zscore over brain (non-zero) voxels, per modality",
         percentile_clip=cfg.percentiles if cfg.percentile_rescale else None,
+        gaussian_sigma=cfg.gaussian_sigma,
         healthy_label=cfg.healthy_label,
         label_names=names,
         raw_label_map=cases[0].label_map if cases else {},

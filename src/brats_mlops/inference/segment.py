@@ -12,10 +12,10 @@ from brats_mlops.data.preprocessing import brain_mask, normalise_channels
 from brats_mlops.models.outputs import logits_to_labels
 
 
-def normalise(images: np.ndarray, percentiles: tuple[float, float] | None = None) -> np.ndarray:
+def normalise(images: np.ndarray, percentiles: tuple[float, float] | None = None, gaussian_sigma: float | None = None) -> np.ndarray:
     """Per-modality z-score over the brain (non-zero in any modality), 0 outside, after clipping to the brain's
     ``percentiles`` when the model was trained on clipped data — exactly preprocessing's ``normalise_channels``."""
-    return normalise_channels(images, brain_mask(images), percentiles)[0]
+    return normalise_channels(images, brain_mask(images), percentiles, gaussian_sigma or 0.0)[0]
 
 
 @torch.no_grad()
@@ -43,7 +43,7 @@ def predict_labels(model: torch.nn.Module, images: np.ndarray, mc: dict[str, Any
     lo = np.maximum(idx.min(0) - 4, 0)
     hi = np.minimum(idx.max(0) + 5, mask.shape)
     box = tuple(slice(a, b) for a, b in zip(lo, hi))
-    x = torch.from_numpy(normalise(images[(slice(None), *box)], mc.get("percentile_clip")))[None].to(device)
+    x = torch.from_numpy(normalise(images[(slice(None), *box)], mc.get("percentile_clip"), mc.get("gaussian_sigma")))[None].to(device)
     logits = sliding_window_inference(x, roi_size=tuple(mc["roi_size"]), sw_batch_size=1, predictor=model,
                                       overlap=mc.get("sw_overlap", 0.5) if overlap is None else overlap, mode="gaussian")
     lab = logits_to_labels(logits, mc["mode"], tuple(mc["region_thresholds"]), mc.get("healthy_label", False))[0]

@@ -52,7 +52,7 @@ def predict_crop_2d(model: torch.nn.Module, images: np.ndarray, mc: dict[str, An
     start = crop_start(images.shape[1:], crop, mc["crop_mode"], mask)
     if not mask.any():
         return np.zeros(crop, np.uint8), start
-    x = normalise(crop_or_pad(images.astype(np.float32), start, crop), mc.get("percentile_clip"))
+    x = normalise(crop_or_pad(images.astype(np.float32), start, crop), mc.get("percentile_clip"), mc.get("gaussian_sigma"))
     x = normalise_volume(x, mc.get("normalisation", "zscore"))
     slices = predict_slices(model, x, mc, batch_size=batch_size, device=device)
     return np.stack([slices[z] for z in range(crop[2])], axis=-1), start

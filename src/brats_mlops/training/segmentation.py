@@ -42,7 +42,8 @@ def lr_at(epoch: int, cfg: SegmentationParams) -> float:
 
 
 def model_config(cfg: SegmentationParams, in_channels: int, num_classes: int, modalities: tuple[str, ...],
-                 crop_size: tuple[int, ...], healthy_label: bool, percentile_clip: tuple[float, float] | None = None) -> dict[str, Any]:
+                 crop_size: tuple[int, ...], healthy_label: bool, percentile_clip: tuple[float, float] | None = None,
+                 gaussian_sigma: float = 0.0) -> dict[str, Any]:
     """Everything needed to rebuild the network and use it (stored in every checkpoint)."""
     return {
         "model": cfg.model,
@@ -56,6 +57,7 @@ def model_config(cfg: SegmentationParams, in_channels: int, num_classes: int, mo
         "healthy_label": healthy_label,
         "sw_overlap": cfg.sw_overlap,
         "percentile_clip": list(percentile_clip) if percentile_clip else None,  # inference normalises like preprocessing
+        **({"gaussian_sigma": gaussian_sigma} if gaussian_sigma else {}),
         "postprocess_min_voxels": cfg.postprocess_min_voxels if cfg.postprocess_predictions else None,  # predict / registry
     }
 
@@ -78,10 +80,11 @@ class SegmentationTrainer(Trainer):
 
     def __init__(self, cfg: SegmentationParams, preprocessed_dir: Path, split: dict[str, list[str]], num_classes: int,
                  modalities: tuple[str, ...], crop_size: tuple[int, ...], healthy_label: bool, checkpoint_dir: Path, seed: int,
-                 percentile_clip: tuple[float, float] | None = None):
+                 percentile_clip: tuple[float, float] | None = None, gaussian_sigma: float = 0.0):
         super().__init__(checkpoint_dir, seed, cfg.epochs, cfg.val_every)
         self.cfg, self.dir, self.split = cfg, Path(preprocessed_dir), split
-        self.model_config = model_config(cfg, len(modalities), num_classes, modalities, crop_size, healthy_label, percentile_clip)
+        self.model_config = model_config(cfg, len(modalities), num_classes, modalities, crop_size, healthy_label, percentile_clip,
+                                         gaussian_sigma)
         self.config_hash = config_hash(cfg, {"split": split, "seed": seed, "model_config": self.model_config})
         self.model = build_segmentation(self.model_config).to(self.device)
         self.lineage: dict[str, str] = {}
@@ -118,7 +121,8 @@ class SegmentationTrainer(Trainer):
         plans = Plans.load(p.preprocessed_dir)
         split = read_split(p.segmentation_split)
         return cls(params.segmentation, Path(p.preprocessed_dir), split, plans.num_classes, plans.modalities, plans.crop_size,
-                   plans.healthy_label, Path(checkpoint_dir or p.segmentation_checkpoints), params.seed, plans.percentile_clip)
+                   plans.healthy_label, Path(checkpoint_dir or p.segmentation_checkpoints), params.seed, plans.percentile_clip,
+                   plans.gaussian_sigma)
 
     def stateful(self) -> dict[str, Any]:
         return {"model": self.model, "optimizer": self.opt, "scheduler": self.sched, "scaler": self.scaler}

@@ -45,7 +45,8 @@ def model_config(cfg: Slices2DParams, plans: Plans) -> dict[str, Any]:
             "mode": "label", "modalities": list(plans.modalities), "crop_mode": plans.crop_mode,
             "crop_size": list(plans.crop_size), "roi_size": list(plans.crop_size), "size": cfg.size,
             "normalisation": cfg.normalisation, "healthy_label": plans.healthy_label, "region_thresholds": [0.5, 0.5, 0.5],
-            "percentile_clip": list(plans.percentile_clip) if plans.percentile_clip else None}
+            "percentile_clip": list(plans.percentile_clip) if plans.percentile_clip else None,
+            **({"gaussian_sigma": plans.gaussian_sigma} if plans.gaussian_sigma else {})}
 
 
 def make_optimizer(cfg: Slices2DParams, params) -> tuple[torch.optim.Optimizer, Any]:
