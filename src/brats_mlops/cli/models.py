@@ -85,14 +85,14 @@ def models(
 
 @app.command()
 def promote(
-    name: Annotated[str, typer.Argument(help="brats-segmentation | brats-autoencoder | brats-survival")],
+    name: Annotated[str, typer.Argument(help="brats-segmentation | brats-autoencoder | brats-survival | brats-segmentation-2d | brats-survival-2d")],
     version: Annotated[Optional[str], typer.Argument(help="Version to promote (default: the @challenger).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Promote even if it does not beat the champion (needs --reason).")] = False,
     reason: Annotated[Optional[str], typer.Option("--reason", help="Why (recorded in the model's history).")] = None,
     sample_case: Annotated[Optional[Path], typer.Option("--sample-case", help="Case folder for the 'loads and predicts' gate (default: the first labelled case of the project's data).")] = None,
 ) -> None:
     """Set @champion on a version when the gates pass: required metrics exist, it beats the current champion on the
-    primary metric (dice_brats; val_l1; macro_f1), its training data passed validation, and it loads and predicts
+    primary metric (dice_brats; val_l1; macro_f1; 2-D survival: patient_majority_macro_f1), its training data passed validation, and it loads and predicts
     on a sample case. The old champion becomes @previous; the promotion is recorded on the model."""
     from brats_mlops.registry.checks import sample_case_check
     from brats_mlops.registry.promotion import CHALLENGER, PromotionRefused, alias_version
@@ -115,7 +115,7 @@ def promote(
 
 @app.command()
 def rollback(
-    name: Annotated[str, typer.Argument(help="brats-segmentation | brats-autoencoder | brats-survival")],
+    name: Annotated[str, typer.Argument(help="brats-segmentation | brats-autoencoder | brats-survival | brats-segmentation-2d | brats-survival-2d")],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the model's history).")],
 ) -> None:
     """Put @champion back on the @previous version (recorded in the model's history)."""
