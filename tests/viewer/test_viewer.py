@@ -123,9 +123,12 @@ def test_viewer_in_headless_chromium_shows_the_overlay_and_the_metrics(viewer_pr
                     break
             except OSError:
                 time.sleep(0.5)
-        text, n_img = render(f"http://127.0.0.1:{port}", ARTIFACTS / "viewer.png", ["metrics", "dice_wt", "ground truth"])
+        text, n_img = render(f"http://127.0.0.1:{port}/?compare=1", ARTIFACTS / "viewer.png",
+                             ["metrics", "dice_wt", "ground truth", "models:/brats-segmentation/1"])
         assert "metrics" in text and "dice_wt" in text and "error map" in text, text[-2000:]
-        assert n_img >= 7  # four modalities, the prediction, the ground truth, the error map
+        # two versions side by side: the @challenger (version 2) and version 1, each with its overlay and metrics row
+        assert text.count("prediction: models:/brats-segmentation") == 2, text[-2000:]
+        assert n_img >= 8  # four modalities, two predictions, the ground truth, the error map
         assert (ARTIFACTS / "viewer.png").stat().st_size > 10_000
     finally:
         proc.terminate()

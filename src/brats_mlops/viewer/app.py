@@ -75,10 +75,20 @@ def _uri(name: str, ref: str) -> str:
     return f"models:/{name}@{ref[1:]}" if ref.startswith("@") else f"models:/{name}/{ref[1:]}"
 
 
-def _pick_model(rows: list[dict], names: list[str], key: str, default_ref: int = 0) -> str:
+def _version(rows: list[dict], name: str, ref: str) -> str:
+    return ref[1:] if ref.startswith("v") else next(r["version"] for r in rows if r["name"] == name and ref[1:] in r["aliases"])
+
+
+def _pick_model(rows: list[dict], names: list[str], key: str, other: str | None = None) -> str:
+    """A model and version; with ``other`` (the first pick's URI) the default is another version than that one."""
     name = st.selectbox("model", names, key=f"{key}_name")
     refs = _refs(rows, name)
-    ref = st.selectbox("version or alias", refs, index=min(default_ref, len(refs) - 1), key=f"{key}_ref")
+    index = 0
+    if other and other.startswith(f"models:/{name}"):
+        ref = other.removeprefix(f"models:/{name}")  # "@alias" or "/version"
+        taken = _version(rows, name, ref if ref.startswith("@") else "v" + ref[1:])
+        index = next((i for i, r in enumerate(refs) if _version(rows, name, r) != taken), 0)
+    ref = st.selectbox("version or alias", refs, index=index, key=f"{key}_ref")
     return _uri(name, ref)
 
 
@@ -99,8 +109,8 @@ def main() -> None:
         st.header("model")
         uri = _pick_model(rows, names, "a")
         uri2 = None
-        if st.checkbox("compare with a second version", value=False, key="compare"):
-            uri2 = _pick_model(rows, names, "b", default_ref=1)
+        if st.checkbox("compare with a second version", value="compare" in st.query_params, key="compare"):  # ?compare=1
+            uri2 = _pick_model(rows, names, "b", other=uri)
         st.header("case")
         source = st.radio("from", ["dataset", "upload"], horizontal=True)
         age = st.number_input("age (years): also predict survival", min_value=0.0, max_value=120.0, value=None)
