@@ -18,6 +18,14 @@ OUT = Path("data/raw/synthetic")  # declared in dvc.yaml (outs of synthesize)
 def main() -> None:
     log = stage_logger(STAGE_SYNTHESIZE)
     params = load_params()
+    if params.data.source != "synthetic":  # a real dataset: the declared output is a marker, nothing is generated
+        if OUT.exists():
+            shutil.rmtree(OUT)
+        OUT.mkdir(parents=True)
+        (OUT / "NOT_GENERATED.txt").write_text(f"data.source is {params.data.source!r} (data.root {params.data.root}): "
+                                               "the embedded synthetic data is generated only for data.source: synthetic\n")
+        log.info("data.source is %s: nothing to generate", params.data.source)
+        return
     log.info("writing %d labelled + %d unlabelled synthetic cases of shape %s to %s",
              params.synthetic.n_train, params.synthetic.n_validation, params.synthetic.shape, OUT)
     with stage_run(STAGE_SYNTHESIZE, params, ["synthetic"]) as run:

@@ -5,6 +5,7 @@ import pytest
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("BRATS_NO_PROGRESS", "1")
+os.environ.setdefault("BRATS_THREADS", "1")  # stages run as subprocesses use one thread each (2 xdist workers, 2 cores)
 
 from tests import builders  # noqa: E402
 

@@ -99,3 +99,27 @@ def test_permutation_test():
     diff, p = paired_permutation_test(y, good, good, n_perm=199)
     assert diff == 0 and p == 1.0
     assert macro_f1(y, y) == 1.0
+
+
+def test_vectorised_metrics_equal_scikit_learn_per_resample():
+    """The batch macro-F1/accuracy equal sklearn's value on every row, including rows where a class is absent
+    from y_true or y_pred (sklearn averages over the labels present in either)."""
+    from brats_mlops.survival.stats import MACRO_F1_SCORER, accuracy, accuracy_rows, macro_f1_rows
+    from sklearn.metrics import get_scorer
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        n, k = int(rng.integers(2, 25)), int(rng.integers(2, 5))
+        yt, yp = rng.integers(0, k, (30, n)), rng.integers(0, k, (30, n))
+        assert np.allclose(macro_f1_rows(yt, yp), [macro_f1(a, b) for a, b in zip(yt, yp)])
+        assert np.allclose(accuracy_rows(yt, yp), [accuracy(a, b) for a, b in zip(yt, yp)])
+    X, y = rng.normal(size=(60, 3)), rng.integers(0, 3, 60)
+    clf = LogisticRegression().fit(X, y)
+    assert MACRO_F1_SCORER(clf, X, y) == pytest.approx(get_scorer("f1_macro")(clf, X, y))
+    # the batched bootstrap draws the same resamples as one metric call per resample
+    pred = rng.integers(0, 3, 60)
+    assert bootstrap_ci(y, pred, n_boot=300, seed=5) == pytest.approx(
+        bootstrap_ci(y, pred, metric=lambda a, b: macro_f1(a, b), n_boot=300, seed=5))
+    assert paired_permutation_test(y, pred, clf.predict(X), n_perm=300) == pytest.approx(
+        paired_permutation_test(y, pred, clf.predict(X), metric=lambda a, b: macro_f1(a, b), n_perm=300))

@@ -243,6 +243,10 @@ class TrackingParams(_Section):
     server_users_can_create: bool = False
 
 
+class RuntimeParams(_Section):
+    threads: int | Literal["auto"] = "auto"
+
+
 class Params(_Section):
     seed: int = 42
     paths: PathsParams = PathsParams()
@@ -256,6 +260,7 @@ class Params(_Section):
     survival: SurvivalParams = SurvivalParams()
     tune: TuneParams = Field(default_factory=lambda: TuneParams())
     tracking: TrackingParams = TrackingParams()
+    runtime: RuntimeParams = RuntimeParams()
     slices2d: Slices2DParams = Slices2DParams()
     survival2d: Survival2DParams = Survival2DParams()
 

@@ -20,7 +20,7 @@ from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold, Strat
 
 from brats_mlops.survival import features as F
 from brats_mlops.survival.grids import make_pipeline
-from brats_mlops.survival.stats import accuracy, bootstrap_ci, macro_f1
+from brats_mlops.survival.stats import MACRO_F1_SCORER, accuracy, bootstrap_ci, macro_f1
 
 SEG_VOLUME_COLUMNS = ["wt_cm3", "tc_cm3", "et_cm3", "tc_wt", "et_wt", "et_tc"]
 
@@ -133,7 +133,7 @@ def run_feature_set(name: str, with_age: bool, X_train: np.ndarray, y_train: np.
         n_img = X_train.shape[1] - (1 if with_age else 0)
         k = pca if pca is None or isinstance(pca, float) else min(pca, n_img, int(len(y_train) * (folds - 1) / folds) - 1)
         pipe, params = make_pipeline(model, seed, pca=k, grid=grid, pca_columns=n_img if (with_age and pca is not None) else None)
-        gs = GridSearchCV(pipe, params, cv=cv, scoring="f1_macro", n_jobs=n_jobs, refit=True).fit(X_train, y_train)
+        gs = GridSearchCV(pipe, params, cv=cv, scoring=MACRO_F1_SCORER, n_jobs=n_jobs, refit=True).fit(X_train, y_train)
         per_model[model] = float(gs.best_score_)
         if best is None or gs.best_score_ > best[0] + 1e-12:
             best = (float(gs.best_score_), model, gs)
@@ -142,7 +142,7 @@ def run_feature_set(name: str, with_age: bool, X_train: np.ndarray, y_train: np.
     y_pred = gs.predict(X_test)
     classes = sorted(set(y_all.tolist()))
     rcv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
-    rep = cross_val_score(clone(gs.best_estimator_), X_all, y_all, cv=rcv, scoring="f1_macro", n_jobs=n_jobs)
+    rep = cross_val_score(clone(gs.best_estimator_), X_all, y_all, cv=rcv, scoring=MACRO_F1_SCORER, n_jobs=n_jobs)
     return SetResult(name, with_age, model, score, {k.removeprefix("clf__"): v for k, v in gs.best_params_.items()},
                      test_scores(y_test, y_pred, classes, n_boot, seed), (float(rep.mean()), float(rep.std())),
                      y_pred, per_model, gs.best_estimator_)

@@ -38,6 +38,7 @@ from brats_mlops.names import (
     TAG_STATUS,
     TAG_STATUS_REASON,
 )
+from brats_mlops.utils import threads
 from brats_mlops.utils.hashing import content_hash
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -184,6 +185,8 @@ def stage_run(
     exp_id = ensure_experiment(exp_name, root, uri)
     sha, dirty = git_commit(find_project_root())
     all_tags = {TAG_STAGE: stage, TAG_GIT_COMMIT: sha, TAG_GIT_DIRTY: str(dirty).lower(), "mlflow.source.git.commit": sha}
+    if threads.chosen():
+        all_tags["brats.threads"] = threads.chosen()
     if os.environ.get("DVC_EXP_NAME"):
         all_tags[TAG_DVC_EXP] = os.environ["DVC_EXP_NAME"]
     if params.tracking.hash_inputs:

@@ -128,6 +128,7 @@ def survival_objective(trial: optuna.Trial, params: Params) -> float:
 
     from brats_mlops.survival.experiment import pca_setting
     from brats_mlops.survival.grids import make_pipeline
+    from brats_mlops.survival.stats import MACRO_F1_SCORER
 
     s, ts = params.survival, params.tune
     model = trial.suggest_categorical("model", list(s.models))
@@ -140,7 +141,7 @@ def survival_objective(trial: optuna.Trial, params: Params) -> float:
         pca = min(pca, n_img, int(len(y) * (s.cv_folds - 1) / s.cv_folds) - 1)
     pipe, _ = make_pipeline(model, params.seed, pca=pca, pca_columns=n_img if (ts.survival_with_age and pca is not None) else None)
     pipe.set_params(**{f"clf__{k}": v for k, v in hp.items()})
-    scores = cross_val_score(pipe, X, y, cv=StratifiedKFold(s.cv_folds, shuffle=True, random_state=params.seed), scoring="f1_macro")
+    scores = cross_val_score(pipe, X, y, cv=StratifiedKFold(s.cv_folds, shuffle=True, random_state=params.seed), scoring=MACRO_F1_SCORER)
     run = active_run()
     for i, v in enumerate(scores):
         if run is not None:

@@ -1,0 +1,49 @@
+"""runtime.threads: auto uses the idle cores; a number or BRATS_THREADS fixes the count."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from brats_mlops.utils import threads
+
+
+@pytest.fixture()
+def two_cores(monkeypatch):
+    monkeypatch.delenv(threads.ENV, raising=False)
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+
+
+@pytest.mark.parametrize("idle, expected", [(2.0, 2), (1.9, 2), (1.1, 1), (0.4, 1), (0.0, 1), (None, 2)])
+def test_auto_uses_the_idle_cores(two_cores, monkeypatch, idle, expected):
+    monkeypatch.setattr(threads, "idle_cores", lambda sample_s=0.3: idle)
+    assert threads.resolve_threads("auto") == expected
+
+
+def test_a_number_and_the_environment_override(two_cores, monkeypatch):
+    monkeypatch.setattr(threads, "idle_cores", lambda sample_s=0.3: 0.0)
+    assert threads.resolve_threads(2) == 2
+    monkeypatch.setenv(threads.ENV, "1")
+    assert threads.resolve_threads(2) == 1 and threads.resolve_threads("auto") == 1
+
+
+def test_idle_cores_reads_this_machine():
+    idle = threads.idle_cores(0.05)
+    if not os.path.exists("/proc/stat"):
+        assert idle is None
+    else:
+        assert idle is not None and 0.0 <= idle <= (os.cpu_count() or 1) + 1e-6
+
+
+def test_configure_sets_torch_and_children(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv(threads.ENV, "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    try:
+        assert threads.configure_threads("auto") == 1
+        assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1" and threads.chosen() == 1
+    finally:
+        torch.set_num_threads(before)
