@@ -4,7 +4,11 @@
     brats-mlops server status
     brats-mlops server stop
 
-* Binds 127.0.0.1 only. Backend store: the project's embedded SQLite store (``sqlite:///<root>/mlflow.db``)
+* Binds 127.0.0.1 by default. A team server (``--host 0.0.0.0`` or any non-loopback address) is refused unless
+  basic auth is on (``--auth``) and MLflow's DNS-rebinding and CORS protections name the hosts and origins
+  clients use (``--allowed-hosts``, ``--cors-allowed-origins``; no ``*``): an open tracking server on a network
+  lets anyone read or overwrite runs and registered models. ``127.0.0.1:<port>`` and ``localhost:<port>`` are
+  always allowed hosts (the health check and local stages use them). Backend store: the project's embedded SQLite store (``sqlite:///<root>/mlflow.db``)
   by default, or any SQLAlchemy URL — e.g. PostgreSQL: ``--backend-store-uri
   postgresql+psycopg2://USER:PASSWORD@HOST:5432/DB`` (the database must exist; MLflow creates its tables).
 * Artifacts are proxied by the server (``--serve-artifacts``) into ``<root>/mlartifacts``: clients need only the URL.
@@ -87,14 +91,46 @@ def status(root: Path | None = None) -> dict[str, Any]:
     return {**st, "running": running, "healthy": running and healthy(st["url"])}
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def network_options(host: str, port: int, auth: bool, allowed_hosts: str | None, cors_allowed_origins: str | None) -> list[str]:
+    """``mlflow server`` options for ``host``; a non-loopback host without auth, allowed hosts and CORS origins is refused."""
+    if is_loopback(host):
+        return ["--host", host]
+    missing = [what for what, ok in (("--auth (basic auth)", auth), ("--allowed-hosts (the Host names clients use)", allowed_hosts),
+                                     ("--cors-allowed-origins (the web origins allowed to call the API)", cors_allowed_origins)) if not ok]
+    wild = [name for name, v in (("--allowed-hosts", allowed_hosts), ("--cors-allowed-origins", cors_allowed_origins)) if v and "*" in v]
+    if missing or wild:
+        raise ServerError(f"refusing to serve the tracking store on {host} (reachable from the network) without "
+                          + "; ".join(missing + [f"{w} without '*'" for w in wild])
+                          + ". A team server: brats-mlops server start --host 0.0.0.0 --auth --allowed-hosts mlflow.lab.org:5000 "
+                            "--cors-allowed-origins https://mlflow.lab.org (MLFLOW_AUTH_ADMIN_PASSWORD in the environment)")
+    hosts = ",".join(dict.fromkeys([*(h.strip() for h in allowed_hosts.split(",") if h.strip()), f"127.0.0.1:{port}", f"localhost:{port}"]))
+    return ["--host", host, "--allowed-hosts", hosts, "--cors-allowed-origins", cors_allowed_origins]
+
+
 def start(port: int = 5000, backend_store_uri: str | None = None, auth: bool = False, root: Path | None = None,
-          timeout: float = 120.0, workers: int = 1) -> dict[str, Any]:
+          timeout: float = 120.0, workers: int = 1, host: str = "127.0.0.1", allowed_hosts: str | None = None,
+          cors_allowed_origins: str | None = None) -> dict[str, Any]:
     """Start the server in the background and wait until ``/health`` answers; returns its state.
 
     Secrets stay off command lines and out of world-readable files: the backend URI reaches ``mlflow server``
     through its environment (``MLFLOW_BACKEND_STORE_URI``; ``/proc/<pid>/environ`` is readable by the owner only),
     the state directory is 0700 and everything the server writes into it is 0600 (umask 077)."""
     root = root or real_project_root()
+    net = network_options(host, port, auth, allowed_hosts, cors_allowed_origins)   # refuse an open team server first
     st = status(root)
     if st.get("running"):
         raise ServerError(f"a server is already running (pid {st['pid']}, {st['url']}); `brats-mlops server stop` first")
@@ -113,7 +149,7 @@ def start(port: int = 5000, backend_store_uri: str | None = None, auth: bool = F
     url = f"http://127.0.0.1:{port}"
     if healthy(url, 1.0):
         raise ServerError(f"port {port} already serves something that answers /health; choose another --port")
-    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+    cmd = [sys.executable, "-m", "mlflow", "server", *net, "--port", str(port),
            "--serve-artifacts", "--artifacts-destination", str(root / "mlartifacts"), "--workers", str(workers)]
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_BACKEND_STORE_URI": backend}
     env.pop("MLFLOW_TRACKING_URI", None)
@@ -125,7 +161,7 @@ def start(port: int = 5000, backend_store_uri: str | None = None, auth: bool = F
     with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True,
                                 umask=0o077)
-    state = {"pid": proc.pid, "url": url, "port": port, "backend_store_uri": redact(backend), "auth": auth,
+    state = {"pid": proc.pid, "url": url, "port": port, "host": host, "backend_store_uri": redact(backend), "auth": auth,
              "artifacts": str(root / "mlartifacts"), "log": str(log_path), "started": time.time()}
     if auth:
         state |= {"admin_password_rotated": rotated, "default_permission": params.tracking.server_default_permission,

@@ -13,6 +13,7 @@ from brats_mlops.inference.latents import reconstruct
 from brats_mlops.models.checkpoint import load_autoencoder
 from brats_mlops.reporting.figures import autoencoder_curves, reconstruction_figure
 from brats_mlops.tracking import TrainingRun
+from brats_mlops.training import distributed
 from brats_mlops.training.autoencoder import train_autoencoder
 from brats_mlops.utils.entry import run_stage
 from brats_mlops.utils.logs import stage_logger
@@ -21,6 +22,9 @@ from brats_mlops.utils.logs import stage_logger
 def main() -> None:
     log = stage_logger(STAGE_TRAIN_AE)
     params = load_params()
+    if not distributed.init().is_main:  # torchrun: another rank trains its share; rank 0 tracks, writes, registers
+        train_autoencoder(params)
+        return distributed.shutdown()
     cfg, p = params.autoencoder, params.paths
     log.info("training AutoencoderKL %s + PatchGAN, %d epochs, batch %d x accum %d", list(cfg.channels), cfg.epochs, cfg.batch_size,
              cfg.grad_accum)
@@ -44,6 +48,7 @@ def main() -> None:
         uri, version = register_trained(p.autoencoder_checkpoints / "best.pt", m["best_val_l1"], run.run_id, p)
         log.info("best validation L1 %.4f at epoch %d; registered %s version %s as @challenger (run %s)",
                  m["best_val_l1"], m["best_epoch"], uri, version, run.run_id)
+    distributed.shutdown()
 
 
 if __name__ == "__main__":

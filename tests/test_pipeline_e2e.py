@@ -138,3 +138,68 @@ def test_slices_pipeline_scores_2d_beside_3d_registers_both_and_reports_the_leak
     pred = _run([str(BIN / "brats-mlops"), "predict", "--model", "2d", "--alias", "challenger", "--case", case, "--out",
                  dst / "pred2d", "--age", "60"], dst, env)
     assert "survival:" in pred and (dst / "pred2d" / f"{case.name}_seg.nii.gz").is_file(), out[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("e2e")
+def test_dvc_remote_push_then_a_second_clone_pulls_and_is_up_to_date(clone):
+    """The documented remote (.dvc/config `local`: ../../brats_mlops-dvc-remote beside the clone) after a repro:
+    `dvc push`; a second git clone beside the first `dvc pull`s data and models and has nothing to rebuild."""
+    dst, env = clone
+    _run([str(BIN / "dvc"), "repro"], dst, env)
+    _run([str(BIN / "dvc"), "repro", "slices/dvc.yaml"], dst, env)
+    _run(["git", "add", "-A"], dst, env)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "locks", "--allow-empty"], dst, env)
+    out = _run([str(BIN / "dvc"), "push"], dst, env)
+    remote = dst.parent / "brats_mlops-dvc-remote"
+    assert remote.is_dir() and any(remote.rglob("*")), out
+    second = dst.parent / "second"
+    _run(["git", "clone", "-q", str(dst), str(second)], dst.parent, env)
+    assert not (second / "models" / "segmentation").exists()            # git carries no data or models
+    _run([str(BIN / "dvc"), "pull"], second, env)
+    assert (second / "models" / "segmentation" / "best.pt").is_file() and (second / "data" / "preprocessed" / "plans.json").is_file()
+    for pipeline in ([], ["slices/dvc.yaml"]):
+        out = _run([str(BIN / "dvc"), "repro", *pipeline], second, env)
+        assert "Data and pipelines are up to date" in out, out[-3000:]
+        assert "Running stage" not in out
+    assert not (second / "mlflow.db").exists()                          # nothing was retrained or logged
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("e2e")
+def test_two_queued_ablations_run_in_parallel_and_compare_in_one_table(clone):
+    """`dvc exp run --queue` twice, `dvc queue start -j 2`: both run at once (overlapping stage runs in MLflow) and
+    `brats-mlops compare --group queued` puts them in one table."""
+    import time
+
+    dst, env = clone
+    _run([str(BIN / "dvc"), "repro"], dst, env)
+    _run(["git", "add", "-A"], dst, env)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "before queue", "--allow-empty"], dst, env)
+    for focal in ("0.0", "1.0"):
+        _run([str(BIN / "dvc"), "exp", "run", "--queue", "-S", "segmentation.ablation_group=queued", "-S",
+              f"segmentation.loss.focal={focal}", "-S", "segmentation.max_eval_cases=2"], dst, env)
+    _run([str(BIN / "dvc"), "queue", "start", "-j", "2"], dst, env)
+    deadline = time.time() + 1200
+    status = ""
+    while time.time() < deadline:
+        status = _run([str(BIN / "dvc"), "queue", "status"], dst, env)
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(5)
+    _run([str(BIN / "dvc"), "queue", "stop"], dst, env)
+    assert status.count("Success") == 2, status
+    from brats_mlops.names import TAG_DVC_EXP
+
+    with sqlite3.connect(dst / "mlflow.db") as db:
+        spans = db.execute("select t.value, min(r.start_time), max(r.end_time) from runs r join tags t on t.run_uuid = r.run_uuid "
+                           f"where t.key = '{TAG_DVC_EXP}' group by t.value").fetchall()
+        queued = db.execute("select count(*) from runs r join tags t on t.run_uuid = r.run_uuid where r.name = 'train_segmentation' "
+                            "and t.key = 'brats.ablation_group' and t.value = 'queued' and r.status = 'FINISHED'").fetchone()[0]
+    assert queued == 2
+    (_, s1, e1), (_, s2, e2) = sorted(spans, key=lambda r: r[1])[-2:]
+    assert s2 < e1                                                        # the two experiments ran at the same time
+    out = _run([str(BIN / "brats-mlops"), "compare", "--group", "queued"], dst, env)
+    assert out.count("focal") >= 2 or out.count("queued") >= 1, out
+    table = (dst / "reports" / "ablations" / "queued.csv").read_text().splitlines()
+    assert len(table) == 3, table                                         # header + the two experiments

@@ -11,7 +11,7 @@ import pytest
 from brats_mlops.config.schema import Params
 from brats_mlops.names import STAGE_SPLIT
 from brats_mlops.tracking import stage_run
-from mlflow_server.server import ServerError, start, status, stop
+from mlflow_server.server import ServerError, healthy, start, status, stop
 from tests.mlflow_server.conftest import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("server")]
@@ -161,3 +161,44 @@ def test_basic_auth_refuses_anonymous_writes(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_AUTH_ADMIN_PASSWORD")
     with pytest.raises(ServerError, match="MLFLOW_AUTH_ADMIN_PASSWORD"):
         start(free_port(), f"sqlite:///{tmp_path / 'x.db'}", auth=True, root=tmp_path)
+
+
+@pytest.mark.parametrize("kw, missing", [
+    ({}, "--auth"),
+    ({"auth": True}, "--allowed-hosts"),
+    ({"auth": True, "allowed_hosts": "mlflow.lab.org:5000"}, "--cors-allowed-origins"),
+    ({"auth": True, "allowed_hosts": "*", "cors_allowed_origins": "https://mlflow.lab.org"}, "--allowed-hosts without '*'"),
+])
+def test_a_network_server_without_protection_is_refused(tmp_path, kw, missing):
+    for host in ("0.0.0.0", "10.1.2.3"):
+        with pytest.raises(ServerError, match="refusing to serve") as e:
+            start(free_port(), f"sqlite:///{tmp_path / 'mlflow.db'}", host=host, root=tmp_path, **kw)
+        assert missing in str(e.value)
+    assert not (tmp_path / ".mlflow_server" / "server.json").exists()    # nothing was started
+
+
+def test_team_server_on_all_interfaces_with_auth_and_host_checks(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_AUTH_ADMIN_PASSWORD", "s3cret-Pa55word")
+    port = free_port()
+    st = start(port, f"sqlite:///{tmp_path / 'mlflow.db'}", auth=True, root=tmp_path, host="0.0.0.0",
+               allowed_hosts="mlflow.lab.org", cors_allowed_origins="https://mlflow.lab.org")
+    try:
+        assert st["host"] == "0.0.0.0" and healthy(st["url"])
+        token = base64.b64encode(b"admin:s3cret-Pa55word").decode()
+
+        def get(host_header: str) -> int:
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=1",
+                                         headers={"Host": host_header, "Authorization": f"Basic {token}"})
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    return r.status
+            except urllib.error.HTTPError as err:
+                return err.code
+
+        assert get("mlflow.lab.org") == 200
+        assert get("evil.example.com") in (400, 403)                      # DNS rebinding: a foreign Host is rejected
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")             # credentials from the environment only
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "s3cret-Pa55word")
+        _stage_logs_through(st["url"], tmp_path, monkeypatch)
+    finally:
+        stop(tmp_path)

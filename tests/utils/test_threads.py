@@ -47,3 +47,9 @@ def test_configure_sets_torch_and_children(monkeypatch):
         assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1" and threads.chosen() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_torchrun_ranks_share_the_idle_cores(two_cores, monkeypatch):
+    monkeypatch.setattr(threads, "idle_cores", lambda sample_s=0.3: 2.0)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert threads.resolve_threads("auto") == 1

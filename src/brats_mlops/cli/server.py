@@ -11,7 +11,10 @@ from brats_mlops.cli.common import console, fail, server_app
 
 @server_app.command("start")
 def server_start(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    port: Annotated[int, typer.Option(help="Port.")] = 5000,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind: 127.0.0.1 (default, this machine only) or a network address / 0.0.0.0 for a team server, which needs --auth, --allowed-hosts and --cors-allowed-origins.")] = "127.0.0.1",
+    allowed_hosts: Annotated[Optional[str], typer.Option("--allowed-hosts", help="Comma-separated Host headers clients use (MLflow's DNS-rebinding protection), e.g. mlflow.lab.org:5000,10.0.0.5:5000.")] = None,
+    cors_allowed_origins: Annotated[Optional[str], typer.Option("--cors-allowed-origins", help="Comma-separated web origins allowed to call the API, e.g. https://mlflow.lab.org.")] = None,
     backend_store_uri: Annotated[Optional[str], typer.Option("--backend-store-uri", help="SQLAlchemy URL of the store (default: the project's SQLite store), e.g. postgresql+psycopg2://user:pw@localhost:5432/mlflow")] = None,
     auth: Annotated[bool, typer.Option("--auth", help="Basic auth: anonymous requests refused; admin 'admin' with MLFLOW_AUTH_ADMIN_PASSWORD (>= 12 characters; a new value rotates it); other users get tracking.server_default_permission and create only if tracking.server_users_can_create.")] = False,
 ) -> None:
@@ -19,7 +22,7 @@ def server_start(
     from mlflow_server.server import ServerError, start
 
     try:
-        st = start(port, backend_store_uri, auth)
+        st = start(port, backend_store_uri, auth, host=host, allowed_hosts=allowed_hosts, cors_allowed_origins=cors_allowed_origins)
     except ServerError as err:
         fail(str(err))
     console.print(f"MLflow server on {st['url']} (pid {st['pid']}, store {st['backend_store_uri']}, healthy after {st['startup_s']} s)")
@@ -38,6 +41,8 @@ def server_start(
             console.print(f"  registered models    {st['url']}/#/models   (the UI's 'Model training' view)")
         except Exception:  # listing is a convenience; the server is up either way
             pass
+    if st.get("host", "127.0.0.1") != "127.0.0.1":
+        console.print(f"bound to {st['host']}: other machines use http://<this host's name>:{st['port']} (one of --allowed-hosts)")
     console.print(f"log to it:  export MLFLOW_TRACKING_URI={st['url']}" + ("  (+ MLFLOW_TRACKING_USERNAME/PASSWORD)" if auth else ""))
 
 

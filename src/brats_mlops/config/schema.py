@@ -223,6 +223,8 @@ class TuneParams(_Section):
     heartbeat_interval: int = Field(30, ge=1)  # s between heartbeats of a running trial
     grace_period: int = Field(120, ge=2)  # s without a heartbeat before a trial is failed and re-queued
     max_retry: int = Field(2, ge=0)  # re-runs of a trial whose worker died
+    pruner: Literal["median", "percentile", "none"] = "median"
+    pruner_percentile: float = Field(50.0, gt=0, lt=100)  # percentile pruner: prune below this percentile of earlier trials
     pruner_warmup_steps: int = Field(1, ge=0)  # epochs before the median pruner may stop a trial
     segmentation_epochs: int = Field(3, ge=1)  # epochs per segmentation trial
     autoencoder_epochs: int = Field(3, ge=1)  # epochs per autoencoder trial

@@ -23,6 +23,8 @@ from brats_mlops.data.datasets import load_volumes
 from brats_mlops.data.preprocessing import Plans
 from brats_mlops.losses.autoencoder import AdversarialLosses, build_perceptual, kl_loss
 from brats_mlops.models.autoencoder import autoencoder_config, build_autoencoder, build_discriminator
+from brats_mlops.training import distributed
+from brats_mlops.training.layout import as_input, to_layout
 from brats_mlops.training.loop import Tracker, Trained, Trainer, config_hash, history_tsv
 
 log = logging.getLogger(__name__)
@@ -71,8 +73,8 @@ class AutoencoderTrainer(Trainer):
         self.model_config["preprocess"] = dict(ae)  # how a new case becomes an input (inference.latents.case_input)
         self.model_config["mask_modalities"] = list(plans.modalities)  # the brain mask is non-zero in any of these
         self.config_hash = config_hash(cfg, {"split": split, "seed": seed, "model_config": self.model_config})
-        self.gen = build_autoencoder(self.model_config).to(self.device)
-        self.disc = build_discriminator(self.model_config).to(self.device)
+        self.gen = to_layout(build_autoencoder(self.model_config).to(self.device), self.device)   # channels-last-3d on CPU
+        self.disc = to_layout(build_discriminator(self.model_config).to(self.device), self.device)
         self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=cfg.lr_generator)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr_discriminator)
         self.adv = AdversarialLosses()
@@ -115,7 +117,7 @@ class AutoencoderTrainer(Trainer):
     def train_epoch(self, epoch: int) -> dict[str, float]:
         cfg = self.cfg
         g = torch.Generator().manual_seed(self.seed * 10007 + epoch)
-        order = torch.randperm(len(self.x_train), generator=g)
+        order = distributed.shard(torch.randperm(len(self.x_train), generator=g))   # DDP: this rank's share
         batches = [order[i:i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
         adversarial = epoch >= cfg.adversarial_start_epoch and cfg.loss.adversarial > 0
         self.gen.train()
@@ -124,7 +126,7 @@ class AutoencoderTrainer(Trainer):
         self.opt_d.zero_grad(set_to_none=True)
         sums: dict[str, list[float]] = {}
         for i, idx in enumerate(batches):
-            x = self.x_train[idx].to(self.device)
+            x = as_input(self.x_train[idx], self.device)
             loss_g, terms, recon = self.generator_terms(x, adversarial)
             (loss_g / cfg.grad_accum).backward()
             if adversarial:
@@ -132,9 +134,11 @@ class AutoencoderTrainer(Trainer):
                 (loss_d / cfg.grad_accum).backward()
                 terms["discriminator"] = float(loss_d.detach())
             if (i + 1) % cfg.grad_accum == 0 or i + 1 == len(batches):
+                distributed.average_gradients(self.gen)
                 self.opt_g.step()
                 self.opt_g.zero_grad(set_to_none=True)
                 if adversarial:
+                    distributed.average_gradients(self.disc)
                     self.opt_d.step()
                     self.opt_d.zero_grad(set_to_none=True)
             for k, v in terms.items():
@@ -144,7 +148,7 @@ class AutoencoderTrainer(Trainer):
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         self.gen.eval()
-        out = [self.gen.reconstruct(x[i:i + 1].to(self.device)).cpu() for i in range(len(x))]
+        out = [self.gen.reconstruct(as_input(x[i:i + 1], self.device)).cpu().contiguous() for i in range(len(x))]
         return torch.cat(out)
 
     @torch.no_grad()

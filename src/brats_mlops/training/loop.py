@@ -35,8 +35,10 @@ from typing import Any, Callable, Protocol
 import numpy as np
 import torch
 from pydantic import BaseModel
+from torch.utils.data import DataLoader, DistributedSampler
 
 from brats_mlops.models.checkpoint import RUN_FILE, atomic_save, load_checkpoint
+from brats_mlops.training import distributed
 from brats_mlops.utils.progress import progress
 
 CHECKPOINT_VERSION = 3
@@ -122,7 +124,8 @@ class Trainer:
     def __init__(self, checkpoint_dir: str | Path, seed: int, epochs: int, val_every: int):
         self.ckdir = Path(checkpoint_dir)
         self.seed, self.epochs, self.val_every = seed, epochs, val_every
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.dist = distributed.current()   # torchrun: this rank's place (one process: rank 0 of 1)
+        self.device = torch.device("cuda", self.dist.local_rank) if torch.cuda.is_available() else torch.device("cpu")
         self.history: list[dict[str, float]] = []
         self.best_score = -float("inf") if self.maximize else float("inf")
         self.best_epoch, self.start_epoch = -1, 0
@@ -143,6 +146,18 @@ class Trainer:
     def postfix(self, record: dict[str, float]) -> dict[str, str]:
         """What the progress bar shows after an epoch."""
         return {self.score_key: f"{record.get(self.score_key, float('nan')):.4f}"}
+
+    def epoch_loader(self, dataset: Any, batch_size: int, epoch: int, num_workers: int) -> DataLoader:
+        """The epoch's shuffled training batches: all cases in one process; this rank's share under DDP
+        (``DistributedSampler``, reshuffled per epoch). Worker RNGs follow (seed, epoch, rank)."""
+        g = torch.Generator().manual_seed(self.seed * 10007 + epoch + 1_000_003 * self.dist.rank)
+        kw = dict(batch_size=batch_size, generator=g, num_workers=num_workers, worker_init_fn=seed_worker, drop_last=False)
+        if not self.dist.enabled:
+            return DataLoader(dataset, shuffle=True, **kw)
+        sampler = DistributedSampler(dataset, num_replicas=self.dist.world_size, rank=self.dist.rank, shuffle=True,
+                                     seed=self.seed, drop_last=False)
+        sampler.set_epoch(epoch)
+        return DataLoader(dataset, sampler=sampler, **kw)
 
     # ------------------------------------------------------------------ checkpoints
     def resumable(self) -> dict[str, Any] | None:
@@ -208,7 +223,13 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def fit(self, tracker: Tracker | None = None, on_checkpoint: Callable[[int], None] | None = None,
             resume: bool = True) -> FitResult:
-        """Train to ``epochs`` (resuming an unfinished ``last.pt`` of this configuration when ``resume``)."""
+        """Train to ``epochs`` (resuming an unfinished ``last.pt`` of this configuration when ``resume``).
+
+        Under DDP (``training/distributed.py``) every rank runs this loop; only rank 0 validates (the record is
+        broadcast), writes checkpoints, calls ``on_checkpoint`` and reports to ``tracker``."""
+        main = self.dist.is_main
+        if not main:
+            tracker, on_checkpoint = None, None
         self.ckdir.mkdir(parents=True, exist_ok=True)
         ck = self.resumable() if resume and self.start_epoch == 0 else None
         if ck is not None:
@@ -225,18 +246,20 @@ class Trainer:
         for epoch in bar:
             t0 = time.perf_counter()
             torch.manual_seed(self.seed * 7919 + epoch)
-            rec: dict[str, float] = {"epoch": epoch, **self.train_epoch(epoch)}
+            rec: dict[str, float] = {"epoch": epoch, **distributed.mean_over_ranks(self.train_epoch(epoch))}
             if (epoch + 1) % self.val_every == 0 or epoch + 1 == self.epochs:
-                rec.update(self.validate())
+                rec.update(distributed.broadcast(self.validate() if main else None))
             rec["epoch_time_s"] = time.perf_counter() - t0
             self.history.append(rec)
             if self._improved(rec):
                 self.best_score, self.best_epoch = rec[self.score_key], epoch
-                atomic_save({"model": self.stateful()["model"].state_dict(), "model_config": self.model_config, "epoch": epoch,
-                             "score": self.best_score, "score_key": self.score_key, "config_hash": self.config_hash},
-                            self.ckdir / "best.pt")
-            self._write_run_file()
-            atomic_save(self.state(epoch + 1), self.ckdir / "last.pt")
+                if main:
+                    atomic_save({"model": self.stateful()["model"].state_dict(), "model_config": self.model_config, "epoch": epoch,
+                                 "score": self.best_score, "score_key": self.score_key, "config_hash": self.config_hash},
+                                self.ckdir / "best.pt")
+            if main:
+                self._write_run_file()
+                atomic_save(self.state(epoch + 1), self.ckdir / "last.pt")
             if on_checkpoint:
                 on_checkpoint(epoch)
             if tracker is not None:

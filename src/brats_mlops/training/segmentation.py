@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import math
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from brats_mlops.config.schema import AugmentationParams, Params, SegmentationParams
 from brats_mlops.data.case import REGIONS
@@ -27,7 +27,9 @@ from brats_mlops.models.freeze import apply_freeze, frozen_norms_eval, load_pare
 from brats_mlops.models.outputs import logits_to_labels
 from brats_mlops.data.augment import build_augmentation
 from brats_mlops.data.datasets import SegmentationDataset, label_frequencies
-from brats_mlops.training.loop import Tracker, Trained, Trainer, config_hash, history_tsv, seed_worker
+from brats_mlops.training import distributed
+from brats_mlops.training.layout import as_input, to_layout
+from brats_mlops.training.loop import Tracker, Trained, Trainer, config_hash, history_tsv
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,8 @@ class SegmentationTrainer(Trainer):
         elif cfg.freeze != "none" or cfg.freeze_patterns:
             log.warning("segmentation.freeze without init_from: the frozen layers keep their random initialisation")
         self.freeze_counts = apply_freeze(self.model, cfg.freeze, cfg.freeze_patterns)
+        self.model = to_layout(self.model, self.device)   # channels-last-3d on the CPU (training/layout.py)
+        self.net = distributed.wrap(self.model)   # DDP under torchrun; checkpoints and validation use the bare model
         weights = None
         if cfg.loss.ce_beta > 0 and cfg.mode == "label":
             weights = class_weights_from_frequencies(label_frequencies(self.dir, split["train"], num_classes))
@@ -129,25 +133,26 @@ class SegmentationTrainer(Trainer):
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         lr = self.opt.param_groups[0]["lr"]
-        g = torch.Generator().manual_seed(self.seed * 10007 + epoch)
-        dl = DataLoader(self.train_ds, batch_size=self.cfg.batch_size, shuffle=True, generator=g,
-                        num_workers=self.cfg.num_workers, worker_init_fn=seed_worker, drop_last=False)
+        dl = self.epoch_loader(self.train_ds, self.cfg.batch_size, epoch, self.cfg.num_workers)
         self.model.train()
         frozen_norms_eval(self.model)
         self.opt.zero_grad(set_to_none=True)
-        losses, n = [], len(dl)
+        losses, n, steps = [], len(dl), 0
         for i, batch in enumerate(dl):
-            x, y = batch["image"].to(self.device), batch["label"].to(self.device)
-            with torch.autocast(self.device.type, enabled=self.amp):
-                loss = self.loss(self.model(x), y)
-            self.scaler.scale(loss / self.cfg.grad_accum).backward()
-            if (i + 1) % self.cfg.grad_accum == 0 or i + 1 == n:
+            x, y = as_input(batch["image"], self.device), batch["label"].to(self.device)
+            step = (i + 1) % self.cfg.grad_accum == 0 or i + 1 == n
+            with (nullcontext() if step or not self.dist.enabled else self.net.no_sync()):  # all-reduce once per step
+                with torch.autocast(self.device.type, enabled=self.amp):
+                    loss = self.loss(self.net(x), y)
+                self.scaler.scale(loss / self.cfg.grad_accum).backward()
+            if step:
                 self.scaler.step(self.opt)
                 self.scaler.update()
                 self.opt.zero_grad(set_to_none=True)
+                steps += 1
             losses.append(float(loss.detach()))
         self.sched.step()
-        return {"train_loss": float(np.mean(losses)) if losses else float("nan"), "lr": lr}
+        return {"train_loss": float(np.mean(losses)) if losses else float("nan"), "lr": lr, "optimizer_steps": steps}
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -156,7 +161,7 @@ class SegmentationTrainer(Trainer):
         scores: dict[str, list[float]] = {r: [] for r in REGIONS}
         hd: list[float] = []  # HD95 per region and case (voxels), for select_on: dice_hd95
         for item in self.val_ds:
-            x = item["image"][None].to(self.device)
+            x = as_input(item["image"][None], self.device)
             with torch.autocast(self.device.type, enabled=self.amp):
                 logits = self.model(x)
             pred = logits_to_labels(logits.float(), self.cfg.mode, self.cfg.region_thresholds, self.model_config["healthy_label"])

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import Subset
 
 from brats_mlops.config.schema import Params
 from brats_mlops.config.paths import ParamsError
@@ -33,7 +33,8 @@ from brats_mlops.inference.slices import predict_slices
 from brats_mlops.losses.slices import SliceLoss
 from brats_mlops.metrics import region_dice
 from brats_mlops.models.unet2d import build_model_2d
-from brats_mlops.training.loop import Tracker, Trained, Trainer, config_hash, history_tsv, seed_worker
+from brats_mlops.training import distributed
+from brats_mlops.training.loop import Tracker, Trained, Trainer, config_hash, history_tsv
 
 log = logging.getLogger(__name__)
 HISTORY_KEYS = ["epoch", "train_loss", "val_dice_wt", "val_dice_tc", "val_dice_et", "val_dice_composite", "lr"]
@@ -76,6 +77,7 @@ class SliceTrainer(Trainer):
         self.config_hash = config_hash(cfg, {"split": split, "seed": seed, "model_config": self.model_config})
         self.model = build_model_2d(cfg.model, self.model_config["in_channels"], self.model_config["out_channels"],
                                     encoder_weights=cfg.encoder_weights).to(self.device)
+        self.net = distributed.wrap(self.model)   # DDP under torchrun; checkpoints and validation use the bare model
         self.loss = SliceLoss(cfg.loss.weighted_dice, cfg.loss.focal, cfg.loss.ce, cfg.loss.class_weights,
                               cfg.loss.focal_gamma, cfg.loss.focal_alpha).to(self.device)
         self.opt, self.sched = make_optimizer(cfg, self.model.parameters())
@@ -109,14 +111,12 @@ class SliceTrainer(Trainer):
         lr = self.opt.param_groups[0]["lr"]
         if self.aug is not None:
             self.aug.set_random_state(self.seed * 31 + epoch)
-        g = torch.Generator().manual_seed(self.seed * 10007 + epoch)
-        dl = DataLoader(Subset(self.train_ds, self.epoch_indices(epoch)), batch_size=self.cfg.batch_size, shuffle=True,
-                        generator=g, num_workers=self.cfg.num_workers, worker_init_fn=seed_worker, drop_last=False)
+        dl = self.epoch_loader(Subset(self.train_ds, self.epoch_indices(epoch)), self.cfg.batch_size, epoch, self.cfg.num_workers)
         self.model.train()
         losses = []
         for batch in dl:
             x, y = batch["image"].to(self.device), batch["label"].to(self.device)
-            loss = self.loss(self.model(x), y)
+            loss = self.loss(self.net(x), y)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()

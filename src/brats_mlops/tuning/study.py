@@ -6,6 +6,11 @@
 * Heartbeats: a running trial beats every ``tune.heartbeat_interval`` s; a trial whose worker was killed goes
   stale after ``tune.grace_period`` s, is marked FAIL (never left RUNNING) and re-queued with the same params
   (``RetryHeartbeatStaleTrialCallback``, up to ``tune.max_retry`` times) — the next worker runs it.
+* Workers: ``brats-mlops tune <study> --workers N`` starts N worker processes on this machine (each runs the
+  same study; Optuna hands each trial to exactly one) and writes the best params once, when all have stopped.
+  Workers on other machines join with ``brats-mlops tune <study>`` and the same PostgreSQL ``tune.storage``.
+  The worker that creates the study also creates its MLflow parent run; the others wait for its id, so all
+  trials nest under one parent however many workers start at once.
 * Resume: the study is loaded if it exists and runs until ``n_trials`` trials are COMPLETE or PRUNED in total,
   so a restarted study continues where it stopped.
 * MLflow: the study is one parent run (experiment of its branch, tagged ``brats.study``), reopened on resume
@@ -20,6 +25,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+import subprocess
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,14 +97,62 @@ def write_best(spec: StudySpec, study: optuna.Study, out_dir: Path = TUNED_DIR) 
     return y, a
 
 
-def run_study(spec: StudySpec, params: Params, n_trials: int | None = None) -> optuna.Study:
-    """Run (or resume) ``spec`` until ``n_trials`` trials are complete or pruned; returns the study."""
+def make_pruner(params: Params) -> optuna.pruners.BasePruner:
+    t = params.tune
+    if t.pruner == "none":
+        return optuna.pruners.NopPruner()
+    if t.pruner == "percentile":
+        return optuna.pruners.PercentilePruner(t.pruner_percentile, n_startup_trials=2, n_warmup_steps=t.pruner_warmup_steps)
+    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=t.pruner_warmup_steps)
+
+
+def _open_study(spec: StudySpec, params: Params, storage: optuna.storages.RDBStorage) -> tuple[optuna.Study, bool]:
+    """The study, and whether this process created it (exactly one concurrent worker does)."""
+    kw = dict(study_name=spec.name, storage=storage, sampler=optuna.samplers.TPESampler(seed=params.seed), pruner=make_pruner(params))
+    try:
+        return optuna.create_study(direction=spec.direction, load_if_exists=False, **kw), True
+    except optuna.exceptions.DuplicatedStudyError:
+        return optuna.load_study(**kw), False
+
+
+def _parent_run_id(study: optuna.Study, created: bool, wait_s: float = 120.0) -> str | None:
+    """The study's MLflow parent run id; a worker that did not create the study waits for the creator's."""
+    deadline = time.monotonic() + (0 if created else wait_s)
+    while True:
+        rid = study.user_attrs.get("mlflow_run_id")
+        if rid or time.monotonic() >= deadline:
+            return rid
+        time.sleep(0.5)
+
+
+def worker_tag() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class StopAtCount:
+    """Stop a worker once complete + pruned + running trials reach ``n`` (running ones of other workers count, so
+    concurrent workers do not start more trials than the study needs)."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        busy = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.RUNNING)
+        if len(study.get_trials(deepcopy=False, states=busy)) >= self.n:
+            study.stop()
+
+
+def run_study(spec: StudySpec, params: Params, n_trials: int | None = None, write: bool = True,
+              quota: int | None = None) -> optuna.Study:
+    """Run (or resume) ``spec`` until ``n_trials`` trials are complete or pruned; returns the study.
+
+    ``write``: write the best params (``params/tuned/<study>.*``) when this worker stops; the ``--workers``
+    launcher passes False to its workers and writes once itself. ``quota``: run at most this many trials (the
+    launcher splits the remaining trials between its workers, so together they run exactly ``n_trials``)."""
     n_trials = n_trials or getattr(params.tune.n_trials, spec.name)
     storage = make_storage(params)
-    study = optuna.create_study(study_name=spec.name, storage=storage, direction=spec.direction, load_if_exists=True,
-                                sampler=optuna.samplers.TPESampler(seed=params.seed),
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=params.tune.pruner_warmup_steps))
-    parent_id = study.user_attrs.get("mlflow_run_id")
+    study, created = _open_study(spec, params, storage)
+    parent_id = _parent_run_id(study, created)
     already = _counted(study)
     log.info("study %s on %s: %d/%d trials done%s", spec.name, storage_url(params).split("@")[-1], already, n_trials,
              " (resuming)" if already else "")
@@ -107,7 +164,8 @@ def run_study(spec: StudySpec, params: Params, n_trials: int | None = None) -> o
         def objective(trial: optuna.Trial) -> float:
             frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
             retried = optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(frozen)
-            tags = {TAG_STUDY: spec.name, TAG_TRIAL: trial.number, **({"brats.retry_of_trial": retried} if retried is not None else {})}
+            tags = {TAG_STUDY: spec.name, TAG_TRIAL: trial.number, "brats.worker": worker_tag(),
+                    **({"brats.retry_of_trial": retried} if retried is not None else {})}
             with child_run(f"{spec.name}-trial-{trial.number}", tags=tags) as child:
                 try:
                     value = spec.objective(trial, params)
@@ -120,15 +178,50 @@ def run_study(spec: StudySpec, params: Params, n_trials: int | None = None) -> o
                 return value
 
         remaining = n_trials - already
-        if remaining > 0:
-            study.optimize(objective, callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=(
-                optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED))], timeout=params.tune.timeout_s,
-                n_trials=remaining + params.tune.max_retry)
-        complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
-        if complete:
-            y, a = write_best(spec, study)
-            run.log_metrics({f"best_{spec.metric}": study.best_value, "trials_complete": len(complete), "trials_counted": _counted(study)})
-            run.log_artifact(y, "tuned")
-            log.info("study %s: best %s %.4f (trial %d) -> %s; apply: dvc exp run $(cat %s)", spec.name, spec.metric,
-                     study.best_value, study.best_trial.number, y, a)
+        if remaining > 0 and quota != 0:
+            # a failed trial (e.g. a killed worker's, retried) does not count: leave room for max_retry of them
+            study.optimize(objective, callbacks=[StopAtCount(n_trials)], timeout=params.tune.timeout_s,
+                           n_trials=min(remaining, quota) if quota is not None else remaining + params.tune.max_retry)
+        if write:
+            finish(spec, study, run)
+    return study
+
+
+def finish(spec: StudySpec, study: optuna.Study, run: Any) -> Path | None:
+    """Write the best params and log the study's summary to its parent run (``run``); None without a complete trial."""
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        return None
+    y, a = write_best(spec, study)
+    run.log_metrics({f"best_{spec.metric}": study.best_value, "trials_complete": len(complete), "trials_counted": _counted(study),
+                     "trials_pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.get_trials(deepcopy=False))})
+    run.log_artifact(y, "tuned")
+    log.info("study %s: best %s %.4f (trial %d) -> %s; apply: dvc exp run $(cat %s)", spec.name, spec.metric,
+             study.best_value, study.best_trial.number, y, a)
+    return y
+
+
+def run_workers(spec: StudySpec, params: Params, workers: int, n_trials: int | None, argv: list[str]) -> optuna.Study:
+    """``workers`` local processes on one study (``argv``: the worker command), then the best params once."""
+    storage = make_storage(params)
+    study, created = _open_study(spec, params, storage)   # created here, so no worker races to create it
+    if _parent_run_id(study, created) is None:
+        with stage_run(f"tune_{spec.name}", params, ["tune"], branch=spec.branch,
+                       tags={TAG_STUDY: spec.name, "brats.study_storage": storage_url(params).split("@")[-1]}) as run:
+            study.set_user_attr("mlflow_run_id", run.run_id)
+    n = n_trials or getattr(params.tune.n_trials, spec.name)
+    remaining = max(0, n - _counted(study))
+    quotas = [remaining // workers + (i < remaining % workers) for i in range(workers)]
+    log.info("study %s: %d trials to run by %d workers %s on %s", spec.name, remaining, workers, quotas,
+             storage_url(params).split("@")[-1])
+    procs = [subprocess.Popen([*argv, "--quota", str(q), "--n-trials", str(n)]) for q in quotas]
+    codes = [p.wait() for p in procs]
+    failed = [i for i, c in enumerate(codes) if c != 0]
+    if failed:
+        log.warning("workers %s exited with %s; their trials are retried here", failed, [codes[i] for i in failed])
+    study = optuna.load_study(study_name=spec.name, storage=storage)
+    if _counted(study) < n:   # a worker died or trials failed: finish the study in this process
+        study = run_study(spec, params, n, write=False)
+    with stage_run(f"tune_{spec.name}", params, ["tune"], branch=spec.branch, run_id=study.user_attrs["mlflow_run_id"]) as run:
+        finish(spec, study, run)
     return study

@@ -5,7 +5,7 @@ every barrier while descheduled, and a training step slows 3× or more (BENCHMAR
 ``runtime.threads: auto`` a stage samples ``/proc/stat`` for a fraction of a second at start and uses as many
 threads as cores are idle (at least 1, at most the cores this process may run on). A number fixes the count:
 the thread count changes floating-point summation order, so bit-identical reruns need the same count.
-``BRATS_THREADS`` overrides both (the tests set it).
+``BRATS_THREADS`` overrides both (the tests set it). Under torchrun the ranks of a node split the idle cores.
 """
 
 from __future__ import annotations
@@ -48,11 +48,13 @@ def idle_cores(sample_s: float = 0.3) -> float | None:
 def resolve_threads(setting: int | str) -> int:
     """``setting`` (an int, "auto", or the ``BRATS_THREADS`` override) → a thread count."""
     setting = os.environ.get(ENV) or setting
-    cores = available_cores()
     if str(setting) != "auto":
         return max(1, int(setting))
+    local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))   # torchrun: the node's ranks share its idle cores
+    cores = available_cores()
     idle = idle_cores()
-    return cores if idle is None else max(1, min(cores, int(idle + 0.25)))
+    free = cores if idle is None else min(cores, int(idle + 0.25))
+    return max(1, free // local)
 
 
 def configure_threads(setting: int | str) -> int:
