@@ -6,8 +6,10 @@
    discriminator step) at the CPU default (params.yaml: 48³, widths 8-16-32, batch 4) and at the paper's size
    (112×112×96, widths 32-64-128-128, discriminator 32, batch 1), per volume; ratio paper / default.
    Peak resident memory of the process after each (ru_maxrss, monotone: the paper size is measured second).
-2. Wall time of the full survival grid (every feature set × age × model × CV fold, plus the repeated CV)
-   on the pipeline's features (data/features, data/splits; run `dvc repro` first) with n_jobs 1 and 2.
+2. Wall time of the survival stage's classification (every feature set × age × model × CV fold, the repeated CV
+   and the bootstrap; ``branch.classify``, feature sets in parallel processes) on the pipeline's features
+   (data/features, data/splits; run `dvc repro` first) with n_jobs 1 and 2; ``--grid paper`` for Appendix A's grids,
+   ``--feature-sets`` for a subset.
 Writes ``bench/results/survival.json``.
 """
 
@@ -58,25 +60,17 @@ def max_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def grid_wall_time(n_jobs: int) -> tuple[float, int]:
-    from brats_mlops.survival.branch import SurvivalInputs
-    from brats_mlops.survival.experiment import pca_setting, run_feature_set
+def grid_wall_time(n_jobs: int, grid: str, feature_sets: list[str] | None = None) -> tuple[float, int]:
+    """Wall time of the survival stage's classification (``branch.classify``: feature sets in ``n_jobs`` processes)."""
+    from brats_mlops.survival.branch import SurvivalInputs, classify
 
     params = load_params()
-    cfg = params.survival
+    upd = {"n_jobs": n_jobs, "grid": grid, **({"feature_sets": feature_sets} if feature_sets else {})}
+    cfg = params.survival.model_copy(update=upd)
     data = SurvivalInputs.load(params.paths)
-    cohort, train, test = data.cohort, data.train, data.test
-    y = {k: d.label.to_numpy(dtype=int) for k, d in (("all", cohort), ("train", train), ("test", test))}
     t = time.perf_counter()
-    n = 0
-    for name in cfg.feature_sets:
-        for with_age in ((False,) if name == "age_only" else cfg.with_age):
-            X = {k: data.features(name, with_age, d) for k, d in (("all", cohort), ("train", train), ("test", test))}
-            run_feature_set(name, with_age, X["train"], y["train"], X["test"], y["test"], X["all"], y["all"], list(cfg.models),
-                            cfg.grid, cfg.cv_folds, cfg.cv_repeats, pca_setting(name, cfg.bottleneck_pca, cfg.flattened_pca,
-                                                                                 cfg.profile_variance), cfg.n_boot, 0, n_jobs)
-            n += 1
-    return time.perf_counter() - t, n
+    results = classify(cfg, data, params.seed)
+    return time.perf_counter() - t, len(results)
 
 
 def main() -> None:
@@ -84,6 +78,8 @@ def main() -> None:
     ap.add_argument("--sections", default="ae,grid", help="comma-separated subset of ae,grid")
     ap.add_argument("--steps", type=int, default=3, help="timed steps at the CPU default size")
     ap.add_argument("--paper-steps", type=int, default=1, help="timed steps at the paper's size (~40 s each)")
+    ap.add_argument("--grid", default="fast", help="survival grid of the grid section: fast | paper (Appendix A)")
+    ap.add_argument("--feature-sets", default="", help="comma-separated subset of survival.feature_sets (default: all)")
     args = ap.parse_args()
     sections = set(args.sections.split(","))
     out_path = Path("bench/results/survival.json")
@@ -106,11 +102,13 @@ def main() -> None:
             "paper_epoch_494_volumes_h": pp * 494 / 3600,
         }
     if "grid" in sections:
-        t1, n = grid_wall_time(1)
-        print(f"survival grid, 1 job: {t1:.1f} s for {n} feature-set rows")
-        t2, _ = grid_wall_time(2)
-        print(f"survival grid, 2 jobs: {t2:.1f} s")
-        res["survival_grid"] = {"rows": n, "n_jobs_1_s": t1, "n_jobs_2_s": t2, "speedup_2_jobs": t1 / t2}
+        fs = [f for f in args.feature_sets.split(",") if f] or None
+        t1, n = grid_wall_time(1, args.grid, fs)
+        print(f"survival grid ({args.grid}), 1 job: {t1:.1f} s for {n} feature-set rows")
+        t2, _ = grid_wall_time(2, args.grid, fs)
+        print(f"survival grid ({args.grid}), 2 jobs: {t2:.1f} s")
+        res[f"survival_grid_{args.grid}"] = {"rows": n, "feature_sets": fs or "all", "n_jobs_1_s": t1, "n_jobs_2_s": t2,
+                                            "speedup_2_jobs": t1 / t2}
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))

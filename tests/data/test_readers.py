@@ -66,3 +66,33 @@ def test_layout_without_cases_is_a_clear_error(tmp_path):
     (tmp_path / "MICCAI_BraTS2020_TrainingData").mkdir()
     with pytest.raises(DatasetLayoutError, match="no case folders"):
         discover("brats2020", tmp_path, ("t1",))
+
+
+def test_isal_reader_equals_nibabel_and_bad_files_keep_their_clear_errors(tmp_path):
+    """read_nifti's ISA-L path gives nibabel's array, scaling and affine; a NIfTI-2 file falls back to nib.load; a
+    truncated .nii.gz is still one error naming the file."""
+    import nibabel as nib
+    import numpy as np
+    import pytest
+
+    from brats_mlops.data.case import ImageRef
+    from brats_mlops.data.io import ImageReadError, _igzip, load_image, read_nifti
+
+    assert _igzip is not None  # the pinned dependency is installed
+    rng = np.random.default_rng(0)
+    arr = rng.integers(-50, 900, (20, 18, 12)).astype(np.int16)
+    aff = np.diag([1.0, 1.2, 2.0, 1.0])
+    img = nib.Nifti1Image(arr, aff)
+    img.header.set_slope_inter(0.5, 3.0)
+    p = tmp_path / "a.nii.gz"
+    nib.save(img, p)
+    fast, ref = read_nifti(p), nib.load(str(p))
+    assert isinstance(fast, nib.Nifti1Image)
+    assert np.array_equal(np.asanyarray(fast.dataobj), np.asanyarray(ref.dataobj)) and np.allclose(fast.affine, ref.affine)
+    two = tmp_path / "b.nii.gz"
+    nib.save(nib.Nifti2Image(arr, aff), two)
+    assert np.array_equal(np.asanyarray(read_nifti(two).dataobj), arr)
+    bad = tmp_path / "c.nii.gz"
+    bad.write_bytes(p.read_bytes()[:200])
+    with pytest.raises(ImageReadError, match="c.nii.gz"):
+        load_image(ImageRef(bad))

@@ -23,9 +23,9 @@ def _pg_bin() -> Path:
     return Path(found[-1]).parent
 
 
-@pytest.fixture(scope="session")
-def postgres_url():
-    """A real PostgreSQL server in a temporary data directory (trust auth, 127.0.0.1 only) and an empty database."""
+def postgres_server():
+    """Generator: a real PostgreSQL server in a temporary data directory (trust auth, 127.0.0.1 only) with an empty
+    database ``mlflow``; yields its URL, stops the server when resumed (also used by bench/bench_scale.py)."""
     bindir = _pg_bin()
     root = Path(tempfile.mkdtemp(prefix="brats-pg-"))
     data, sock = root / "data", root / "sock"
@@ -51,3 +51,9 @@ def postgres_url():
     finally:
         run(bindir / "pg_ctl", "-D", data, "-m", "fast", "stop")
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server in a temporary data directory (trust auth, 127.0.0.1 only) and an empty database."""
+    yield from postgres_server()

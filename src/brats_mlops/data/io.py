@@ -11,9 +11,29 @@ import numpy as np
 from brats_mlops.data.case import Case, ImageRef
 from brats_mlops.errors import UserError
 
+try:
+    from isal import igzip as _igzip
+except ImportError:  # pragma: no cover - isal is a pinned dependency; nibabel's zlib path still works without it
+    _igzip = None
+
 
 class ImageReadError(UserError, RuntimeError):
     """An image could not be read; the message names the file and the problem."""
+
+
+def read_nifti(path: Path) -> nib.spatialimages.SpatialImage:
+    """``nib.load``, with ``.nii.gz`` files decompressed by ISA-L (``isal``: ~3x zlib's speed on these files;
+    reading a 240x240x155 volume takes about half the time). The whole file is decompressed in memory, which a
+    volume of this size affords. Anything the fast path cannot read (NIfTI-2, a corrupt file) goes through
+    ``nib.load``, whose errors name the problem."""
+    if path.name.endswith(".gz") and _igzip is not None:
+        try:
+            return nib.Nifti1Image.from_bytes(_igzip.decompress(path.read_bytes()))
+        except FileNotFoundError:
+            raise
+        except Exception:  # noqa: BLE001 - nibabel's reader below gives the precise error
+            pass
+    return nib.load(str(path))
 
 
 def load_image(ref: ImageRef, dtype: type | None = np.float32) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
@@ -25,7 +45,7 @@ def load_image(ref: ImageRef, dtype: type | None = np.float32) -> tuple[np.ndarr
         ImageReadError: the file is missing, truncated, not NIfTI, or has an unexpected dimensionality.
     """
     try:
-        img = nib.load(str(ref.path))
+        img = read_nifti(Path(ref.path))
         if ref.channel is not None:
             if len(img.shape) != 4 or ref.channel >= img.shape[3]:
                 raise ImageReadError(f"{ref.path.name}: expected a 4-D image with channel {ref.channel}, shape {img.shape}")
