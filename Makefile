@@ -51,12 +51,13 @@ test: $(STAMP) sysdeps  ## set up and run the whole test suite (slow tests inclu
 ui: $(STAMP)  ## open the MLflow UI on the embedded tracking store
 	$(BIN)/python -m mlflow_server.ui
 
-bench: $(STAMP)  ## run the benchmarks and rewrite bench/results/*.json (see BENCHMARKS.md)
+bench: $(STAMP) sysdeps  ## run the benchmarks and rewrite bench/results/*.json (see BENCHMARKS.md)
 	$(BIN)/python -m bench.bench_preprocess
 	$(BIN)/python -m bench.bench_segmentation
 	$(BIN)/python -m bench.bench_survival
 	$(BIN)/python -m bench.bench_isa
 	$(BIN)/python -m bench.bench_slices
+	$(BIN)/python -m bench.bench_scale
 
 clean-venv:
 	rm -rf $(VENV)

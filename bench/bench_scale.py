@@ -6,11 +6,14 @@
    2 processes (1 thread each, gloo): wall time per epoch, optimiser steps/s, cases/s.
 2. tune: the survival Optuna study (N trials) on a fresh PostgreSQL database with `tune --workers 1` and `--workers 2`
    (a temporary PostgreSQL server, as in the tests): trials per minute.
-3. threads: the autoencoder's training step (CPU default) idle and while a second process runs the same step with
-   torch's default 2 threads: our step with 2 fixed threads (the old behaviour) and with `runtime.threads: auto`.
+3. threads: the autoencoder's training step (CPU default) idle, and while a second process runs the same training:
+   with 2 fixed threads beside a job on torch's default 2 threads (the old behaviour), and with
+   `runtime.threads: auto` beside that job and beside another `auto` training (which adapts between its epochs).
 4. logging: the time the MLflow epoch tracker takes to log one epoch's record against the epoch time.
 5. survival: the survival classification + time-to-event work of the `survival` stage with the code before issue 13
    (git commit accddec, checked out in a temporary worktree) and now, same data, same process tree.
+6. layout: a training step of the CPU-default segmentation network and autoencoder in the default memory layout and
+   in channels-last-3d (training/layout.py).
 Writes ``bench/results/scale.json``.
 """
 
@@ -35,7 +38,7 @@ OLD = "accddec"
 
 def _env(**kw) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env.update(MLFLOW_DISABLE_TELEMETRY="true", DVC_NO_ANALYTICS="1", BRATS_NO_PROGRESS="1", PYTHONPATH=str(ROOT), **kw)
+    env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1", "BRATS_NO_PROGRESS": "1", "PYTHONPATH": str(ROOT), **kw})
     return env
 
 
@@ -93,7 +96,7 @@ def bench_tune(n_trials: int) -> dict:
 STEP = '''
 import json, os, sys, torch
 from bench.bench_survival import ae_step_time
-from brats_mlops.utils.threads import configure_threads
+from brats_mlops.utils.threads import adapt, configure_threads
 mode = sys.argv[1]
 if mode == "auto":
     configure_threads("auto")
@@ -101,7 +104,8 @@ elif mode != "default":
     torch.set_num_threads(int(mode))
 steps = int(sys.argv[2])
 if steps < 0:
-    while True:
+    while True:                      # a training whose "epochs" are 3 steps; with auto it adapts between them
+        adapt()
         ae_step_time([8, 16, 32], 16, (48, 48, 48), 4, 3)
 print(json.dumps({"threads": torch.get_num_threads(), "s_per_volume": ae_step_time([8, 16, 32], 16, (48, 48, 48), 4, steps)}))
 '''
@@ -113,20 +117,23 @@ def bench_threads(steps: int = 5) -> dict:
         return json.loads(r.stdout.strip().splitlines()[-1])
 
     out = {"idle_2_threads": step("2")}
-    busy = subprocess.Popen([sys.executable, "-c", STEP, "default", "-1"], cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(8)  # the competitor is in its loop
-        out["loaded_2_threads_fixed"] = step("2")
-        out["loaded_auto"] = step("auto")
-    finally:
-        busy.kill()
-        busy.wait()
+    for competitor in ("default", "auto"):   # someone else's torch job (2 threads) | another stage of ours (auto, adapting)
+        busy = subprocess.Popen([sys.executable, "-c", STEP, competitor, "-1"], cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(8)  # the competitor is in its loop
+            if competitor == "default":
+                out["loaded_2_threads_fixed"] = step("2")
+            out[f"loaded_auto_vs_{competitor}"] = step("auto")
+        finally:
+            busy.kill()
+            busy.wait()
     base = out["idle_2_threads"]["s_per_volume"]
     out["slowdown_fixed"] = out["loaded_2_threads_fixed"]["s_per_volume"] / base
-    out["slowdown_auto"] = out["loaded_auto"]["s_per_volume"] / base
-    print(f"under load: fixed 2 threads {out['slowdown_fixed']:.2f}x, auto ({out['loaded_auto']['threads']} thread) "
-          f"{out['slowdown_auto']:.2f}x the idle step", flush=True)
+    for competitor in ("default", "auto"):
+        out[f"slowdown_auto_vs_{competitor}"] = out[f"loaded_auto_vs_{competitor}"]["s_per_volume"] / base
+    print(f"under load: fixed 2 threads {out['slowdown_fixed']:.2f}x; auto beside a 2-thread job {out['slowdown_auto_vs_default']:.2f}x, "
+          f"beside another auto stage {out['slowdown_auto_vs_auto']:.2f}x the idle step", flush=True)
     return out
 
 
@@ -161,7 +168,8 @@ SURV = '''
 import sys, time, json
 from brats_mlops.config import load_params
 from brats_mlops.survival import branch
-params = load_params(); cfg, p = params.survival, params.paths
+from pathlib import Path
+params = load_params(Path(sys.argv[1])); cfg, p = params.survival, params.paths   # that code's own params.yaml
 data = branch.SurvivalInputs.load(p)
 t = time.perf_counter()
 results = branch.classify(cfg, data, params.seed)
@@ -178,8 +186,10 @@ def bench_survival() -> dict:
         subprocess.run(["git", "worktree", "add", "--detach", str(wt), OLD], cwd=ROOT, check=True, capture_output=True)
         try:
             for name, src in (("before", wt), ("after", ROOT)):
-                r = subprocess.run([sys.executable, "-c", SURV], cwd=ROOT, env=_env(PYTHONPATH=f"{src / 'src'}:{src}"), check=True,
-                                   capture_output=True, text=True)
+                r = subprocess.run([sys.executable, "-c", SURV, str(src / "params.yaml")], cwd=ROOT,
+                                   env=_env(PYTHONPATH=f"{src / 'src'}:{src}"), capture_output=True, text=True)
+                if r.returncode:
+                    raise RuntimeError(f"survival work ({name}) failed:\n{r.stderr[-3000:]}")
                 out[name] = json.loads(r.stdout.strip().splitlines()[-1])
                 print(f"survival work, {name}: {out[name]['s']:.1f} s", flush=True)
         finally:
@@ -188,6 +198,42 @@ def bench_survival() -> dict:
     out["speedup"] = out["before"]["s"] / out["after"]["s"]
     for k in ("before", "after"):
         out[k] = {"s": out[k]["s"]}
+    return out
+
+
+def bench_layout(steps: int = 4) -> dict:
+    """Training step of the CPU-default segmentation network and autoencoder, default layout vs channels-last-3d."""
+    import torch
+
+    from brats_mlops.losses import SegmentationLoss
+    from brats_mlops.models.checkpoint import build_segmentation
+
+    out: dict = {"threads": torch.get_num_threads()}
+    mc = {"model": "res_se_unet", "channels": [8, 16, 32, 64, 128], "in_channels": 4, "out_channels": 4, "mode": "label"}
+    for layout in ("default", "channels_last_3d"):
+        torch.manual_seed(0)
+        net = build_segmentation(mc)
+        x, y = torch.rand(2, 4, 64, 64, 64), torch.randint(0, 4, (2, 1, 64, 64, 64))
+        if layout != "default":
+            net, x = net.to(memory_format=torch.channels_last_3d), x.contiguous(memory_format=torch.channels_last_3d)
+        loss, opt = SegmentationLoss("label", 1.0, 0.5, 0, 0, None), torch.optim.AdamW(net.parameters(), 1e-3)
+        ts = []
+        for i in range(steps + 1):
+            t = time.perf_counter()
+            opt.zero_grad()
+            loss(net(x), y).backward()
+            opt.step()
+            if i:
+                ts.append(time.perf_counter() - t)
+        out[f"segmentation_step_s_{layout}"] = statistics.median(ts)
+    out["segmentation_speedup"] = out["segmentation_step_s_default"] / out["segmentation_step_s_channels_last_3d"]
+    for layout in ("default", "channels_last_3d"):   # the autoencoder step of bench_survival, in each layout
+        r = subprocess.run([sys.executable, "-c", "import torch, json; from bench.bench_survival import ae_step_time_layout as f; "
+                            f"print(json.dumps(f({layout == 'channels_last_3d'}, {steps})))"], cwd=ROOT, env=_env(),
+                           capture_output=True, text=True, check=True)
+        out[f"autoencoder_s_per_volume_{layout}"] = json.loads(r.stdout.strip().splitlines()[-1])
+    out["autoencoder_speedup"] = out["autoencoder_s_per_volume_default"] / out["autoencoder_s_per_volume_channels_last_3d"]
+    print(f"channels-last-3d: segmentation step x{out['segmentation_speedup']:.2f}, autoencoder step x{out['autoencoder_speedup']:.2f}")
     return out
 
 
@@ -201,7 +247,7 @@ def main() -> None:
     res["machine"] = machine()
     for s in args.sections.split(","):
         res[s] = {"ddp": bench_ddp, "tune": lambda: bench_tune(args.trials), "threads": bench_threads, "logging": bench_logging,
-                  "survival": bench_survival}[s]()
+                  "survival": bench_survival, "layout": bench_layout}[s]()
         path.write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))
 

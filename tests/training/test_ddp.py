@@ -83,3 +83,30 @@ def test_killed_ddp_training_resumes_in_the_same_run(tiny_preprocessed, tmp_path
     m, runs = _metrics(proj)
     assert len(runs) == 1 and runs[0] == "FINISHED"                   # the killed run was continued
     assert [s for s, _ in m["train_loss"]] == [0, 1, 2, 3, 4]          # every epoch exactly once
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("kill")
+def test_torchrun_trains_the_autoencoder_stage_into_one_run(tiny_preprocessed, tmp_path):
+    """The autoencoder stage under torchrun (its discriminator is frozen within a step, so gradients are averaged
+    by hand): one MLflow run with every epoch once, one registered version, rank 0's checkpoint."""
+    import yaml
+
+    from tests.training.test_autoencoder_training import TINY_AE
+
+    proj, env = _project(tmp_path, tiny_preprocessed)
+    p = yaml.safe_load((proj / "params.yaml").read_text())
+    p["autoencoder"] = {**TINY_AE, "epochs": 3, "grad_accum": 1, "figure_cases": 1}
+    p["preprocess"]["autoencoder"] = {"shape": [8, 8, 8]}
+    (proj / "params.yaml").write_text(yaml.safe_dump(p))
+    env["OMP_NUM_THREADS"] = "1"
+    cmd = [*TORCHRUN[:-1], "pipelines.train_autoencoder"]
+    r = subprocess.run(cmd, cwd=proj, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    with sqlite3.connect(proj / "mlflow.db") as db:
+        runs = [x[0] for x in db.execute("select status from runs where name = 'train_autoencoder'")]
+        steps = [x[0] for x in db.execute("select m.step from metrics m join runs r on m.run_uuid = r.run_uuid "
+                                          "where r.name = 'train_autoencoder' and m.key = 'train_l1' order by m.step")]
+        versions = db.execute("select count(*) from model_versions where name = 'brats-autoencoder'").fetchone()[0]
+    assert runs == ["FINISHED"] and steps == [0, 1, 2] and versions == 1
+    assert torch.load(proj / "models" / "autoencoder" / "last.pt", weights_only=True)["epoch"] == 3

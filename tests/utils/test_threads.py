@@ -47,9 +47,28 @@ def test_configure_sets_torch_and_children(monkeypatch):
         assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1" and threads.chosen() == 1
     finally:
         torch.set_num_threads(before)
+        threads._setting = None
 
 
 def test_torchrun_ranks_share_the_idle_cores(two_cores, monkeypatch):
     monkeypatch.setattr(threads, "idle_cores", lambda sample_s=0.3: 2.0)
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
     assert threads.resolve_threads("auto") == 1
+
+
+def test_adapt_follows_the_idle_cores_only_with_auto(two_cores, monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr(threads, "idle_cores", lambda sample_s=0.3: 2.0)
+        threads.configure_threads("auto")
+        assert torch.get_num_threads() == 2
+        monkeypatch.setattr(threads, "idle_cores", lambda sample_s=0.3: 0.6)   # another process took a core
+        assert threads.adapt() == 1 and torch.get_num_threads() == 1 and threads.chosen() == 1
+        assert threads.adapt() is None                                          # unchanged
+        threads.configure_threads(2)                                            # a fixed count never adapts
+        assert threads.adapt() is None and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+        threads._setting = None

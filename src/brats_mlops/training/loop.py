@@ -39,6 +39,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from brats_mlops.models.checkpoint import RUN_FILE, atomic_save, load_checkpoint
 from brats_mlops.training import distributed
+from brats_mlops.utils import threads
 from brats_mlops.utils.progress import progress
 
 CHECKPOINT_VERSION = 3
@@ -244,6 +245,9 @@ class Trainer:
                     tracker.log_epoch(rec, int(rec["epoch"]))
         bar = progress(range(self.start_epoch, self.epochs), total=self.epochs - self.start_epoch, desc=self.desc)
         for epoch in bar:
+            changed = threads.adapt()   # runtime.threads: auto -> this epoch's share of the idle cores
+            if changed:
+                log.info("epoch %d: %d torch threads (idle cores changed)", epoch, changed)
             t0 = time.perf_counter()
             torch.manual_seed(self.seed * 7919 + epoch)
             rec: dict[str, float] = {"epoch": epoch, **distributed.mean_over_ranks(self.train_epoch(epoch))}

@@ -6,6 +6,8 @@ every barrier while descheduled, and a training step slows 3× or more (BENCHMAR
 threads as cores are idle (at least 1, at most the cores this process may run on). A number fixes the count:
 the thread count changes floating-point summation order, so bit-identical reruns need the same count.
 ``BRATS_THREADS`` overrides both (the tests set it). Under torchrun the ranks of a node split the idle cores.
+With ``auto`` the training loop looks again before every epoch (:func:`adapt`): two trainings started at the
+same moment both see idle cores at first, and settle on their share after one epoch.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 
 ENV = "BRATS_THREADS"
 _chosen: int | None = None
+_setting: int | str | None = None
 
 
 def available_cores() -> int:
@@ -45,14 +48,14 @@ def idle_cores(sample_s: float = 0.3) -> float | None:
     return (b[0] - a[0]) / (b[1] - a[1]) * (os.cpu_count() or 1)
 
 
-def resolve_threads(setting: int | str) -> int:
+def resolve_threads(setting: int | str, sample_s: float = 0.3) -> int:
     """``setting`` (an int, "auto", or the ``BRATS_THREADS`` override) → a thread count."""
     setting = os.environ.get(ENV) or setting
     if str(setting) != "auto":
         return max(1, int(setting))
     local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))   # torchrun: the node's ranks share its idle cores
     cores = available_cores()
-    idle = idle_cores()
+    idle = idle_cores(sample_s)
     free = cores if idle is None else min(cores, int(idle + 0.25))
     return max(1, free // local)
 
@@ -60,7 +63,8 @@ def resolve_threads(setting: int | str) -> int:
 def configure_threads(setting: int | str) -> int:
     """Set OMP_NUM_THREADS (torch reads it when imported; child processes inherit it) and torch's intra-op
     threads if torch is already imported; returns the count."""
-    global _chosen
+    global _chosen, _setting
+    _setting = setting
     n = resolve_threads(setting)
     os.environ["OMP_NUM_THREADS"] = str(n)
     torch = sys.modules.get("torch")
@@ -73,3 +77,27 @@ def configure_threads(setting: int | str) -> int:
 def chosen() -> int | None:
     """The count ``configure_threads`` set in this process (None if it was not called)."""
     return _chosen
+
+
+def adapt(sample_s: float = 0.1) -> int | None:
+    """With ``auto``, look at the idle cores again (the training loop calls this before every epoch): a process that
+    started at the same time as another, or beside one that has since finished, moves to its fair share. Returns
+    the new count when it changed, else None."""
+    global _chosen
+    if _setting is None or str(_setting) != "auto" or os.environ.get(ENV):
+        return None
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    current = torch.get_num_threads()
+    idle = idle_cores(sample_s)
+    if idle is None:
+        return None
+    # our own threads are idle while we sample (between epochs), so the idle cores are what others leave us
+    n = max(1, min(available_cores(), int(idle + 0.25)) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+    if n == current:
+        return None
+    torch.set_num_threads(n)
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    _chosen = n
+    return n
