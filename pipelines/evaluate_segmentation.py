@@ -41,10 +41,11 @@ def main(two_d: bool = False) -> None:
              best["epoch"], len(ids), evaluated_on)
     if evaluated_on == "validation":
         log.warning("split.test_fraction is 0: reporting on the validation cases that also picked the checkpoint (optimistic)")
-    with stage_run(stage, params, ["slices2d" if two_d else "segmentation"], deps=[ckdir, params.data.root, p.segmentation_split],
+    with stage_run(stage, params, ["slices2d"] if two_d else ["segmentation", "evaluate"], deps=[ckdir, params.data.root, p.segmentation_split],
                    tags={TAG_ABLATION_GROUP: cfg.ablation_group, TAG_TRAIN_RUN: str(train_run)}) as run:
         rows = []
-        for i, r in enumerate(evaluate_cases(model, mc, cases, ids, params.segmentation.postprocess_min_voxels)):
+        for i, r in enumerate(evaluate_cases(model, mc, cases, ids, params.segmentation.postprocess_min_voxels,
+                                                   "none" if two_d else params.evaluate.tta)):
             rows.append(r.row)
             if i < N_OVERLAYS:
                 flair = r.images[mc["modalities"].index("flair") if "flair" in mc["modalities"] else 0]

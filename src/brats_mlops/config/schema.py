@@ -245,6 +245,10 @@ class TrackingParams(_Section):
     server_users_can_create: bool = False
 
 
+class EvaluateParams(_Section):
+    tta: Literal["none", "mirror"] = "none"  # evaluate_segmentation (3-D): test-time augmentation by mirroring
+
+
 class RuntimeParams(_Section):
     threads: int | Literal["auto"] = "auto"
 
@@ -263,6 +267,7 @@ class Params(_Section):
     tune: TuneParams = Field(default_factory=lambda: TuneParams())
     tracking: TrackingParams = TrackingParams()
     runtime: RuntimeParams = RuntimeParams()
+    evaluate: EvaluateParams = EvaluateParams()
     slices2d: Slices2DParams = Slices2DParams()
     survival2d: Survival2DParams = Survival2DParams()
 

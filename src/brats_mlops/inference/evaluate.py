@@ -59,14 +59,14 @@ def class_scores(pred: np.ndarray, gt: np.ndarray, num_classes: int = 4) -> dict
 
 
 def evaluate_cases(model: torch.nn.Module, mc: dict[str, Any], cases: dict[str, Case], ids: list[str],
-                   postprocess_min_voxels: int) -> Iterator[CaseResult]:
+                   postprocess_min_voxels: int, tta: str = "none") -> Iterator[CaseResult]:
     """Predict and score each case of ``ids`` (official metrics, before and after post-processing; for a 2-D slice
     model also seed 004's per-class Dice/IoU with background and pixel accuracy, :func:`class_scores`)."""
     for cid in progress(ids, desc="evaluate"):
         case = cases[cid]
         images, _, spacing = load_case_images(case, mc["modalities"])
         gt = remap_labels(load_image(case.seg, dtype=None)[0], case.label_map)
-        pred = predict_labels(model, images, mc)
+        pred = predict_labels(model, images, mc, tta=tta if mc.get("kind") != "slices2d" else "none")
         row = {"case_id": cid, **case_metrics(pred, gt, spacing)}
         if mc.get("kind") == "slices2d":
             row.update(class_scores(pred, gt))

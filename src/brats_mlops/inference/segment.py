@@ -18,13 +18,32 @@ def normalise(images: np.ndarray, percentiles: tuple[float, float] | None = None
     return normalise_channels(images, brain_mask(images), percentiles, gaussian_sigma or 0.0)[0]
 
 
+MIRROR_AXES = ((), (2,), (3,), (4,), (2, 3), (2, 4), (3, 4), (2, 3, 4))  # nnU-Net's 8 mirrorings of a 3-D volume
+
+
+@torch.no_grad()
+def mirror_tta(predict: Any, x: torch.Tensor, mode: str) -> torch.Tensor:
+    """Test-time augmentation by mirroring (nnU-Net's): ``predict`` on ``x`` and its 7 mirror images, each output
+    mirrored back and turned into probabilities (softmax over labels, or sigmoid per region), averaged; returned as
+    logits of the mean probabilities, so ``logits_to_labels`` applies unchanged."""
+    total = None
+    for axes in MIRROR_AXES:
+        out = predict(torch.flip(x, axes) if axes else x)
+        out = torch.flip(out, axes) if axes else out
+        prob = torch.sigmoid(out) if mode == "region" else torch.softmax(out, 1)
+        total = prob if total is None else total + prob
+    mean = total / len(MIRROR_AXES)
+    return torch.logit(mean, eps=1e-6) if mode == "region" else torch.log(mean.clamp_min(1e-8))
+
+
 @torch.no_grad()
 def predict_labels(model: torch.nn.Module, images: np.ndarray, mc: dict[str, Any], device: str | torch.device = "cpu",
-                   overlap: float | None = None) -> np.ndarray:
+                   overlap: float | None = None, tta: str | None = None) -> np.ndarray:
     """(C, H, W, D) raw intensities → (H, W, D) uint8 internal labels (0 bg, 1 NCR, 2 ED, 3 ET).
 
     Any spatial size works: windows of the training crop (``mc["roi_size"]``) slide over the volume with a
-    Gaussian blend. A 2-D slice model (``mc["kind"] == "slices2d"``) predicts slice by slice instead
+    Gaussian blend. ``tta="mirror"`` averages the 8 mirror images (:func:`mirror_tta`; 8× the time); None takes
+    ``mc["tta"]`` (default "none"). A 2-D slice model (``mc["kind"] == "slices2d"``) predicts slice by slice instead
     (:func:`brats_mlops.inference.slices.predict_labels_2d`), so every caller scores 2-D and 3-D models alike.
     """
     if mc.get("kind") == "slices2d":
@@ -44,8 +63,14 @@ def predict_labels(model: torch.nn.Module, images: np.ndarray, mc: dict[str, Any
     hi = np.minimum(idx.max(0) + 5, mask.shape)
     box = tuple(slice(a, b) for a, b in zip(lo, hi))
     x = torch.from_numpy(normalise(images[(slice(None), *box)], mc.get("percentile_clip"), mc.get("gaussian_sigma")))[None].to(device)
-    logits = sliding_window_inference(x, roi_size=tuple(mc["roi_size"]), sw_batch_size=1, predictor=model,
-                                      overlap=mc.get("sw_overlap", 0.5) if overlap is None else overlap, mode="gaussian")
+    def window(v: torch.Tensor) -> torch.Tensor:
+        return sliding_window_inference(v, roi_size=tuple(mc["roi_size"]), sw_batch_size=1, predictor=model,
+                                        overlap=mc.get("sw_overlap", 0.5) if overlap is None else overlap, mode="gaussian")
+
+    tta = tta or mc.get("tta", "none")
+    if tta not in ("none", "mirror"):
+        raise ValueError(f"unknown test-time augmentation {tta!r}; valid: none, mirror")
+    logits = mirror_tta(window, x, mc["mode"]) if tta == "mirror" else window(x)
     lab = logits_to_labels(logits, mc["mode"], tuple(mc["region_thresholds"]), mc.get("healthy_label", False))[0]
     out[box] = lab.cpu().numpy().astype(np.uint8)
     return out
