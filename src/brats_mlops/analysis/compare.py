@@ -100,7 +100,9 @@ def load_group(group: str | list[str]) -> list[RunCases]:
     for r in runs:
         local = download_artifact(r.info.run_id, "evaluation/cases.csv")
         train_id = r.data.tags.get(TAG_TRAIN_RUN)
-        params = run_params(train_id) if train_id and train_id != "None" else {}
+        # the evaluation run's own params (evaluate.tta, and segmentation.* for a run whose training run is unknown, e.g.
+        # a `dvc exp run --temp` that only re-evaluated), overridden by its training run's
+        params = {**dict(r.data.params), **(run_params(train_id) if train_id and train_id != "None" else {})}
         label = r.data.tags.get(TAG_DVC_EXP) or r.info.run_id[:8]
         two_d = r.data.tags.get(TAG_STAGE) == STAGE_EVAL_SEG_2D
         params["network"] = f"2-D {params.get('slices2d.model', '?')}" if two_d else f"3-D {params.get('segmentation.model', '?')}"
@@ -109,9 +111,9 @@ def load_group(group: str | list[str]) -> list[RunCases]:
 
 
 def distinguishing_params(runs: list[RunCases]) -> list[str]:
-    """``network`` (3-D or 2-D and which), then the segmentation (or 2-D) params whose values differ between the runs
+    """``network`` (3-D or 2-D and which), then the segmentation (or 2-D) and evaluation params whose values differ between the runs
     that have them (what the ablation varied; a 2-D and a 3-D run differ by ``network``, not by each other's params)."""
-    keys = sorted({k for r in runs for k in r.params if k.startswith(("segmentation.", "slices2d."))
+    keys = sorted({k for r in runs for k in r.params if k.startswith(("segmentation.", "slices2d.", "evaluate."))
                    and not k.endswith(".ablation_group")})
 
     def varied(k: str) -> bool:
@@ -128,7 +130,7 @@ def compare_runs(runs: list[RunCases], n_boot: int = 2000) -> pd.DataFrame:
     varied = distinguishing_params(runs)
     rows = []
     for r in runs:
-        row: dict = {"run": r.label, "run_id": r.run_id, "cases": len(r.cases), **{k.removeprefix("segmentation."): r.params.get(k) for k in varied}}
+        row: dict = {"run": r.label, "run_id": r.run_id, "cases": len(r.cases), **{k.removeprefix("segmentation."): r.params.get(k, "") for k in varied}}
         for m in METRICS:
             if m in r.cases:
                 row[m], row[f"{m}_lo"], row[f"{m}_hi"] = bootstrap_mean_ci(r.cases[m].to_numpy(), n_boot)
