@@ -61,7 +61,8 @@ def main(two_d: bool = False) -> None:
         key = {k: summary[k] for k in KEY_METRICS}
         if train_run:  # the held-out metrics also go to the training run, so ablations compare there
             log_to_run(train_run, {f"test_{k}": v for k, v in key.items()})
-        uri, version = register_evaluated(best_pt, key, train_run, cfg.ablation_group, p, name)
+        uri, version = register_evaluated(best_pt, key, train_run, cfg.ablation_group, p, name,
+                                          None if two_d else {"brats.evaluate_tta": params.evaluate.tta})
         log.info("Dice WT %.4f TC %.4f ET %.4f (D_BraTS %.4f) on %d cases; registered %s version %s as @challenger",
                  summary["dice_wt"], summary["dice_tc"], summary["dice_et"], summary["dice_brats"], len(df), uri, version)
 

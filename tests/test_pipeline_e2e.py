@@ -84,6 +84,9 @@ def test_dvc_repro_data_stages_then_noop_then_exp_temp(clone):
         aliases = db.execute("select name, alias from registered_model_aliases").fetchall()
         ae_tag = db.execute("select value from model_version_tags where name = 'brats-survival' "
                             "and key = 'brats.autoencoder_version'").fetchall()
+    with sqlite3.connect(dst / "mlflow.db") as db:
+        tta = db.execute("select value from model_version_tags where name = 'brats-segmentation' and key = 'brats.evaluate_tta'").fetchall()
+    assert tta == [("none",)]  # the registered metrics say whether test-time augmentation produced them
     assert ae_tag == [("1",)]  # the survival model names the autoencoder version it needs (in the registry, not metrics)
     assert sorted(aliases) == [("brats-autoencoder", "challenger"), ("brats-segmentation", "challenger"),
                                ("brats-survival", "challenger")]

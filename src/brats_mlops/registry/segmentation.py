@@ -84,16 +84,18 @@ def log_and_register(checkpoint: Path, metrics: dict[str, float], tags: dict[str
 
 
 def register_evaluated(checkpoint: Path, metrics: dict[str, float], train_run_id: str | None, ablation_group: str,
-                       paths: PathsParams, name: str = MODEL_SEGMENTATION) -> tuple[str, str]:
+                       paths: PathsParams, name: str = MODEL_SEGMENTATION, tags: dict[str, str] | None = None) -> tuple[str, str]:
     """Register the ``evaluate_segmentation`` stage's scored checkpoint (3-D, or the 2-D slice model as
-    ``brats-segmentation-2d``) with its lineage tags (data hash, commit, training run, ablation group, data validation)."""
+    ``brats-segmentation-2d``) with its lineage tags (data hash, commit, training run, ablation group, data validation)
+    and ``tags`` (e.g. ``brats.evaluate_tta``: the metrics were measured with test-time augmentation, which the
+    registered model's own ``predict`` does not apply)."""
     from brats_mlops.models.checkpoint import load_checkpoint
 
     sha, _ = git_commit(real_project_root())
     parent = {f"brats.{k}": v for k, v in load_checkpoint(checkpoint)["model_config"].get("parent", {}).items()}
     return log_and_register(checkpoint, metrics, {**parent,
         TAG_DATA_HASH: content_hash(Path(paths.preprocessed_dir) / "plans.json"), TAG_GIT_COMMIT: sha,
-        TAG_TRAIN_RUN: str(train_run_id), TAG_ABLATION_GROUP: ablation_group, **data_validation_tag(paths.metrics_dir)},
+        TAG_TRAIN_RUN: str(train_run_id), TAG_ABLATION_GROUP: ablation_group, **data_validation_tag(paths.metrics_dir), **(tags or {})},
         name=name)
 
 
