@@ -228,8 +228,8 @@ def bench_layout(steps: int = 4) -> dict:
         out[f"segmentation_step_s_{layout}"] = statistics.median(ts)
     out["segmentation_speedup"] = out["segmentation_step_s_default"] / out["segmentation_step_s_channels_last_3d"]
     for layout in ("default", "channels_last_3d"):   # the autoencoder step of bench_survival, in each layout
-        r = subprocess.run([sys.executable, "-c", "import torch, json; from bench.bench_survival import ae_step_time_layout as f; "
-                            f"print(json.dumps(f({layout == 'channels_last_3d'}, {steps})))"], cwd=ROOT, env=_env(),
+        r = subprocess.run([sys.executable, "-c", "import json; from bench.bench_survival import ae_step_time as f; "
+                            f"print(json.dumps(f([8, 16, 32], 16, (48, 48, 48), 4, {steps}, {layout == 'channels_last_3d'})))"], cwd=ROOT, env=_env(),
                            capture_output=True, text=True, check=True)
         out[f"autoencoder_s_per_volume_{layout}"] = json.loads(r.stdout.strip().splitlines()[-1])
     out["autoencoder_speedup"] = out["autoencoder_s_per_volume_default"] / out["autoencoder_s_per_volume_channels_last_3d"]

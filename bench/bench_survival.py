@@ -30,14 +30,18 @@ from brats_mlops.losses.autoencoder import AdversarialLosses, kl_loss
 from brats_mlops.models.autoencoder import build_autoencoder, build_discriminator
 
 
-def ae_step_time(channels, disc_channels, shape, batch, steps) -> float:
-    """Median seconds per volume of one generator + discriminator update."""
+def ae_step_time(channels, disc_channels, shape, batch, steps, channels_last: bool = False) -> float:
+    """Median seconds per volume of one generator + discriminator update (networks and input in channels-last-3d
+    with ``channels_last``)."""
     mc = {"channels": list(channels), "latent_channels": 3, "num_res_blocks": 1, "norm_num_groups": 8,
           "disc_layers": 3, "disc_channels": disc_channels}
     gen, disc = build_autoencoder(mc), build_discriminator(mc)
+    x = torch.rand(batch, 1, *shape)
+    if channels_last:
+        gen, disc = gen.to(memory_format=torch.channels_last_3d), disc.to(memory_format=torch.channels_last_3d)
+        x = x.contiguous(memory_format=torch.channels_last_3d)
     og, od = torch.optim.Adam(gen.parameters(), 1e-4), torch.optim.Adam(disc.parameters(), 5e-4)
     adv = AdversarialLosses()
-    x = torch.rand(batch, 1, *shape)
     ts = []
     for i in range(steps + 1):
         t = time.perf_counter()
@@ -53,34 +57,6 @@ def ae_step_time(channels, disc_channels, shape, batch, steps) -> float:
         od.step()
         if i:  # the first step warms up
             ts.append((time.perf_counter() - t) / batch)
-    return statistics.median(ts)
-
-
-def ae_step_time_layout(channels_last: bool, steps: int) -> float:
-    """``ae_step_time`` at the CPU default with the networks and input in channels-last-3d (or not)."""
-    mc = {"channels": [8, 16, 32], "latent_channels": 3, "num_res_blocks": 1, "norm_num_groups": 8, "disc_layers": 3, "disc_channels": 16}
-    torch.manual_seed(0)
-    gen, disc = build_autoencoder(mc), build_discriminator(mc)
-    x = torch.rand(4, 1, 48, 48, 48)
-    if channels_last:
-        gen, disc = gen.to(memory_format=torch.channels_last_3d), disc.to(memory_format=torch.channels_last_3d)
-        x = x.contiguous(memory_format=torch.channels_last_3d)
-    og, od = torch.optim.Adam(gen.parameters(), 1e-4), torch.optim.Adam(disc.parameters(), 5e-4)
-    adv, ts = AdversarialLosses(), []
-    for i in range(steps + 1):
-        t = time.perf_counter()
-        og.zero_grad()
-        recon, mu, sigma = gen(x)
-        disc.requires_grad_(False)
-        loss = torch.nn.functional.l1_loss(recon, x) + 1e-6 * kl_loss(mu, sigma) + 0.01 * adv.generator(disc(recon)[-1])
-        disc.requires_grad_(True)
-        loss.backward()
-        og.step()
-        od.zero_grad()
-        adv.discriminator(disc(x)[-1], disc(recon.detach())[-1]).backward()
-        od.step()
-        if i:
-            ts.append((time.perf_counter() - t) / 4)
     return statistics.median(ts)
 
 

@@ -53,9 +53,14 @@ def resolve_threads(setting: int | str, sample_s: float = 0.3) -> int:
     setting = os.environ.get(ENV) or setting
     if str(setting) != "auto":
         return max(1, int(setting))
-    local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))   # torchrun: the node's ranks share its idle cores
+    return _share(idle_cores(sample_s))
+
+
+def _share(idle: float | None) -> int:
+    """This process's threads given the machine's idle cores (None: unknown → all cores); torchrun's ranks on a
+    node split them."""
+    local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     cores = available_cores()
-    idle = idle_cores(sample_s)
     free = cores if idle is None else min(cores, int(idle + 0.25))
     return max(1, free // local)
 
@@ -93,8 +98,7 @@ def adapt(sample_s: float = 0.1) -> int | None:
     idle = idle_cores(sample_s)
     if idle is None:
         return None
-    # our own threads are idle while we sample (between epochs), so the idle cores are what others leave us
-    n = max(1, min(available_cores(), int(idle + 0.25)) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+    n = _share(idle)   # our own threads are idle while we sample (between epochs): the idle cores are what others leave us
     if n == current:
         return None
     torch.set_num_threads(n)
