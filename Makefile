@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED := 1
 # dvc.yaml stages call `python`: make it the venv's
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run slices test venv ui bench clean-venv help sysdeps
+.PHONY: run slices nnunet test venv ui bench clean-venv help sysdeps
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -35,6 +35,10 @@ run: $(STAMP)  ## set up and run the whole pipeline (dvc repro) on the embedded 
 
 slices: run  ## then the 2-D slice systems of seeds 001/004 (dvc repro slices/dvc.yaml; see README)
 	$(BIN)/dvc repro slices/dvc.yaml
+
+nnunet: run  ## then nnU-Net v2 on the same split, tracked and registered (dvc repro nnunet/dvc.yaml; see README)
+	$(BIN)/dvc repro nnunet/dvc.yaml
+	$(BIN)/brats-mlops compare --group default --group nnunet
 
 # System packages the tests use: Chromium (the MLflow UI in a real browser) and PostgreSQL (a real server store).
 SYSTEM_PKGS := chromium postgresql

@@ -29,7 +29,7 @@ def main() -> None:
     with stage_run(STAGE_SPLIT, params, ["split", "survival"], deps=[cases_csv, clinical_csv, plans_json]) as run:
         plans = Plans.load(p.preprocessed_dir)
         splits = make_splits(plans.labelled_ids(), set(plans.cases), pd.read_csv(cases_csv), read_clinical(clinical_csv),
-                             params.split, params.survival.enabled, params.survival.cv_folds)
+                             params.split, params.survival.enabled, params.survival.cv_folds, params.segmentation.folds)
         splits.write(Path(p.splits_dir))
         m = splits.metrics()
         dump_json(m, p.metrics("split"))

@@ -23,7 +23,11 @@ STAGE_TRAIN_SEG_2D = "train_segmentation_2d"
 STAGE_EVAL_SEG_2D = "evaluate_segmentation_2d"
 STAGE_SURVIVAL_2D = "survival_2d"
 STAGE_REPORT_2D = "report_2d"
-EVAL_STAGES = (STAGE_EVAL_SEG, STAGE_EVAL_SEG_2D)  # segmentation evaluations that `compare` puts side by side
+# nnU-Net v2 on the platform's split (nnunet/dvc.yaml)
+STAGE_NNUNET_PREPARE = "nnunet_prepare"
+STAGE_NNUNET_TRAIN = "nnunet_train"
+STAGE_NNUNET_EVAL = "nnunet_evaluate"
+EVAL_STAGES = (STAGE_EVAL_SEG, STAGE_EVAL_SEG_2D, STAGE_NNUNET_EVAL)  # segmentation evaluations that `compare` puts side by side
 
 # One MLflow experiment per branch of the pipeline.
 EXPERIMENTS = {
@@ -49,6 +53,9 @@ STAGE_BRANCH = {
     STAGE_EVAL_SEG_2D: "segmentation",
     STAGE_SURVIVAL_2D: "survival",
     STAGE_REPORT_2D: "data",
+    STAGE_NNUNET_PREPARE: "segmentation",
+    STAGE_NNUNET_TRAIN: "segmentation",
+    STAGE_NNUNET_EVAL: "segmentation",
 }
 
 # Registered model names.
@@ -57,7 +64,9 @@ MODEL_AUTOENCODER = "brats-autoencoder"
 MODEL_SURVIVAL = "brats-survival"
 MODEL_SEGMENTATION_2D = "brats-segmentation-2d"
 MODEL_SURVIVAL_2D = "brats-survival-2d"
-MODEL_NAMES = (MODEL_SEGMENTATION, MODEL_AUTOENCODER, MODEL_SURVIVAL, MODEL_SEGMENTATION_2D, MODEL_SURVIVAL_2D)
+MODEL_SEGMENTATION_NNUNET = "brats-segmentation-nnunet"
+MODEL_NAMES = (MODEL_SEGMENTATION, MODEL_AUTOENCODER, MODEL_SURVIVAL, MODEL_SEGMENTATION_2D, MODEL_SURVIVAL_2D,
+               MODEL_SEGMENTATION_NNUNET)
 
 # Tags.
 TAG_STAGE = "brats.stage"

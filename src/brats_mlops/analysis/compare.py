@@ -1,10 +1,11 @@
 """Ablation comparison across MLflow runs (the paper's Tables 4 and 5, with intervals and paired tests).
 
-Runs are the ``evaluate_segmentation`` (3-D) and ``evaluate_segmentation_2d`` (2-D slice models) runs tagged
-``brats.ablation_group = <group>`` (several groups can be compared together, e.g. ``default`` and ``slices2d``:
-2-D beside 3-D, on the same held-out cases); each carries its
+Runs are the ``evaluate_segmentation`` (3-D), ``evaluate_segmentation_2d`` (2-D slice models) and ``nnunet_evaluate``
+(nnU-Net v2) runs tagged ``brats.ablation_group = <group>`` (several groups can be compared together, e.g. ``default``
+and ``slices2d``: 2-D beside 3-D, or ``default`` and ``nnunet``, on the same held-out cases); each carries its
 per-case held-out metrics (artifact ``evaluation/cases.csv``) and points at its training run
-(``brats.train_run_id``), whose params tell the runs apart. For every run and metric: the mean over cases
+(``brats.train_run_id``), whose params tell the runs apart and whose ``train_time_s`` is the training wall time
+(``train min``). For every run and metric: the mean over cases
 with a 95 % percentile-bootstrap interval; the best run (highest composite Dice ``dice_brats``) is marked;
 every other run is compared with the best by a paired Wilcoxon signed-rank test on the per-case composite Dice.
 """
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
-from brats_mlops.names import EVAL_STAGES, STAGE_EVAL_SEG_2D, TAG_ABLATION_GROUP, TAG_DATA_HASH_PREFIX, TAG_DVC_EXP, TAG_STAGE, TAG_TRAIN_RUN
+from brats_mlops.names import EVAL_STAGES, STAGE_EVAL_SEG_2D, STAGE_NNUNET_EVAL, TAG_ABLATION_GROUP, TAG_DATA_HASH_PREFIX, TAG_DVC_EXP, TAG_STAGE, TAG_TRAIN_RUN
 from brats_mlops.tracking import download_artifact, find_runs, run_params
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def _data_signature(run: Any) -> tuple[tuple[str, str], ...]:
     """The hashes of the data an evaluation run scored: its ``brats.data_hash.*`` tags (dataset root, split)
     except the checkpoint folder (``<models_dir>/segmentation``), which is what an ablation varies."""
     return tuple(sorted((k, v) for k, v in run.data.tags.items()
-                        if k.startswith(TAG_DATA_HASH_PREFIX) and not k.endswith(("/segmentation", "/segmentation_2d"))))
+                        if k.startswith(TAG_DATA_HASH_PREFIX) and not k.endswith(("/segmentation", "/segmentation_2d", "/nnunet"))))
 
 
 def same_data_as_newest(runs: list[Any], group: str) -> list[Any]:
@@ -102,10 +103,12 @@ def load_group(group: str | list[str]) -> list[RunCases]:
         train_id = r.data.tags.get(TAG_TRAIN_RUN)
         # the evaluation run's own params (evaluate.tta, and segmentation.* for a run whose training run is unknown, e.g.
         # a `dvc exp run --temp` that only re-evaluated), overridden by its training run's
-        params = {**dict(r.data.params), **(run_params(train_id) if train_id and train_id != "None" else {})}
+        params = {**dict(r.data.params), **(run_params(train_id, metrics=True) if train_id and train_id != "None" else {})}
         label = r.data.tags.get(TAG_DVC_EXP) or r.info.run_id[:8]
-        two_d = r.data.tags.get(TAG_STAGE) == STAGE_EVAL_SEG_2D
-        params["network"] = f"2-D {params.get('slices2d.model', '?')}" if two_d else f"3-D {params.get('segmentation.model', '?')}"
+        stage = r.data.tags.get(TAG_STAGE)
+        params["network"] = (f"2-D {params.get('slices2d.model', '?')}" if stage == STAGE_EVAL_SEG_2D else
+                             f"nnU-Net v2 {params.get('nnunet.configuration', '?')}" if stage == STAGE_NNUNET_EVAL else
+                             f"3-D {params.get('segmentation.model', '?')}")
         out.append(RunCases(r.info.run_id, label, pd.read_csv(local), params))
     return out
 
@@ -113,7 +116,7 @@ def load_group(group: str | list[str]) -> list[RunCases]:
 def distinguishing_params(runs: list[RunCases]) -> list[str]:
     """``network`` (3-D or 2-D and which), then the segmentation (or 2-D) and evaluation params whose values differ between the runs
     that have them (what the ablation varied; a 2-D and a 3-D run differ by ``network``, not by each other's params)."""
-    keys = sorted({k for r in runs for k in r.params if k.startswith(("segmentation.", "slices2d.", "evaluate."))
+    keys = sorted({k for r in runs for k in r.params if k.startswith(("segmentation.", "slices2d.", "evaluate.", "nnunet."))
                    and not k.endswith(".ablation_group")})
 
     def varied(k: str) -> bool:
@@ -131,6 +134,8 @@ def compare_runs(runs: list[RunCases], n_boot: int = 2000) -> pd.DataFrame:
     rows = []
     for r in runs:
         row: dict = {"run": r.label, "run_id": r.run_id, "cases": len(r.cases), **{k.removeprefix("segmentation."): r.params.get(k, "") for k in varied}}
+        seconds = r.params.get("metric.train_time_s")
+        row["train min"] = f"{float(seconds) / 60:.1f}" if seconds is not None else ""
         for m in METRICS:
             if m in r.cases:
                 row[m], row[f"{m}_lo"], row[f"{m}_hi"] = bootstrap_mean_ci(r.cases[m].to_numpy(), n_boot)

@@ -85,7 +85,7 @@ def models(
 
 @app.command()
 def promote(
-    name: Annotated[str, typer.Argument(help="brats-segmentation | brats-autoencoder | brats-survival | brats-segmentation-2d | brats-survival-2d")],
+    name: Annotated[str, typer.Argument(help="brats-segmentation | brats-autoencoder | brats-survival | brats-segmentation-2d | brats-survival-2d | brats-segmentation-nnunet")],
     version: Annotated[Optional[str], typer.Argument(help="Version to promote (default: the @challenger).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Promote even if it does not beat the champion (needs --reason).")] = False,
     reason: Annotated[Optional[str], typer.Option("--reason", help="Why (recorded in the model's history).")] = None,
@@ -115,7 +115,7 @@ def promote(
 
 @app.command()
 def rollback(
-    name: Annotated[str, typer.Argument(help="brats-segmentation | brats-autoencoder | brats-survival | brats-segmentation-2d | brats-survival-2d")],
+    name: Annotated[str, typer.Argument(help="brats-segmentation | brats-autoencoder | brats-survival | brats-segmentation-2d | brats-survival-2d | brats-segmentation-nnunet")],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the model's history).")],
 ) -> None:
     """Put @champion back on the @previous version (recorded in the model's history)."""
@@ -140,19 +140,23 @@ def predict(
     version: Annotated[Optional[str], typer.Option("--version", help="A segmentation model version (overrides --alias).")] = None,
     survival_version: Annotated[Optional[str], typer.Option("--survival-version", help="A survival model version (overrides --alias).")] = None,
     model: Annotated[str, typer.Option("--model", help="3d: brats-segmentation (+ brats-survival); 2d: the slice models of "
-                                       "seed 001, brats-segmentation-2d (+ brats-survival-2d, survival bins by majority vote).")] = "3d",
+                                       "seed 001, brats-segmentation-2d (+ brats-survival-2d, survival bins by majority vote); "
+                                       "nnunet: nnU-Net v2, brats-segmentation-nnunet (+ brats-survival).")] = "3d",
 ) -> None:
     """Segment a new case with models:/brats-segmentation@champion (and, with --age, classify survival with
-    models:/brats-survival@champion); --model 2d uses the 2-D slice models instead. Writes the labels in the input's
+    models:/brats-survival@champion); --model 2d uses the 2-D slice models instead, --model nnunet the registered
+    nnU-Net. Writes the labels in the input's
     convention with its affine and header."""
     from brats_mlops.data.io import ImageReadError
     from brats_mlops.data.readers import DatasetLayoutError
     from brats_mlops.registry.predict import model_uri, predict_case
-    from brats_mlops.names import MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SURVIVAL, MODEL_SURVIVAL_2D
+    from brats_mlops.names import MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SEGMENTATION_NNUNET, MODEL_SURVIVAL, MODEL_SURVIVAL_2D
 
-    if model not in ("3d", "2d"):
-        fail(f"--model {model!r}: use 3d or 2d")
-    seg_name, surv_name = (MODEL_SEGMENTATION_2D, MODEL_SURVIVAL_2D) if model == "2d" else (MODEL_SEGMENTATION, MODEL_SURVIVAL)
+    names = {"3d": (MODEL_SEGMENTATION, MODEL_SURVIVAL), "2d": (MODEL_SEGMENTATION_2D, MODEL_SURVIVAL_2D),
+             "nnunet": (MODEL_SEGMENTATION_NNUNET, MODEL_SURVIVAL)}
+    if model not in names:
+        fail(f"--model {model!r}: use 3d, 2d or nnunet")
+    seg_name, surv_name = names[model]
     use_store()
     seg_uri = model_uri(seg_name, alias, version)
     surv_uri = model_uri(surv_name, alias, survival_version) if age is not None else None

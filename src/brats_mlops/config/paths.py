@@ -28,6 +28,7 @@ class PathsParams(Section):
     features_dir: str = "data/features"
     models_dir: str = "models"
     plots_dir: str = "plots"
+    nnunet_dir: str = "data/nnunet"  # nnU-Net's raw and preprocessed folders (its results: <models_dir>/nnunet)
 
     # files inside those folders (dvc.yaml spells them ${paths.<dir>}/<name>; the code uses these properties)
     @property
@@ -61,6 +62,18 @@ class PathsParams(Section):
     @property
     def survival2d_checkpoints(self) -> Path:
         return Path(self.models_dir) / "survival_2d"
+
+    @property
+    def nnunet_raw(self) -> Path:
+        return Path(self.nnunet_dir) / "raw"
+
+    @property
+    def nnunet_preprocessed(self) -> Path:
+        return Path(self.nnunet_dir) / "preprocessed"
+
+    @property
+    def nnunet_results(self) -> Path:
+        return Path(self.models_dir) / "nnunet"
 
     @property
     def segmentation_volumes(self) -> Path:

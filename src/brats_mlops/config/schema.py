@@ -16,6 +16,7 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator, model_
 from brats_mlops.config.paths import ParamsError, PathsParams, Section as _Section
 from brats_mlops.config.segmentation import AugmentationParams, LossParams, SegmentationParams  # noqa: F401 (re-exported)
 from brats_mlops.config.slices import Slices2DParams, Survival2DParams
+from brats_mlops.config.nnunet import NnunetParams
 from brats_mlops.names import MODALITIES
 
 Source = Literal["synthetic", "brats2020", "brats2023", "brats2024", "msd"]
@@ -270,6 +271,7 @@ class Params(_Section):
     evaluate: EvaluateParams = EvaluateParams()
     slices2d: Slices2DParams = Slices2DParams()
     survival2d: Survival2DParams = Survival2DParams()
+    nnunet: NnunetParams = NnunetParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

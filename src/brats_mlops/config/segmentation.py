@@ -45,6 +45,7 @@ class SegmentationParams(_Section):
     loss: LossParams = LossParams()
     region_thresholds: tuple[float, float, float] = (0.5, 0.5, 0.5)  # WT, TC, ET in region mode
     epochs: int = Field(30, ge=1)
+    folds: int = Field(1, ge=1)  # k > 1: k-fold cross-validation over the non-test cases, one nested MLflow run per fold
     batch_size: int = Field(2, ge=1)
     grad_accum: int = Field(2, ge=1)
     lr: float = Field(1e-4, gt=0.0)

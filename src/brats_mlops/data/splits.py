@@ -30,9 +30,14 @@ def min_cases_to_split(val_fraction: float, test_fraction: float) -> int:
     return 3 if test_fraction > 0 else 2
 
 
-def segmentation_split(case_ids: list[str], val_fraction: float, seed: int, test_fraction: float = 0.0) -> dict[str, list[str]]:
+def segmentation_split(case_ids: list[str], val_fraction: float, seed: int, test_fraction: float = 0.0,
+                       folds: int = 1) -> dict[str, Any]:
     """Seeded patient-level split of labelled cases into train / val (picks the checkpoint) / test (scored once);
-    each id lands in exactly one set. ``test_fraction`` 0 gives no test set (``test`` is then empty)."""
+    each id lands in exactly one set. ``test_fraction`` 0 gives no test set (``test`` is then empty).
+
+    ``folds`` k > 1 (``segmentation.folds``): k-fold cross-validation over the non-test cases, as nnU-Net's
+    ``splits_final.json`` — ``folds`` is a list of k ``{"train", "val"}`` whose validation parts partition those
+    cases; the top-level ``train``/``val`` are fold 0. The test cases are the same for every fold."""
     ids = sorted(set(case_ids))
     need = min_cases_to_split(val_fraction, test_fraction)
     if len(ids) < need:
@@ -45,7 +50,20 @@ def segmentation_split(case_ids: list[str], val_fraction: float, seed: int, test
     n_test = min(max(1, int(round(test_fraction * len(ids)))), len(ids) - 2) if test_fraction > 0 else 0
     n_val = min(max(1, int(round(val_fraction * len(ids)))), len(ids) - n_test - 1)
     test, val, train = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
-    return {"train": sorted(train), "val": sorted(val), "test": sorted(test)}
+    if folds <= 1:
+        return {"train": sorted(train), "val": sorted(val), "test": sorted(test)}
+    pool = order[n_test:]
+    if len(pool) < 2 * folds:
+        raise StageError(f"segmentation.folds={folds} needs at least {2 * folds} non-test cases (one validation case per "
+                         f"fold and more to train on), got {len(pool)}: lower segmentation.folds or add cases")
+    parts = [sorted(pool[i::folds]) for i in range(folds)]
+    kfold = [{"train": sorted(c for j, part in enumerate(parts) if j != i for c in part), "val": parts[i]} for i in range(folds)]
+    return {"train": kfold[0]["train"], "val": kfold[0]["val"], "test": sorted(test), "folds": kfold}
+
+
+def split_folds(split: dict[str, Any]) -> list[dict[str, list[str]]]:
+    """The split's cross-validation folds: ``folds`` when ``segmentation.folds`` > 1, else one fold (train/val)."""
+    return split.get("folds") or [{"train": list(split["train"]), "val": list(split["val"])}]
 
 
 def survival_edges(cfg: SurvivalSplitParams, days: np.ndarray) -> list[float]:
@@ -221,10 +239,10 @@ class Splits:
 
 
 def make_splits(labelled_ids: list[str], all_ids: set[str], cases: pd.DataFrame, clinical: pd.DataFrame, cfg: SplitParams,
-                survival_enabled: bool | str, cv_folds: int) -> Splits:
+                survival_enabled: bool | str, cv_folds: int, seg_folds: int = 1) -> Splits:
     """The segmentation split (always) and the survival cohort, or the reason the survival branch is skipped
     (``survival.enabled: auto``); with ``survival.enabled: true`` an unusable cohort is a :class:`StageError`."""
-    seg = segmentation_split(labelled_ids, cfg.val_fraction, cfg.seed, cfg.test_fraction)
+    seg = segmentation_split(labelled_ids, cfg.val_fraction, cfg.seed, cfg.test_fraction, seg_folds)
     eligible = set(cases.loc[cases.survival_cohort.astype(bool), "case_id"]) & all_ids
     cohort, excluded, edges, problem = survival_cohort(clinical, eligible, cfg.survival, cfg.seed, cv_folds)
     if survival_enabled is False:

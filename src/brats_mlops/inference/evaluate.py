@@ -5,7 +5,7 @@ post-processing, and the summary written to ``metrics/segmentation.json``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -58,20 +58,31 @@ def class_scores(pred: np.ndarray, gt: np.ndarray, num_classes: int = 4) -> dict
     return out
 
 
-def evaluate_cases(model: torch.nn.Module, mc: dict[str, Any], cases: dict[str, Case], ids: list[str],
-                   postprocess_min_voxels: int, tta: str = "none") -> Iterator[CaseResult]:
-    """Predict and score each case of ``ids`` (official metrics, before and after post-processing; for a 2-D slice
-    model also seed 004's per-class Dice/IoU with background and pixel accuracy, :func:`class_scores`)."""
+def score_cases(predict: Callable[[np.ndarray, tuple[float, ...]], np.ndarray], modalities: list[str] | tuple[str, ...],
+                cases: dict[str, Case], ids: list[str], postprocess_min_voxels: int, with_class_scores: bool = False
+                ) -> Iterator[CaseResult]:
+    """Predict (``predict(images, spacing)`` → internal labels) and score each case of ``ids`` in its own geometry:
+    official metrics before and after post-processing, and seed 004's per-class figures when ``with_class_scores``.
+    Any segmentation model is scored by this one function (the platform's 3-D and 2-D networks, nnU-Net)."""
     for cid in progress(ids, desc="evaluate"):
         case = cases[cid]
-        images, _, spacing = load_case_images(case, mc["modalities"])
+        images, _, spacing = load_case_images(case, modalities)
         gt = remap_labels(load_image(case.seg, dtype=None)[0], case.label_map)
-        pred = predict_labels(model, images, mc, tta=tta if mc.get("kind") != "slices2d" else "none")
+        pred = predict(images, spacing)
         row = {"case_id": cid, **case_metrics(pred, gt, spacing)}
-        if mc.get("kind") == "slices2d":
+        if with_class_scores:
             row.update(class_scores(pred, gt))
         row.update({f"{k}_post": v for k, v in case_metrics(postprocess(pred, postprocess_min_voxels), gt, spacing).items()})
         yield CaseResult(cid, images, pred, gt, row)
+
+
+def evaluate_cases(model: torch.nn.Module, mc: dict[str, Any], cases: dict[str, Case], ids: list[str],
+                   postprocess_min_voxels: int, tta: str = "none") -> Iterator[CaseResult]:
+    """:func:`score_cases` for a platform network (for a 2-D slice model also seed 004's per-class Dice/IoU with
+    background and pixel accuracy, :func:`class_scores`; no TTA)."""
+    two_d = mc.get("kind") == "slices2d"
+    return score_cases(lambda images, _spacing: predict_labels(model, images, mc, tta="none" if two_d else tta),
+                       mc["modalities"], cases, ids, postprocess_min_voxels, with_class_scores=two_d)
 
 
 def summarise(df: pd.DataFrame, evaluated_on: str, best_epoch: int) -> dict[str, Any]:

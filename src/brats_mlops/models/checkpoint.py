@@ -74,3 +74,17 @@ def checkpoint_run_id(checkpoint_dir: str | Path) -> str | None:
         return json.loads(p.read_text()).get("run_id") if p.is_file() else None
     except json.JSONDecodeError:
         return None
+
+
+def load_nnunet_checkpoint(path: str | Path) -> dict[str, Any]:
+    """An nnU-Net checkpoint (``checkpoint_final.pth``: network weights, its trainer's init arguments, the mirroring
+    axes). nnU-Net writes plain containers and NumPy scalars (its logged values), which the safe loader reads once
+    those NumPy types are allowed — no arbitrary code runs."""
+    import numpy as np
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"nnU-Net checkpoint {path} is missing (run `dvc repro nnunet/dvc.yaml`)")
+    allowed = [np._core.multiarray.scalar, np.dtype, *(getattr(np.dtypes, n) for n in
+               ("Float64DType", "Float32DType", "Int64DType", "Int32DType", "BoolDType"))]
+    with torch.serialization.safe_globals(allowed):
+        return torch.load(path, map_location="cpu", weights_only=True)

@@ -7,7 +7,8 @@ from typing import Callable
 
 import numpy as np
 
-from brats_mlops.names import MODEL_AUTOENCODER, MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SURVIVAL, MODEL_SURVIVAL_2D
+from brats_mlops.names import (MODEL_AUTOENCODER, MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SEGMENTATION_NNUNET,
+                               MODEL_SURVIVAL, MODEL_SURVIVAL_2D)
 
 
 def sample_case_check(case_dir: str | Path, age: float = 60.0) -> Callable[[str, str], str]:
@@ -18,7 +19,7 @@ def sample_case_check(case_dir: str | Path, age: float = 60.0) -> Callable[[str,
         import mlflow
 
         model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
-        if name in (MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D):
+        if name in (MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SEGMENTATION_NNUNET):
             from brats_mlops.data.io import load_image
             from brats_mlops.data.readers import read_case_folder
 

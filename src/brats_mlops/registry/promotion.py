@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from brats_mlops.names import MODEL_AUTOENCODER, MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SURVIVAL, MODEL_SURVIVAL_2D
+from brats_mlops.names import (MODEL_AUTOENCODER, MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SEGMENTATION_NNUNET,
+                               MODEL_SURVIVAL, MODEL_SURVIVAL_2D)
 
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous", "challenger"
 HISTORY_PREFIX = "brats.history."
@@ -47,6 +48,7 @@ SPECS: dict[str, ModelSpec] = {
     MODEL_AUTOENCODER: ModelSpec("val_l1", False, ("val_l1",)),
     MODEL_SURVIVAL: ModelSpec("macro_f1", True, ("macro_f1", "cv_macro_f1")),
     MODEL_SEGMENTATION_2D: ModelSpec("dice_brats", True, ("dice_wt", "dice_tc", "dice_et", "dice_brats")),
+    MODEL_SEGMENTATION_NNUNET: ModelSpec("dice_brats", True, ("dice_wt", "dice_tc", "dice_et", "dice_brats")),
     MODEL_SURVIVAL_2D: ModelSpec("patient_majority_macro_f1", True, ("patient_majority_accuracy", "patient_majority_macro_f1")),
 }
 

@@ -309,7 +309,8 @@ class TrainingRun:
     def log_epoch(self, record: dict[str, float], step: int) -> None:
         self._epochs.log_epoch(record, step)
 
-    def logged_epochs(self) -> set[int]:
+    def logged_epochs(self) -> set[int]:  # of the metric ``self.key`` (a stage training several folds sets it per fold)
+        self._epochs.key = self.key
         return self._epochs.logged_epochs()
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
@@ -376,10 +377,12 @@ def latest_stage_runs(stages: list[str]) -> dict[str, str]:
     return out
 
 
-def run_params(run_id: str) -> dict[str, str]:
+def run_params(run_id: str, metrics: bool = False) -> dict[str, Any]:
+    """A run's params (with ``metrics``, also its latest metric values as ``metric.<key>``)."""
     from mlflow.tracking import MlflowClient
 
-    return dict(MlflowClient().get_run(run_id).data.params)
+    data = MlflowClient().get_run(run_id).data
+    return {**data.params, **({f"metric.{k}": v for k, v in data.metrics.items()} if metrics else {})}
 
 
 def download_artifact(run_id: str, artifact_path: str) -> Path:

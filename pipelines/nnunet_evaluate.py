@@ -1,0 +1,61 @@
+"""DVC stage `nnunet_evaluate` (nnunet/dvc.yaml): the trained nnU-Net predicts the platform's held-out cases in their
+original geometry, scored by the same official BraTS 2023 evaluation as ``evaluate_segmentation``; the model is
+registered as ``brats-segmentation-nnunet`` (@challenger), and ``brats-mlops compare --group default --group nnunet``
+puts it beside the platform's models on the same cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from brats_mlops.config import load_params
+from brats_mlops.data.preprocessing import dump_json
+from brats_mlops.data.readers import discover
+from brats_mlops.data.splits import read_split
+from brats_mlops.inference.evaluate import KEY_METRICS, held_out, score_cases, summarise
+from brats_mlops.names import STAGE_NNUNET_EVAL, TAG_ABLATION_GROUP, TAG_TRAIN_RUN
+from brats_mlops.nnunet import env
+from brats_mlops.nnunet.predict import load_predictor, predict_internal
+from brats_mlops.nnunet.trainer import RUN_ID_FILE, fold_folder
+from brats_mlops.registry.nnunet import register_nnunet
+from brats_mlops.tracking import log_to_run, stage_run
+from brats_mlops.utils.entry import run_stage
+from brats_mlops.utils.logs import stage_logger
+
+
+def main() -> None:
+    log = stage_logger(STAGE_NNUNET_EVAL)
+    params = load_params()
+    cfg, p = params.nnunet, params.paths
+    env.configure(p, cfg, augmentation_workers=0)
+    folds = list(cfg.folds)
+    model_folder = fold_folder(p, cfg, folds[0]).parent
+    train_run = (model_folder / f"fold_{folds[0]}" / RUN_ID_FILE).read_text().strip()
+    ids, evaluated_on = held_out(read_split(p.segmentation_split), cfg.max_eval_cases)
+    cases = {c.case_id: c for c in discover(params.data.source, params.data.root, params.data.modalities).cases}
+    out_dir = Path(p.reports_dir) / "segmentation_nnunet"
+    log.info("nnU-Net %s (folds %s, TTA %s) on %d %s cases in their original geometry (official BraTS 2023 metrics)",
+             cfg.configuration, folds, cfg.tta, len(ids), evaluated_on)
+    with stage_run(STAGE_NNUNET_EVAL, params, ["nnunet"], deps=[p.nnunet_results, params.data.root, p.segmentation_split],
+                   tags={TAG_ABLATION_GROUP: cfg.ablation_group, TAG_TRAIN_RUN: train_run}) as run:
+        predictor = load_predictor(model_folder, folds, tta=cfg.tta == "mirror")
+        results = score_cases(lambda images, spacing: predict_internal(predictor, images, spacing), params.data.modalities,
+                              cases, ids, params.segmentation.postprocess_min_voxels)
+        df = pd.DataFrame([r.row for r in results])
+        out_dir.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out_dir / "cases.csv", index=False)
+        summary = summarise(df, evaluated_on, cfg.epochs - 1)  # nnU-Net predicts with its final checkpoint
+        dump_json(summary, p.metrics("segmentation_nnunet"))
+        run.log_metrics(summary)
+        run.log_artifact(out_dir / "cases.csv", "evaluation")
+        key = {k: summary[k] for k in KEY_METRICS}
+        log_to_run(train_run, {f"test_{k}": v for k, v in key.items()})
+        uri, version = register_nnunet(model_folder, folds, params.data.modalities, cfg.tta, key, train_run,
+                                       cfg.ablation_group, p)
+        log.info("Dice WT %.4f TC %.4f ET %.4f (D_BraTS %.4f) on %d cases; registered %s version %s as @challenger",
+                 summary["dice_wt"], summary["dice_tc"], summary["dice_et"], summary["dice_brats"], len(df), uri, version)
+
+
+if __name__ == "__main__":
+    run_stage(main, STAGE_NNUNET_EVAL)

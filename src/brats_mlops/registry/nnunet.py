@@ -1,0 +1,99 @@
+"""nnU-Net as a registered model (``brats-segmentation-nnunet``): an MLflow pyfunc around nnU-Net's predictor, with the
+trained model's files (``plans.json``, ``dataset.json``, ``fold_<k>/checkpoint_final.pth``) inside the artifact.
+
+``predict`` accepts the same inputs as the platform's segmentation pyfunc: a case folder (labels in that folder's
+convention), a ``(C, H, W, D)`` array (with ``params={"spacing": [...], "label_convention": ...}``), or a DataFrame
+with a ``case_dir`` column. Mirroring TTA follows the registered flag (``brats.tta``); nnU-Net's predictor averages the
+registered folds.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+
+from brats_mlops.config.schema import PathsParams
+from brats_mlops.data.io import load_case_images
+from brats_mlops.data.readers import read_case_folder
+from brats_mlops.names import MODEL_SEGMENTATION_NNUNET, TAG_ABLATION_GROUP, TAG_DATA_HASH, TAG_GIT_COMMIT, TAG_TRAIN_RUN
+from brats_mlops.registry.common import PIP_REQUIREMENTS, data_validation_tag, register
+from brats_mlops.registry.segmentation import to_convention
+from brats_mlops.tracking import git_commit, real_project_root
+from brats_mlops.utils.hashing import content_hash
+
+SETTINGS = "brats_nnunet.json"
+
+
+class NnunetPyfunc(mlflow.pyfunc.PythonModel):
+    def load_context(self, context: Any) -> None:
+        from brats_mlops.nnunet.predict import load_predictor
+
+        folder = Path(context.artifacts["model_folder"])
+        self.settings = json.loads((folder / SETTINGS).read_text())
+        self.modalities = tuple(self.settings["modalities"])
+        self.predictor = load_predictor(folder, self.settings["folds"], tta=self.settings["tta"] == "mirror")
+
+    def labels(self, images: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
+        from brats_mlops.nnunet.predict import predict_internal
+
+        return predict_internal(self.predictor, images, spacing)
+
+    def predict_case(self, folder: str | Path) -> np.ndarray:
+        case = read_case_folder(folder, self.modalities)
+        images, _, spacing = load_case_images(case, self.modalities)
+        return to_convention(self.labels(images, spacing), case.source)
+
+    def predict(self, context, model_input, params=None):  # no type hints: MLflow would turn them into a schema
+        params = params or {}
+        if isinstance(model_input, (str, Path)):
+            return self.predict_case(model_input)
+        if isinstance(model_input, np.ndarray):
+            if "spacing" not in params:
+                raise ValueError("an array input needs params={'spacing': [sx, sy, sz]} (mm): nnU-Net resamples to its plans")
+            lab = self.labels(model_input.astype(np.float32), tuple(params["spacing"]))
+            return to_convention(lab, params.get("label_convention", "brats2020"))
+        import pandas as pd
+
+        if isinstance(model_input, pd.DataFrame) and "case_dir" in model_input.columns:
+            return [self.predict_case(p) for p in model_input["case_dir"]]
+        if isinstance(model_input, dict) and "case_dir" in model_input:
+            return self.predict_case(model_input["case_dir"])
+        raise TypeError(f"unsupported input {type(model_input).__name__}: pass a case folder, a (C, H, W, D) array, "
+                        "or a DataFrame with a 'case_dir' column")
+
+
+def package(model_folder: Path, folds: list[int], modalities: list[str] | tuple[str, ...], tta: str, out: Path) -> Path:
+    """The files the pyfunc needs, copied to ``out``: plans, dataset.json, each fold's final checkpoint, settings."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name in ("plans.json", "dataset.json"):
+        shutil.copy2(model_folder / name, out / name)
+    for f in folds:
+        (out / f"fold_{f}").mkdir()
+        shutil.copy2(model_folder / f"fold_{f}" / "checkpoint_final.pth", out / f"fold_{f}" / "checkpoint_final.pth")
+    (out / SETTINGS).write_text(json.dumps({"folds": list(folds), "modalities": list(modalities), "tta": tta}) + "\n")
+    return out
+
+
+def register_nnunet(model_folder: Path, folds: list[int], modalities: list[str] | tuple[str, ...], tta: str,
+                    metrics: dict[str, float], train_run_id: str | None, ablation_group: str, paths: PathsParams,
+                    alias: str = "challenger") -> tuple[str, str]:
+    """Log the trained nnU-Net as a pyfunc in the active run and register it as ``brats-segmentation-nnunet``
+    (lineage tags as for the platform's models, ``brats.tta``, ``brats.folds``); returns ``(model_uri, version)``."""
+    sha, _ = git_commit(real_project_root())
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = package(model_folder, folds, modalities, tta, Path(tmp) / "nnunet_model")
+        info = mlflow.pyfunc.log_model(name="segmentation_model", python_model=NnunetPyfunc(),
+                                       artifacts={"model_folder": str(staged)},
+                                       pip_requirements=PIP_REQUIREMENTS + ["nnunetv2==2.8.1"])
+    tags = {TAG_DATA_HASH: content_hash(model_folder / "plans.json"), TAG_GIT_COMMIT: sha, TAG_TRAIN_RUN: str(train_run_id),
+            TAG_ABLATION_GROUP: ablation_group, "brats.tta": tta, "brats.folds": ",".join(map(str, folds)),
+            "brats.network": "nnU-Net v2", **data_validation_tag(paths.metrics_dir)}
+    return info.model_uri, register(info.model_uri, MODEL_SEGMENTATION_NNUNET, metrics, tags, alias)
