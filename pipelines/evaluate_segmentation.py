@@ -13,8 +13,8 @@ from brats_mlops.config import load_params
 from brats_mlops.data.preprocessing import dump_json
 from brats_mlops.data.readers import discover
 from brats_mlops.data.splits import read_split
-from brats_mlops.inference.evaluate import KEY_METRICS, evaluate_cases, held_out, summarise
-from brats_mlops.models.checkpoint import checkpoint_run_id, load_segmentation
+from brats_mlops.inference.evaluate import KEY_METRICS, evaluate_cases, held_out, load_evaluated, summarise
+from brats_mlops.models.checkpoint import checkpoint_run_id
 from brats_mlops.names import MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, STAGE_EVAL_SEG, STAGE_EVAL_SEG_2D, TAG_ABLATION_GROUP, TAG_TRAIN_RUN
 from brats_mlops.registry.segmentation import register_evaluated
 from brats_mlops.reporting.figures import overlay_figure
@@ -31,14 +31,13 @@ def main(two_d: bool = False) -> None:
     params = load_params()
     cfg, p = (params.slices2d if two_d else params.segmentation), params.paths
     ckdir = p.slices2d_checkpoints if two_d else p.segmentation_checkpoints
-    best_pt = ckdir / "best.pt"
-    model, best = load_segmentation(best_pt)
+    model, best, checkpoints = load_evaluated(ckdir, "none" if two_d else params.evaluate.ensemble)
     train_run, mc = checkpoint_run_id(ckdir), best["model_config"]
     ids, evaluated_on = held_out(read_split(p.segmentation_split), cfg.max_eval_cases)
     cases = {c.case_id: c for c in discover(params.data.source, params.data.root, params.data.modalities).cases}
     out_dir = Path(p.reports_dir) / kind
-    log.info("evaluating the best checkpoint (epoch %d) on %d %s cases in their original geometry (official BraTS 2023 metrics)",
-             best["epoch"], len(ids), evaluated_on)
+    log.info("evaluating the best checkpoint (epoch %d%s) on %d %s cases in their original geometry (official BraTS 2023 metrics)",
+             best["epoch"], f"; ensemble of {len(model)} folds" if len(model) > 1 else "", len(ids), evaluated_on)
     if evaluated_on == "validation":
         log.warning("split.test_fraction is 0: reporting on the validation cases that also picked the checkpoint (optimistic)")
     with stage_run(stage, params, ["slices2d"] if two_d else ["segmentation", "evaluate"], deps=[ckdir, params.data.root, p.segmentation_split],
@@ -61,8 +60,8 @@ def main(two_d: bool = False) -> None:
         key = {k: summary[k] for k in KEY_METRICS}
         if train_run:  # the held-out metrics also go to the training run, so ablations compare there
             log_to_run(train_run, {f"test_{k}": v for k, v in key.items()})
-        uri, version = register_evaluated(best_pt, key, train_run, cfg.ablation_group, p, name,
-                                          None if two_d else {"brats.evaluate_tta": params.evaluate.tta})
+        uri, version = register_evaluated(checkpoints, key, train_run, cfg.ablation_group, p, name, None if two_d else
+                                          {"brats.evaluate_tta": params.evaluate.tta, "brats.ensemble": len(checkpoints)})
         log.info("Dice WT %.4f TC %.4f ET %.4f (D_BraTS %.4f) on %d cases; registered %s version %s as @challenger",
                  summary["dice_wt"], summary["dice_tc"], summary["dice_et"], summary["dice_brats"], len(df), uri, version)
 

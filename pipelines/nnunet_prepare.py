@@ -20,7 +20,7 @@ def main() -> None:
     log = stage_logger(STAGE_NNUNET_PREPARE)
     params = load_params()
     cfg, p = params.nnunet, params.paths
-    env.configure(p, cfg)
+    env.configure(p, cfg, augmentation_workers=max(1, cfg.augmentation_workers))  # nnU-Net's planner sets torch's threads to it
     folds = split_folds(read_split(p.segmentation_split))
     with stage_run(STAGE_NNUNET_PREPARE, params, ["nnunet"], deps=[params.data.root, p.segmentation_split],
                    tags={TAG_ABLATION_GROUP: cfg.ablation_group}) as run:

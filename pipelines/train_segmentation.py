@@ -8,10 +8,12 @@ from pathlib import Path
 
 from brats_mlops.config import load_params
 from brats_mlops.data.preprocessing import dump_json
+from brats_mlops.errors import StageError
 from brats_mlops.names import STAGE_TRAIN_SEG, TAG_ABLATION_GROUP
 from brats_mlops.reporting.figures import training_curves
 from brats_mlops.tracking import TrainingRun
 from brats_mlops.training import distributed
+from brats_mlops.training.folds import train_folds
 from brats_mlops.training.segmentation import train_segmentation
 from brats_mlops.utils.entry import run_stage
 from brats_mlops.utils.logs import stage_logger
@@ -20,7 +22,10 @@ from brats_mlops.utils.logs import stage_logger
 def main() -> None:
     log = stage_logger(STAGE_TRAIN_SEG)
     params = load_params()
-    if not distributed.init().is_main:  # another DDP rank: its share of every epoch; rank 0 tracks and writes
+    ddp = distributed.init()
+    if ddp.world_size > 1 and params.segmentation.folds > 1:
+        raise StageError("segmentation.folds > 1 trains its folds one after another in one process: run it without torchrun")
+    if not ddp.is_main:  # another DDP rank: its share of every epoch; rank 0 tracks and writes
         train_segmentation(params)
         return distributed.shutdown()
     cfg, p = params.segmentation, params.paths
@@ -28,8 +33,15 @@ def main() -> None:
     plot = p.plot("segmentation_train")
     with TrainingRun(STAGE_TRAIN_SEG, params, ["seed", "segmentation", "preprocess"], deps=[p.preprocessed_dir, p.segmentation_split],
                      tags={TAG_ABLATION_GROUP: cfg.ablation_group}) as run:
-        trained = train_segmentation(params, run, history_path=plot)
-        dump_json(trained.metrics, p.metrics("segmentation_train"))
+        if cfg.folds > 1:  # k-fold cross-validation: one nested run per fold; fold 0 is the split's train/val
+            cv = train_folds(params, run, history_path=plot)
+            trained = cv.pop("fold0")
+            run.log_metrics(cv)
+            log.info("%d-fold CV: mean best composite Dice %.4f ± %.4f", cfg.folds, cv["cv_mean_best_val_dice_composite"],
+                     cv["cv_std_best_val_dice_composite"])
+        else:
+            trained, cv = train_segmentation(params, run, history_path=plot), {}
+        dump_json({**trained.metrics, **cv}, p.metrics("segmentation_train"))
         run.log_metrics({**{k: trained.metrics[k] for k in ("best_val_dice_composite", "best_epoch", "frozen_parameters",
                                                              "trainable_parameters")}, **trained.timing})
         run.set_tags({f"brats.{k}": v for k, v in trained.trainer.lineage.items()})  # transfer learning: the parent

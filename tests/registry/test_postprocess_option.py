@@ -10,9 +10,9 @@ def test_registered_model_returns_postprocessed_labels_only_when_asked(monkeypat
     raw = np.zeros((30, 30, 30), np.uint8)
     raw[5:20, 5:20, 5:20] = 2
     raw[25:27, 25:27, 25:27] = 3  # dust
-    monkeypatch.setattr(seg, "predict_labels", lambda model, images, mc: raw)
+    monkeypatch.setattr(seg, "predict_labels", lambda model, images, mc, tta=None: raw)
     py = seg.SegmentationPyfunc()
-    py.model, py.mc = None, {"postprocess_min_voxels": None}
+    py.model, py.models, py.mc = None, [None], {"postprocess_min_voxels": None}
     assert np.array_equal(py.labels(np.zeros((4, 30, 30, 30), np.float32)), raw)
     py.mc = {"postprocess_min_voxels": 50}
     out = py.labels(np.zeros((4, 30, 30, 30), np.float32))

@@ -142,6 +142,10 @@ def predict(
     model: Annotated[str, typer.Option("--model", help="3d: brats-segmentation (+ brats-survival); 2d: the slice models of "
                                        "seed 001, brats-segmentation-2d (+ brats-survival-2d, survival bins by majority vote); "
                                        "nnunet: nnU-Net v2, brats-segmentation-nnunet (+ brats-survival).")] = "3d",
+    tta: Annotated[Optional[str], typer.Option("--tta", help="none | mirror: nnU-Net's mirroring test-time augmentation "
+                                               "(8 mirror images averaged, 8x the time). Default: the model's own (none; nnU-Net: as registered).")] = None,
+    ensemble: Annotated[Optional[str], typer.Option("--ensemble", help="Comma-separated versions of brats-segmentation to "
+                                                    "average with the chosen one (nnU-Net's ensembling), e.g. --ensemble 3,4.")] = None,
 ) -> None:
     """Segment a new case with models:/brats-segmentation@champion (and, with --age, classify survival with
     models:/brats-survival@champion); --model 2d uses the 2-D slice models instead, --model nnunet the registered
@@ -162,12 +166,18 @@ def predict(
     surv_uri = model_uri(surv_name, alias, survival_version) if age is not None else None
     if age is not None and not 0 <= age <= 120:
         fail(f"--age {age} is not a plausible age in years")
+    if tta not in (None, "none", "mirror"):
+        fail(f"--tta {tta!r}: use none or mirror")
+    extra = [model_uri(seg_name, version=v.strip()) for v in (ensemble or "").split(",") if v.strip()]
+    if extra and model != "3d":
+        fail("--ensemble combines versions of the 3-D model (brats-segmentation); nnU-Net ensembles its folds itself")
     try:
-        r = predict_case(case, out, seg_uri, surv_uri, age)
+        r = predict_case(case, out, seg_uri, surv_uri, age, tta=tta, ensemble_uris=extra)
     except (DatasetLayoutError, ImageReadError, LookupError, FileNotFoundError) as err:
         fail(str(err))
     v = r["volumes_cm3"]
-    console.print(f"{r['case_id']} ({r['naming']} naming): WT {v['wt']:.1f} cm³, TC {v['tc']:.1f} cm³, ET {v['et']:.1f} cm³  [{seg_uri}]")
+    used = seg_uri + "".join(f" + {u}" for u in extra) + (f", TTA {tta}" if tta else "")
+    console.print(f"{r['case_id']} ({r['naming']} naming): WT {v['wt']:.1f} cm³, TC {v['tc']:.1f} cm³, ET {v['et']:.1f} cm³  [{used}]")
     if "survival" in r:
         s_ = r["survival"]
         console.print(f"survival: {s_['class_name']} (class {s_['class']}, p={s_['probability']:.2f})  [{surv_uri}]")

@@ -248,6 +248,7 @@ class TrackingParams(_Section):
 
 class EvaluateParams(_Section):
     tta: Literal["none", "mirror"] = "none"  # evaluate_segmentation (3-D): test-time augmentation by mirroring
+    ensemble: Literal["none", "folds"] = "none"  # folds: average the k folds of segmentation.folds (nnU-Net's ensembling)
 
 
 class RuntimeParams(_Section):

@@ -5,6 +5,7 @@ post-processing, and the summary written to ``metrics/segmentation.json``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -27,6 +28,22 @@ SUMMARY_KEYS = ["dice_wt", "dice_tc", "dice_et", "dice_brats", "iou_wt", "iou_tc
 CLASS_KEYS = [f"{m}_c{k}" for m in ("dice", "iou") for k in range(4)] + ["pixel_accuracy"]  # seed 004's figures
 # what a registered segmentation version carries and what ablations compare
 KEY_METRICS = ("dice_wt", "dice_tc", "dice_et", "dice_brats", "hd95_wt", "hd95_tc", "hd95_et")
+
+
+def load_evaluated(checkpoint_dir: Path, ensemble: str = "none") -> tuple[list[torch.nn.Module], dict[str, Any], list[Path]]:
+    """The networks to evaluate — ``best.pt``, or with ``ensemble="folds"`` every fold's ``best.pt`` of a k-fold
+    training (``segmentation.folds``) — with the first one's checkpoint and the checkpoint files."""
+    from brats_mlops.errors import StageError
+    from brats_mlops.models.checkpoint import fold_dirs, load_segmentation
+
+    paths = [Path(checkpoint_dir) / "best.pt"]
+    if ensemble == "folds":
+        paths = [d / "best.pt" for d in fold_dirs(checkpoint_dir)]
+        if len(paths) < 2:
+            raise StageError(f"evaluate.ensemble: folds needs the folds of a k-fold training in {checkpoint_dir}/fold_<i>/ "
+                             f"(found {len(paths)}): set segmentation.folds to k > 1 and run train_segmentation")
+    loaded = [load_segmentation(p) for p in paths]
+    return [m for m, _ in loaded], loaded[0][1], paths
 
 
 def held_out(split: dict[str, list[str]], max_cases: int | None = None) -> tuple[list[str], str]:
@@ -76,11 +93,14 @@ def score_cases(predict: Callable[[np.ndarray, tuple[float, ...]], np.ndarray], 
         yield CaseResult(cid, images, pred, gt, row)
 
 
-def evaluate_cases(model: torch.nn.Module, mc: dict[str, Any], cases: dict[str, Case], ids: list[str],
+def evaluate_cases(model: torch.nn.Module | list[torch.nn.Module], mc: dict[str, Any], cases: dict[str, Case], ids: list[str],
                    postprocess_min_voxels: int, tta: str = "none") -> Iterator[CaseResult]:
-    """:func:`score_cases` for a platform network (for a 2-D slice model also seed 004's per-class Dice/IoU with
+    """:func:`score_cases` for a platform network, or an ensemble of them (a list: the folds of a k-fold training)
+    (for a 2-D slice model also seed 004's per-class Dice/IoU with
     background and pixel accuracy, :func:`class_scores`; no TTA)."""
     two_d = mc.get("kind") == "slices2d"
+    if two_d and isinstance(model, (list, tuple)):
+        model = model[0]
     return score_cases(lambda images, _spacing: predict_labels(model, images, mc, tta="none" if two_d else tta),
                        mc["modalities"], cases, ids, postprocess_min_voxels, with_class_scores=two_d)
 

@@ -36,23 +36,41 @@ def mirror_tta(predict: Any, x: torch.Tensor, mode: str) -> torch.Tensor:
     return torch.logit(mean, eps=1e-6) if mode == "region" else torch.log(mean.clamp_min(1e-8))
 
 
+def _mean_probabilities(outs: list[torch.Tensor], mode: str) -> torch.Tensor:
+    """Outputs → probabilities (softmax over labels, or sigmoid per region), averaged, returned as logits of the mean."""
+    mean = torch.stack([torch.sigmoid(o) if mode == "region" else torch.softmax(o, 1) for o in outs]).mean(0)
+    return torch.logit(mean, eps=1e-6) if mode == "region" else torch.log(mean.clamp_min(1e-8))
+
+
+def ensemble(models: list[torch.nn.Module], mode: str) -> Any:
+    """One predictor of several networks (the folds of a k-fold training, or registered versions): nnU-Net's
+    ensembling — each network's probabilities averaged."""
+    if len(models) == 1:
+        return models[0]
+    return lambda v: _mean_probabilities([m(v) for m in models], mode)
+
+
 @torch.no_grad()
-def predict_labels(model: torch.nn.Module, images: np.ndarray, mc: dict[str, Any], device: str | torch.device = "cpu",
-                   overlap: float | None = None, tta: str | None = None) -> np.ndarray:
+def predict_labels(model: torch.nn.Module | list[torch.nn.Module], images: np.ndarray, mc: dict[str, Any],
+                   device: str | torch.device = "cpu", overlap: float | None = None, tta: str | None = None) -> np.ndarray:
     """(C, H, W, D) raw intensities → (H, W, D) uint8 internal labels (0 bg, 1 NCR, 2 ED, 3 ET).
 
     Any spatial size works: windows of the training crop (``mc["roi_size"]``) slide over the volume with a
     Gaussian blend. ``tta="mirror"`` averages the 8 mirror images (:func:`mirror_tta`; 8× the time); None takes
-    ``mc["tta"]`` (default "none"). A 2-D slice model (``mc["kind"] == "slices2d"``) predicts slice by slice instead
+    ``mc["tta"]`` (default "none"). A list of models (same ``mc``: the folds of a k-fold training) is an ensemble:
+    their probabilities are averaged in every window (:func:`ensemble`). A 2-D slice model (``mc["kind"] == "slices2d"``) predicts slice by slice instead
     (:func:`brats_mlops.inference.slices.predict_labels_2d`), so every caller scores 2-D and 3-D models alike.
     """
     if mc.get("kind") == "slices2d":
         from brats_mlops.inference.slices import predict_labels_2d
 
-        return predict_labels_2d(model, images, mc, device=device)
+        return predict_labels_2d(model[0] if isinstance(model, (list, tuple)) else model, images, mc, device=device)
     if images.ndim != 4 or images.shape[0] != mc["in_channels"]:
         raise ValueError(f"expected a (C={mc['in_channels']}, H, W, D) array of modalities {mc['modalities']}, got shape {images.shape}")
-    model.eval()
+    models = model if isinstance(model, (list, tuple)) else [model]
+    for m in models:
+        m.eval()
+    net = ensemble(list(models), mc["mode"])
     out = np.zeros(images.shape[1:], np.uint8)
     mask = brain_mask(images)
     if not mask.any():
@@ -64,7 +82,7 @@ def predict_labels(model: torch.nn.Module, images: np.ndarray, mc: dict[str, Any
     box = tuple(slice(a, b) for a, b in zip(lo, hi))
     x = torch.from_numpy(normalise(images[(slice(None), *box)], mc.get("percentile_clip"), mc.get("gaussian_sigma")))[None].to(device)
     def window(v: torch.Tensor) -> torch.Tensor:
-        return sliding_window_inference(v, roi_size=tuple(mc["roi_size"]), sw_batch_size=1, predictor=model,
+        return sliding_window_inference(v, roi_size=tuple(mc["roi_size"]), sw_batch_size=1, predictor=net,
                                         overlap=mc.get("sw_overlap", 0.5) if overlap is None else overlap, mode="gaussian")
 
     tta = tta or mc.get("tta", "none")

@@ -67,6 +67,12 @@ def load_autoencoder(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]
 RUN_FILE = "brats_run.json"  # per-run facts beside the checkpoints (run id, wall times); ignored by DVC (.dvcignore)
 
 
+def fold_dirs(checkpoint_dir: str | Path) -> list[Path]:
+    """The fold folders (``fold_<i>/`` with a ``best.pt``) of a k-fold training (``segmentation.folds``), in fold order."""
+    found = [d for d in Path(checkpoint_dir).glob("fold_*") if (d / "best.pt").is_file()]
+    return sorted(found, key=lambda d: int(d.name.removeprefix("fold_")))
+
+
 def checkpoint_run_id(checkpoint_dir: str | Path) -> str | None:
     """The MLflow run id that trained the checkpoints in ``checkpoint_dir`` (from ``RUN_FILE``), if known."""
     p = Path(checkpoint_dir) / RUN_FILE

@@ -41,8 +41,10 @@ def load_predictor(model_folder: str | Path, folds: list[int] | None = None, tta
         pm, cm, determine_num_input_channels(pm, cm, dataset_json), pm.get_label_manager(dataset_json).num_segmentation_heads,
         enable_deep_supervision=False)
     network.load_state_dict(cks[0]["network_weights"])
-    predictor = nnUNetPredictor(tile_step_size=0.5, use_gaussian=True, use_mirroring=tta, perform_everything_on_device=False,
-                                device=torch.device("cpu"), verbose=False, verbose_preprocessing=False, allow_tqdm=False)
+    gpu = torch.cuda.is_available()
+    predictor = nnUNetPredictor(tile_step_size=0.5, use_gaussian=True, use_mirroring=tta, perform_everything_on_device=gpu,
+                                device=torch.device("cuda" if gpu else "cpu"), verbose=False, verbose_preprocessing=False,
+                                allow_tqdm=False)
     predictor.manual_initialization(network, pm, cm, [c["network_weights"] for c in cks], dataset_json,
                                     cks[0]["trainer_name"], cks[0].get("inference_allowed_mirroring_axes"))
     return predictor

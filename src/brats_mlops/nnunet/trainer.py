@@ -119,8 +119,8 @@ def train_fold(paths: PathsParams, cfg: NnunetParams, fold: int, start_run: Call
         shutil.rmtree(fold_dir)  # a finished or different training: start afresh
     plans: dict[str, Any] = json.loads(plans_file.read_text())
     plans["continue_training"] = resume
-    trainer = nnUNetTrainer_Platform(plans, cfg.configuration, fold, json.loads((pre / "dataset.json").read_text()),
-                                     device or torch.device("cpu"))
+    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    trainer = nnUNetTrainer_Platform(plans, cfg.configuration, fold, json.loads((pre / "dataset.json").read_text()), device)
     trainer.configure(cfg)
     run_id = start_run(resume_run)
     (fold_dir / RUN_ID_FILE).write_text(run_id + "\n")

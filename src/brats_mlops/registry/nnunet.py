@@ -39,24 +39,26 @@ class NnunetPyfunc(mlflow.pyfunc.PythonModel):
         self.modalities = tuple(self.settings["modalities"])
         self.predictor = load_predictor(folder, self.settings["folds"], tta=self.settings["tta"] == "mirror")
 
-    def labels(self, images: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
+    def labels(self, images: np.ndarray, spacing: tuple[float, ...], tta: str | None = None) -> np.ndarray:
+        """Internal labels; ``tta`` "mirror"/"none" overrides the registered setting for this call."""
         from brats_mlops.nnunet.predict import predict_internal
 
+        self.predictor.use_mirroring = (tta or self.settings["tta"]) == "mirror"
         return predict_internal(self.predictor, images, spacing)
 
-    def predict_case(self, folder: str | Path) -> np.ndarray:
+    def predict_case(self, folder: str | Path, tta: str | None = None) -> np.ndarray:
         case = read_case_folder(folder, self.modalities)
         images, _, spacing = load_case_images(case, self.modalities)
-        return to_convention(self.labels(images, spacing), case.source)
+        return to_convention(self.labels(images, spacing, tta), case.source)
 
     def predict(self, context, model_input, params=None):  # no type hints: MLflow would turn them into a schema
         params = params or {}
         if isinstance(model_input, (str, Path)):
-            return self.predict_case(model_input)
+            return self.predict_case(model_input, params.get("tta"))
         if isinstance(model_input, np.ndarray):
             if "spacing" not in params:
                 raise ValueError("an array input needs params={'spacing': [sx, sy, sz]} (mm): nnU-Net resamples to its plans")
-            lab = self.labels(model_input.astype(np.float32), tuple(params["spacing"]))
+            lab = self.labels(model_input.astype(np.float32), tuple(params["spacing"]), params.get("tta"))
             return to_convention(lab, params.get("label_convention", "brats2020"))
         import pandas as pd
 

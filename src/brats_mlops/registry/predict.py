@@ -59,17 +59,42 @@ def require_registered(uris: list[str]) -> None:
                           "`brats-mlops promote <name>` sets @champion, or pass --alias/--version/--survival-version")
 
 
+def ensemble_labels(uris: list[str], case_dir: Path, tta: str | None) -> np.ndarray:
+    """Labels (input convention) of the registered 3-D segmentation versions ``uris`` averaged (nnU-Net's ensembling:
+    every network's probabilities, folds of an ensemble version included); they must share their input and output
+    configuration."""
+    from brats_mlops.inference.segment import predict_labels
+    from brats_mlops.registry.segmentation import to_convention
+
+    pys = [load_registered(u).unwrap_python_model() for u in uris]
+    if any(not hasattr(py, "models") for py in pys):
+        raise LookupError("--ensemble combines versions of the platform's 3-D model (brats-segmentation) only")
+    keys = ("modalities", "mode", "in_channels", "num_classes", "region_thresholds", "healthy_label")
+    differ = [k for k in keys if len({str(py.mc.get(k)) for py in pys}) > 1]
+    if differ:
+        raise LookupError(f"the versions {uris} cannot be ensembled: their {', '.join(differ)} differ")
+    case = read_case_folder(case_dir, tuple(pys[0].mc["modalities"]))
+    images, _, _ = load_case_images(case, pys[0].mc["modalities"])
+    return to_convention(predict_labels([m for py in pys for m in py.models], images, pys[0].mc, tta=tta), case.source)
+
+
 def predict_case(case_dir: str | Path, out_dir: str | Path, seg_uri: str, survival_uri: str | None = None,
-                 age: float | None = None) -> dict[str, Any]:
+                 age: float | None = None, tta: str | None = None, ensemble_uris: list[str] | None = None) -> dict[str, Any]:
+    """Segment ``case_dir`` with ``seg_uri`` (``tta`` "mirror": mirroring TTA; ``ensemble_uris``: more registered
+    versions whose probabilities are averaged with it) and, with an ``age``, classify survival with ``survival_uri``."""
     from brats_mlops.reporting.figures import overlay_figure
     from brats_mlops.survival.features import segmentation_volumes
 
     case_dir, out_dir = Path(case_dir), Path(out_dir)
-    require_registered([seg_uri] + ([survival_uri] if age is not None and survival_uri else []))  # fail before any work
+    ensemble_uris = list(ensemble_uris or [])
+    require_registered([seg_uri, *ensemble_uris] + ([survival_uri] if age is not None and survival_uri else []))  # fail before any work
     case = read_case_folder(case_dir, MODALITIES)  # names the folder and the missing modality
     images, _, spacing = load_case_images(case, list(MODALITIES))  # names the file that cannot be read
-    seg_model = load_registered(seg_uri)
-    labels = np.asarray(seg_model.unwrap_python_model().predict_case(case_dir)).astype(np.uint8)  # input convention
+    if ensemble_uris:
+        labels = ensemble_labels([seg_uri, *ensemble_uris], case_dir, tta).astype(np.uint8)
+    else:
+        seg = load_registered(seg_uri).unwrap_python_model()
+        labels = np.asarray(seg.predict_case(case_dir, tta=tta)).astype(np.uint8)  # input convention
     internal = remap_labels(labels, case.label_map)
     out_dir.mkdir(parents=True, exist_ok=True)
     cid = case.case_id
@@ -80,7 +105,8 @@ def predict_case(case_dir: str | Path, out_dir: str | Path, seg_uri: str, surviv
                    title=f"{cid}: WT {vols['wt_cm3']:.1f} cm³, TC {vols['tc_cm3']:.1f} cm³, ET {vols['et_cm3']:.1f} cm³ ({seg_uri})")
     result: dict[str, Any] = {
         "case_id": cid, "case_dir": str(case_dir), "naming": case.source, "label_convention": case.source,
-        "segmentation_model": seg_uri, "segmentation": str(out_dir / f"{cid}_seg.nii.gz"),
+        "segmentation_model": seg_uri, "ensemble_with": ensemble_uris, "tta": tta or "model default",
+        "segmentation": str(out_dir / f"{cid}_seg.nii.gz"),
         "overlay": str(out_dir / f"{cid}_overlay.png"),
         "volumes_cm3": {r: vols[f"{r}_cm3"] for r in REGIONS}, "ratios": {k: vols[k] for k in ("tc_wt", "et_wt", "et_tc")},
     }

@@ -39,28 +39,32 @@ class SegmentationPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         self.model, ck = load_segmentation(context.artifacts["checkpoint"])
         self.mc = ck["model_config"]
+        # an ensemble (evaluate.ensemble: folds) carries the other folds' checkpoints as ensemble_1, ensemble_2, ...
+        extra = sorted((k for k in context.artifacts if k.startswith("ensemble_")), key=lambda k: int(k.split("_")[1]))
+        self.models = [self.model] + [load_segmentation(context.artifacts[k])[0] for k in extra]
 
-    def labels(self, images: np.ndarray) -> np.ndarray:
-        """Internal labels of a (C, H, W, D) array; post-processed (seed 003) when the model was trained with
+    def labels(self, images: np.ndarray, tta: str | None = None) -> np.ndarray:
+        """Internal labels of a (C, H, W, D) array (its folds' probabilities averaged when it is an ensemble; ``tta``
+        "mirror": nnU-Net's mirroring); post-processed (seed 003) when the model was trained with
         ``segmentation.postprocess_predictions`` — the same function evaluation reports as ``*_post``."""
-        lab = predict_labels(self.model, images, self.mc)
+        lab = predict_labels(self.models, images, self.mc, tta=tta)
         if self.mc.get("postprocess_min_voxels") is not None:
             from brats_mlops.metrics import postprocess
 
             lab = postprocess(lab, self.mc["postprocess_min_voxels"])
         return lab
 
-    def predict_case(self, folder: str | Path) -> np.ndarray:
+    def predict_case(self, folder: str | Path, tta: str | None = None) -> np.ndarray:
         case = read_case_folder(folder, tuple(self.mc["modalities"]))
         images, _, _ = load_case_images(case, self.mc["modalities"])
-        return to_convention(self.labels(images), case.source)
+        return to_convention(self.labels(images, tta), case.source)
 
     def predict(self, context, model_input, params=None):  # no type hints: MLflow would turn them into a schema
         params = params or {}
         if isinstance(model_input, (str, Path)):
-            return self.predict_case(model_input)
+            return self.predict_case(model_input, params.get("tta"))
         if isinstance(model_input, np.ndarray):
-            lab = self.labels(model_input.astype(np.float32))
+            lab = self.labels(model_input.astype(np.float32), params.get("tta"))
             return to_convention(lab, params.get("label_convention", "brats2020"))
         import pandas as pd
 
@@ -72,18 +76,21 @@ class SegmentationPyfunc(mlflow.pyfunc.PythonModel):
                         "or a DataFrame with a 'case_dir' column")
 
 
-def log_and_register(checkpoint: Path, metrics: dict[str, float], tags: dict[str, str], alias: str = "challenger",
+def log_and_register(checkpoint: Path | list[Path], metrics: dict[str, float], tags: dict[str, str], alias: str = "challenger",
                      name: str = MODEL_SEGMENTATION) -> tuple[str, str]:
-    """Log the checkpoint as a pyfunc model in the active run, register it under ``name`` and set ``alias``.
+    """Log the checkpoint (a list: an ensemble, the first one's config) as a pyfunc model in the active run, register it
+    under ``name`` and set ``alias``.
 
     Returns ``(model_uri, version)``.
     """
+    cks = [checkpoint] if isinstance(checkpoint, (str, Path)) else list(checkpoint)
+    artifacts = {"checkpoint": str(cks[0]), **{f"ensemble_{i}": str(c) for i, c in enumerate(cks[1:], 1)}}
     info = mlflow.pyfunc.log_model(name="segmentation_model", python_model=SegmentationPyfunc(),
-                                   artifacts={"checkpoint": str(checkpoint)}, pip_requirements=PIP_REQUIREMENTS)
+                                   artifacts=artifacts, pip_requirements=PIP_REQUIREMENTS)
     return info.model_uri, register(info.model_uri, name, metrics, tags, alias)
 
 
-def register_evaluated(checkpoint: Path, metrics: dict[str, float], train_run_id: str | None, ablation_group: str,
+def register_evaluated(checkpoint: Path | list[Path], metrics: dict[str, float], train_run_id: str | None, ablation_group: str,
                        paths: PathsParams, name: str = MODEL_SEGMENTATION, tags: dict[str, str] | None = None) -> tuple[str, str]:
     """Register the ``evaluate_segmentation`` stage's scored checkpoint (3-D, or the 2-D slice model as
     ``brats-segmentation-2d``) with its lineage tags (data hash, commit, training run, ablation group, data validation)
@@ -92,7 +99,8 @@ def register_evaluated(checkpoint: Path, metrics: dict[str, float], train_run_id
     from brats_mlops.models.checkpoint import load_checkpoint
 
     sha, _ = git_commit(real_project_root())
-    parent = {f"brats.{k}": v for k, v in load_checkpoint(checkpoint)["model_config"].get("parent", {}).items()}
+    first = checkpoint if isinstance(checkpoint, (str, Path)) else checkpoint[0]
+    parent = {f"brats.{k}": v for k, v in load_checkpoint(first)["model_config"].get("parent", {}).items()}
     return log_and_register(checkpoint, metrics, {**parent,
         TAG_DATA_HASH: content_hash(Path(paths.preprocessed_dir) / "plans.json"), TAG_GIT_COMMIT: sha,
         TAG_TRAIN_RUN: str(train_run_id), TAG_ABLATION_GROUP: ablation_group, **data_validation_tag(paths.metrics_dir), **(tags or {})},

@@ -172,6 +172,15 @@ class Trainer:
             return None
         return ck
 
+    def finished(self) -> dict[str, Any] | None:
+        """The finished ``last.pt`` of this very configuration (e.g. a fold done before a k-fold training was killed)."""
+        p = self.ckdir / "last.pt"
+        if not p.is_file():
+            return None
+        ck = load_checkpoint(p)
+        done = ck["epoch"] >= self.epochs or ck.get("stopped_early")
+        return ck if ck.get("version") == CHECKPOINT_VERSION and ck.get("config_hash") == self.config_hash and done else None
+
     def load(self, ck: dict[str, Any]) -> None:
         for key, obj in self.stateful().items():
             obj.load_state_dict(ck[key])

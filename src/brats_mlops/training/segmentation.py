@@ -29,7 +29,7 @@ from brats_mlops.data.augment import build_augmentation
 from brats_mlops.data.datasets import SegmentationDataset, label_frequencies
 from brats_mlops.training import distributed
 from brats_mlops.training.layout import as_input, to_layout
-from brats_mlops.training.loop import Tracker, Trained, Trainer, config_hash, history_tsv
+from brats_mlops.training.loop import FitResult, Tracker, Trained, Trainer, config_hash, history_tsv
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +119,13 @@ class SegmentationTrainer(Trainer):
         self.val_ds = SegmentationDataset(self.dir, split["val"], build_augmentation(AugmentationParams(enabled=False)))
 
     @classmethod
-    def from_params(cls, params: Params, checkpoint_dir: str | Path | None = None) -> "SegmentationTrainer":
-        """The trainer the ``train_segmentation`` stage runs: plans, split and seed from the pipeline's outputs."""
+    def from_params(cls, params: Params, checkpoint_dir: str | Path | None = None,
+                    split: dict[str, list[str]] | None = None) -> "SegmentationTrainer":
+        """The trainer the ``train_segmentation`` stage runs: plans, split and seed from the pipeline's outputs
+        (``split``: one fold of a k-fold training instead of the split's train/val)."""
         p = params.paths
         plans = Plans.load(p.preprocessed_dir)
-        split = read_split(p.segmentation_split)
+        split = split or read_split(p.segmentation_split)
         return cls(params.segmentation, Path(p.preprocessed_dir), split, plans.num_classes, plans.modalities, plans.crop_size,
                    plans.healthy_label, Path(checkpoint_dir or p.segmentation_checkpoints), params.seed, plans.percentile_clip,
                    plans.gaussian_sigma)
@@ -191,15 +193,21 @@ def save_history(history: list[dict[str, float]], path: Path) -> None:
 
 
 def train_segmentation(params: Params, tracker: Tracker | None = None, checkpoint_dir: str | Path | None = None,
-                       history_path: Path | None = None) -> Trained:
-    """Train (or resume) the segmentation network configured by ``params``; the DVC stage and the Optuna objective
-    both call this. ``history_path`` (the stage's plot TSV) is rewritten after every epoch."""
-    trainer = SegmentationTrainer.from_params(params, checkpoint_dir)
+                       history_path: Path | None = None, split: dict[str, list[str]] | None = None) -> Trained:
+    """Train (or resume) the segmentation network configured by ``params``; the DVC stage, the k-fold training
+    (``split``: the fold) and the Optuna objective call this. ``history_path`` (the stage's plot TSV) is rewritten
+    after every epoch."""
+    trainer = SegmentationTrainer.from_params(params, checkpoint_dir, split)
     log.info("training %s on %d cases, validating on %d; %d epochs; device %s; checkpoints in %s", params.segmentation.model,
              len(trainer.split["train"]), len(trainer.split["val"]), trainer.epochs, trainer.device, trainer.ckdir)
     result = trainer.fit(tracker, on_checkpoint=(lambda _: save_history(trainer.history, history_path)) if history_path else None)
     if history_path:
         save_history(result.history, history_path)
+    return summarise_fit(trainer, result)
+
+
+def summarise_fit(trainer: SegmentationTrainer, result: FitResult) -> Trained:
+    """The ``Trained`` of a fit (or of a finished checkpoint: ``FitResult(ck["history"], ck["best_epoch"], …)``)."""
     last = result.history[-1]
     best = next((h for h in result.history if h["epoch"] == result.best_epoch), {})
     metrics = {"best_epoch": result.best_epoch, "best_val_dice_composite": best.get("val_dice_composite", result.best_score),

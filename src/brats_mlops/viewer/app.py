@@ -14,10 +14,10 @@ import numpy as np
 import streamlit as st
 
 from brats_mlops.errors import UserError
-from brats_mlops.names import MODALITIES, MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SURVIVAL
+from brats_mlops.names import MODALITIES, MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SEGMENTATION_NNUNET, MODEL_SURVIVAL
 from brats_mlops.viewer import logic
 
-SEG_MODELS = (MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D)
+SEG_MODELS = (MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SEGMENTATION_NNUNET)
 LABELS = {1: "necrotic core (NCR)", 2: "edema (ED)", 3: "enhancing (ET)"}
 
 
@@ -62,7 +62,10 @@ def _read_folder(folder: str) -> logic.ViewerCase:
 
 @st.cache_data(show_spinner="segmenting…", hash_funcs={logic.ViewerCase: lambda c: (c.case_id, c.images.shape, float(c.images.sum()))})
 def _predict(uri: str, case: logic.ViewerCase) -> np.ndarray:
-    return _model(uri).labels(case.images)
+    model = _model(uri)
+    if hasattr(model, "predictor"):  # nnU-Net resamples to its plans: it needs the voxel spacing
+        return model.labels(case.images, case.spacing)
+    return model.labels(case.images)
 
 
 def _refs(rows: list[dict], name: str) -> list[str]:
