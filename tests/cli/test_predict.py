@@ -123,3 +123,25 @@ def test_predict_writes_each_layouts_own_labels(champion, tmp_path):
     (msd / "dataset.json").write_text(json.dumps({"modality": {"0": "FLAIR", "1": "T1w", "2": "T2w"}}))
     r = CliRunner().invoke(app, ["predict", "--case", str(case_msd), "--out", str(tmp_path / "bad"), "--version", version])
     assert r.exit_code == 2 and "t1ce" in r.output and "dataset.json" in r.output
+
+
+def test_predict_with_tta_and_an_ensemble_of_versions(champion, tmp_path):
+    """--ensemble averages registered versions (the champion with itself: the same labels as the champion alone),
+    --tta mirror keeps the input's geometry; bad combinations are clear errors."""
+    root20 = builders.tiny_synthetic(tmp_path / "b20", n_train=2, n_validation=0)
+    case20 = sorted((root20 / "MICCAI_BraTS2020_TrainingData").glob("BraTS20_*"))[0]
+    ref = nib.load(str(case20 / f"{case20.name}_t1ce.nii.gz"))
+    runs = {"single": [], "ensemble": ["--ensemble", champion], "tta": ["--tta", "mirror", "--ensemble", champion]}
+    labels = {}
+    for name, extra in runs.items():
+        r = CliRunner().invoke(app, ["predict", "--case", str(case20), "--out", str(tmp_path / name), *extra])
+        assert r.exit_code == 0, r.output
+        _check_outputs(tmp_path / name, case20.name, ref, {0, 1, 2, 4})
+        labels[name] = np.asarray(nib.load(str(tmp_path / name / f"{case20.name}_seg.nii.gz")).dataobj)
+    assert np.array_equal(labels["single"], labels["ensemble"])
+    res = json.loads((tmp_path / "tta" / f"{case20.name}.json").read_text())
+    assert res["tta"] == "mirror" and res["ensemble_with"] == [f"models:/{MODEL_SEGMENTATION}/{champion}"]
+    for extra, msg in ((["--tta", "flip"], "use none or mirror"), (["--model", "2d", "--ensemble", "1"], "--ensemble combines"),
+                       (["--ensemble", "999"], "not registered")):
+        r = CliRunner().invoke(app, ["predict", "--case", str(case20), "--out", str(tmp_path / "bad"), *extra])
+        assert r.exit_code == 2 and msg in r.output and "Traceback" not in r.output, r.output

@@ -18,7 +18,7 @@ class NnunetParams(_Section):
     dataset_id: int = Field(500, ge=1, le=999)  # nnU-Net's Dataset<id>_BraTSPlatform
     configuration: Literal["3d_fullres", "2d", "3d_lowres"] = "3d_fullres"
     folds: tuple[int, ...] = (0,)  # folds of the platform's split to train (0: its train/val; more: segmentation.folds)
-    epochs: int = Field(4, ge=1)  # nnU-Net: 1000
+    epochs: int = Field(3, ge=1)  # nnU-Net: 1000
     iterations_per_epoch: int = Field(8, ge=1)  # nnU-Net: 250
     val_iterations_per_epoch: int = Field(2, ge=1)  # nnU-Net: 50
     initial_lr: float = Field(0.01, gt=0.0)
