@@ -27,6 +27,7 @@ STAGE_REPORT_2D = "report_2d"
 STAGE_NNUNET_PREPARE = "nnunet_prepare"
 STAGE_NNUNET_TRAIN = "nnunet_train"
 STAGE_NNUNET_EVAL = "nnunet_evaluate"
+STAGE_REPORT_NNUNET = "report_nnunet"
 EVAL_STAGES = (STAGE_EVAL_SEG, STAGE_EVAL_SEG_2D, STAGE_NNUNET_EVAL)  # segmentation evaluations that `compare` puts side by side
 
 # One MLflow experiment per branch of the pipeline.
@@ -56,6 +57,7 @@ STAGE_BRANCH = {
     STAGE_NNUNET_PREPARE: "segmentation",
     STAGE_NNUNET_TRAIN: "segmentation",
     STAGE_NNUNET_EVAL: "segmentation",
+    STAGE_REPORT_NNUNET: "data",
 }
 
 # Registered model names.

@@ -33,7 +33,7 @@ def test_export_passes_nnunets_integrity_check(tmp_path, monkeypatch, layout):
     cases = {c.case_id: c for c in discover(layout, root, MODS).cases}
     split = segmentation_split(list(cases), 0.2, 0, 0.2)
     paths, cfg = _paths(tmp_path), NnunetParams()
-    for k, v in env.configure(paths, cfg).items():
+    for k, v in env.settings(paths, cfg).items():
         monkeypatch.setenv(k, v)
     out = export_dataset(cases, split_folds(split), MODS, paths, cfg)
 

@@ -122,3 +122,6 @@ print(json.dumps({"shape": list(np.shape(lab)), "labels": sorted(np.unique(lab).
     assert r.returncode == 0, r.stderr[-3000:]
     table = (proj / "reports" / "ablations" / "nnunet.md").read_text()
     assert "nnU-Net v2 3d_fullres" in table and np.isfinite(m["dice_brats"])
+    _stage("report_nnunet", proj, env)  # the page lists the newest run of each group that has one (here: nnU-Net only)
+    page = (proj / "reports" / "nnunet.html").read_text()
+    assert "nnU-Net v2 3d_fullres" in page and "1000" in page and (proj / "reports" / "nnunet" / "progress.png").is_file()

@@ -113,6 +113,19 @@ def load_group(group: str | list[str]) -> list[RunCases]:
     return out
 
 
+def newest_per_group(groups: list[str]) -> list[RunCases]:
+    """The newest finished evaluation run of each group that has one (e.g. the current 3-D, 2-D and nnU-Net models),
+    for a side-by-side table of the models as the pipelines left them."""
+    out = []
+    for g in groups:
+        try:
+            runs = load_group(g)
+        except LookupError:
+            continue
+        out += runs[-1:]
+    return out
+
+
 def distinguishing_params(runs: list[RunCases]) -> list[str]:
     """``network`` (3-D or 2-D and which), then the segmentation (or 2-D) and evaluation params whose values differ between the runs
     that have them (what the ablation varied; a 2-D and a 3-D run differ by ``network``, not by each other's params)."""

@@ -24,7 +24,14 @@ def dataset_folder_name(cfg: NnunetParams) -> str:
 
 def configure(paths: PathsParams, cfg: NnunetParams, augmentation_workers: int | None = None) -> dict[str, str]:
     """Point nnU-Net at the project's folders (absolute paths) and set its process/compile switches; returns them."""
-    env = {
+    env = settings(paths, cfg, augmentation_workers)
+    os.environ.update(env)
+    return env
+
+
+def settings(paths: PathsParams, cfg: NnunetParams, augmentation_workers: int | None = None) -> dict[str, str]:
+    """nnU-Net's environment variables for ``paths`` and ``cfg`` (what :func:`configure` sets)."""
+    return {
         "nnUNet_raw": str(Path(paths.nnunet_raw).resolve()),
         "nnUNet_preprocessed": str(Path(paths.nnunet_preprocessed).resolve()),
         "nnUNet_results": str(Path(paths.nnunet_results).resolve()),
@@ -33,8 +40,6 @@ def configure(paths: PathsParams, cfg: NnunetParams, augmentation_workers: int |
         "nnUNet_compile": "f",  # nnU-Net switches compile off on the CPU itself; on a GPU it would compile at start
         "nnUNet_wandb_enabled": "0",
     }
-    os.environ.update(env)
-    return env
 
 
 def raw_dataset(paths: PathsParams, cfg: NnunetParams) -> Path:

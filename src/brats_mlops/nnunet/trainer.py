@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 from time import time
@@ -22,6 +23,7 @@ from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
 from brats_mlops.config.nnunet import NnunetParams
 from brats_mlops.config.paths import PathsParams
+from brats_mlops.errors import UserError
 from brats_mlops.nnunet.env import PLANS, preprocessed_dataset, trained_model_folder
 
 REGIONS = ("wt", "tc", "et")  # nnU-Net's regions in dataset.json order
@@ -39,6 +41,14 @@ class nnUNetTrainer_Platform(nnUNetTrainer):  # noqa: N801 - nnU-Net's trainer-v
         self.num_val_iterations_per_epoch = cfg.val_iterations_per_epoch
         self.initial_lr = cfg.initial_lr
         self.save_every = 1  # checkpoint_latest.pth after every epoch: a killed run loses at most one
+
+    def save_checkpoint(self, filename: str) -> None:
+        """nnU-Net's checkpoint, written atomically: a kill while it is written leaves the previous one intact (nnU-Net
+        writes in place, and a kill at that moment leaves a truncated ``checkpoint_latest.pth`` that cannot resume)."""
+        tmp = f"{filename}.tmp"
+        super().save_checkpoint(tmp)
+        if os.path.isfile(tmp):
+            os.replace(tmp, filename)
 
     def epoch_record(self) -> dict[str, float]:
         lg, e = self.logger, self.current_epoch
@@ -128,7 +138,11 @@ def train_fold(paths: PathsParams, cfg: NnunetParams, fold: int, start_run: Call
     done = logged_epochs()
     trainer.epoch_callback = lambda record, epoch: None if epoch in done else log_epoch(record, epoch)
     if resume:
-        trainer.load_checkpoint(str(fold_dir / "checkpoint_latest.pth"))
+        try:
+            trainer.load_checkpoint(str(fold_dir / "checkpoint_latest.pth"))
+        except (RuntimeError, EOFError, OSError) as err:
+            raise UserError(f"nnU-Net fold {fold}: {fold_dir / 'checkpoint_latest.pth'} cannot be read to resume ({err}); delete "
+                            f"{fold_dir} to train this fold afresh") from None
     trainer.run_training()
     lg = trainer.logger
     seconds = float(sum(b - a for a, b in zip(lg.get_value("epoch_start_timestamps", None), lg.get_value("epoch_end_timestamps", None))))
