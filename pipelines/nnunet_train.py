@@ -31,7 +31,7 @@ def main() -> None:
             run.key = f"{prefix}train_loss"
             log.info("nnU-Net %s fold %d: %d epochs of %d iterations", cfg.configuration, fold, cfg.epochs, cfg.iterations_per_epoch)
             fold_dir, resumed, seconds = train_fold(p, cfg, fold, run.start, lambda r, e: run.log_epoch({prefix + k: v for k, v in r.items()}, e),
-                                                    run.logged_epochs, resume_run)
+                                                    run.logged_epochs, resume_run, seed=params.seed)
             summary |= {f"{prefix}train_time_s": seconds, f"{prefix}resumed": float(resumed)}
             for f in sorted(fold_dir.glob("training_log_*.txt")) + [fold_dir / "progress.png"]:
                 run.log_artifact(f, f"nnunet/fold_{fold}")

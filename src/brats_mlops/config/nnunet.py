@@ -22,7 +22,7 @@ class NnunetParams(_Section):
     iterations_per_epoch: int = Field(8, ge=1)  # nnU-Net: 250
     val_iterations_per_epoch: int = Field(2, ge=1)  # nnU-Net: 50
     initial_lr: float = Field(0.01, gt=0.0)
-    augmentation_workers: int = Field(1, ge=0)  # nnUNet_n_proc_DA (0: augment in the training process)
+    augmentation_workers: int = Field(0, ge=0)  # nnUNet_n_proc_DA (0: in-process and reproducible; >0: unseeded workers)
     preprocess_workers: int = Field(2, ge=1)  # fingerprint extraction and preprocessing processes
     tta: Literal["mirror", "none"] = "mirror"  # nnU-Net's mirroring at prediction (its default) or none
     max_eval_cases: int | None = Field(None, ge=1)

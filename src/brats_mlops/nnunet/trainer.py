@@ -13,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import shutil
 from pathlib import Path
 from time import time
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
@@ -104,8 +106,9 @@ def fold_folder(paths: PathsParams, cfg: NnunetParams, fold: int) -> Path:
 
 def train_fold(paths: PathsParams, cfg: NnunetParams, fold: int, start_run: Callable[[str | None], str],
                log_epoch: Callable[[dict[str, float], int], None], logged_epochs: Callable[[], set[int]],
-               resume_run: str | None = None, device: torch.device | None = None) -> tuple[Path, bool, float]:
-    """Train nnU-Net on fold ``fold`` of the platform's split (nnU-Net's environment must be configured).
+               resume_run: str | None = None, device: torch.device | None = None, seed: int = 0) -> tuple[Path, bool, float]:
+    """Train nnU-Net on fold ``fold`` of the platform's split (nnU-Net's environment must be configured), seeded by
+    ``seed`` + ``fold``.
 
     ``start_run(run_id)`` opens the MLflow run (``resume_run``, the killed run from :func:`killed_run`, or a new one)
     and returns its id; ``log_epoch(record, epoch)`` logs an epoch; ``logged_epochs()`` says which are logged already.
@@ -129,6 +132,11 @@ def train_fold(paths: PathsParams, cfg: NnunetParams, fold: int, start_run: Call
         shutil.rmtree(fold_dir)  # a finished or different training: start afresh
     plans: dict[str, Any] = json.loads(plans_file.read_text())
     plans["continue_training"] = resume
+    # nnU-Net seeds nothing itself: seed the network's initialisation and the sampling (its augmentation workers are
+    # forked from this process and inherit the state), so a rerun with the same params trains the same on the CPU
+    random.seed(seed + fold)
+    np.random.seed(seed + fold)
+    torch.manual_seed(seed + fold)
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     trainer = nnUNetTrainer_Platform(plans, cfg.configuration, fold, json.loads((pre / "dataset.json").read_text()), device)
     trainer.configure(cfg)
