@@ -35,15 +35,16 @@ def main() -> None:
                      tags={TAG_ABLATION_GROUP: cfg.ablation_group}) as run:
         if cfg.folds > 1:  # k-fold cross-validation: one nested run per fold; fold 0 is the split's train/val
             cv = train_folds(params, run, history_path=plot)
-            trained = cv.pop("fold0")
+            trained, timing = cv.pop("fold0"), cv.pop("timing")
             run.log_metrics(cv)
             log.info("%d-fold CV: mean best composite Dice %.4f ± %.4f", cfg.folds, cv["cv_mean_best_val_dice_composite"],
                      cv["cv_std_best_val_dice_composite"])
         else:
             trained, cv = train_segmentation(params, run, history_path=plot), {}
+            timing = trained.timing
         dump_json({**trained.metrics, **cv}, p.metrics("segmentation_train"))
         run.log_metrics({**{k: trained.metrics[k] for k in ("best_val_dice_composite", "best_epoch", "frozen_parameters",
-                                                             "trainable_parameters")}, **trained.timing})
+                                                             "trainable_parameters")}, **timing})  # k folds: their sum
         run.set_tags({f"brats.{k}": v for k, v in trained.trainer.lineage.items()})  # transfer learning: the parent
         run.log_artifact(training_curves(trained.result.history, Path(p.reports_dir) / "segmentation" / "training_curves.png"), "figures")
         run.log_artifact(plot, "history")

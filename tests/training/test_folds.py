@@ -60,6 +60,12 @@ def test_kfold_training_nested_runs_and_fold_ensemble(tiny_preprocessed, tiny_sy
     m = json.loads((proj / "metrics" / "segmentation_train.json").read_text())
     vals = [m[f"fold{i}_best_val_dice_composite"] for i in range(K)]
     assert m["cv_mean_best_val_dice_composite"] == pytest.approx(np.mean(vals)) and m["folds"] == K
+    assert "train_time_s" not in m  # wall times go to MLflow only, the committed metrics file stays deterministic
+    with sqlite3.connect(proj / "mlflow.db") as db:
+        total = db.execute("select value from latest_metrics where run_uuid = ? and key = 'train_time_s'", (parent[0][0],)).fetchone()[0]
+        per_fold = db.execute("select sum(m.value) from latest_metrics m join runs r on m.run_uuid = r.run_uuid "
+                              "where r.name like 'fold_%' and m.key = 'train_time_s'").fetchone()[0]
+    assert total == pytest.approx(per_fold)  # the stage run's training time is the folds' sum (compare's `train min`)
 
     # a killed k-fold training restarts in the same stage run and keeps the folds that had finished
     (ck / RUN_FILE).write_text(json.dumps({"run_id": parent[0][0], "kfold": K, "finished": False}))

@@ -40,7 +40,8 @@ def _parent_record(ckdir: Path) -> dict[str, Any]:
 
 def train_folds(params: Params, run: Any, history_path: Path | None = None) -> dict[str, Any]:
     """Train every fold (``run``: the stage's ``TrainingRun``); returns the cross-validation summary (per-fold and mean
-    best validation composite Dice) plus fold 0's ``Trained`` under ``"fold0"``."""
+    best validation composite Dice) plus fold 0's ``Trained`` under ``"fold0"`` and the summed training time of all
+    folds under ``"timing"``."""
     p, k = params.paths, params.segmentation.folds
     folds = split_folds(read_split(p.segmentation_split))
     if len(folds) != k:
@@ -53,7 +54,7 @@ def train_folds(params: Params, run: Any, history_path: Path | None = None) -> d
     parent = run.start(resume)
     (ckdir / RUN_FILE).write_text(json.dumps({"run_id": parent, "kfold": k, "finished": False}) + "\n")
     scores: dict[str, Any] = {}
-    fold0 = None
+    fold0, seconds = None, 0.0
     for i, fold in enumerate(folds):
         fold_dir = ckdir / f"fold_{i}"
         trainer = SegmentationTrainer.from_params(params, fold_dir, fold)
@@ -63,6 +64,7 @@ def train_folds(params: Params, run: Any, history_path: Path | None = None) -> d
             kept = summarise_fit(trainer, FitResult(done["history"], done["best_epoch"], done["best_score"], done["epoch"]))
             scores[f"fold{i}_best_val_dice_composite"] = float(kept.metrics["best_val_dice_composite"])
             fold0 = kept if i == 0 else fold0
+            seconds += sum(_parent_record(fold_dir).get("epoch_time_s", {}).values())  # the loop's sidecar keeps them
             continue
         log.info("fold %d/%d: %d training / %d validation cases", i + 1, k, len(fold["train"]), len(fold["val"]))
         child = NestedRun(f"fold_{i}", {"fold": i, "train_cases": len(fold["train"]), "val_cases": len(fold["val"])},
@@ -75,6 +77,7 @@ def train_folds(params: Params, run: Any, history_path: Path | None = None) -> d
             raise
         child.end()
         scores[f"fold{i}_best_val_dice_composite"] = float(trained.metrics["best_val_dice_composite"])
+        seconds += trained.timing.get("train_time_s", 0.0)
         if i == 0:
             fold0 = trained
     shutil.copy2(ckdir / "fold_0" / "best.pt", ckdir / "best.pt")  # fold 0 = the split's train/val: the single model
@@ -82,4 +85,4 @@ def train_folds(params: Params, run: Any, history_path: Path | None = None) -> d
     vals = [v for key, v in scores.items() if key.endswith("_best_val_dice_composite")]
     scores |= {"cv_mean_best_val_dice_composite": float(np.mean(vals)), "cv_std_best_val_dice_composite": float(np.std(vals, ddof=1)),
                "folds": k}
-    return {**scores, "fold0": fold0}
+    return {**scores, "fold0": fold0, "timing": {"train_time_s": seconds}}  # timing: for MLflow only (varies per run)
