@@ -13,6 +13,7 @@ from brats_mlops.config import load_params
 from brats_mlops.data.preprocessing import dump_json
 from brats_mlops.data.readers import discover
 from brats_mlops.data.splits import read_split
+from brats_mlops.errors import UserError
 from brats_mlops.inference.evaluate import KEY_METRICS, held_out, score_cases, summarise
 from brats_mlops.names import STAGE_NNUNET_EVAL, TAG_ABLATION_GROUP, TAG_TRAIN_RUN
 from brats_mlops.nnunet import env
@@ -31,7 +32,10 @@ def main() -> None:
     env.configure(p, cfg, augmentation_workers=0)
     folds = list(cfg.folds)
     model_folder = fold_folder(p, cfg, folds[0]).parent
-    train_run = (model_folder / f"fold_{folds[0]}" / RUN_ID_FILE).read_text().strip()
+    run_file = model_folder / f"fold_{folds[0]}" / RUN_ID_FILE
+    if not run_file.is_file():
+        raise UserError(f"no trained nnU-Net fold {folds[0]} in {model_folder}: run nnunet_train first (dvc repro nnunet/dvc.yaml)")
+    train_run = run_file.read_text().strip()
     ids, evaluated_on = held_out(read_split(p.segmentation_split), cfg.max_eval_cases)
     cases = {c.case_id: c for c in discover(params.data.source, params.data.root, params.data.modalities).cases}
     out_dir = Path(p.reports_dir) / "segmentation_nnunet"

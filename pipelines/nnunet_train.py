@@ -39,7 +39,9 @@ def main() -> None:
         if len(cfg.folds) > 1:
             summary["train_time_s"] = sum(v for k, v in summary.items() if k.endswith("/train_time_s"))
         run.log_metrics(summary)
-        dump_json({**summary, "epochs": cfg.epochs, "folds": list(cfg.folds)}, p.metrics("nnunet_train"))
+        # the committed metrics file stays the same on every machine: the wall times are in the MLflow run only
+        dump_json({"epochs": cfg.epochs, "iterations_per_epoch": cfg.iterations_per_epoch, "folds": list(cfg.folds)},
+                  p.metrics("nnunet_train"))
         log.info("trained nnU-Net folds %s in %s (run %s)", list(cfg.folds), fold_dir.parent, run.run_id)
 
 

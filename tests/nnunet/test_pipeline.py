@@ -84,8 +84,11 @@ def test_train_logs_every_epoch_once_and_resumes_after_sigkill(project):
     for key in ("val_loss", "pseudo_dice", "pseudo_dice_wt", "pseudo_dice_et", "lr", "epoch_time_s"):
         assert _epochs(proj, key)[0] == list(range(EPOCHS)), key
     assert (fold / "checkpoint_final.pth").is_file()
-    m = json.loads((proj / "metrics" / "nnunet_train.json").read_text())
-    assert m["resumed"] == 1.0 and m["train_time_s"] > 0
+    assert json.loads((proj / "metrics" / "nnunet_train.json").read_text()) == {"epochs": EPOCHS, "iterations_per_epoch": 2, "folds": [0]}
+    with sqlite3.connect(proj / "mlflow.db") as db:
+        logged = dict(db.execute("select m.key, m.value from latest_metrics m join runs r on m.run_uuid = r.run_uuid "
+                                 "where r.name = 'nnunet_train' and m.key in ('resumed', 'train_time_s')").fetchall())
+    assert logged["resumed"] == 1.0 and logged["train_time_s"] > 0
 
 
 @pytest.mark.slow

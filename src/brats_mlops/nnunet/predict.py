@@ -13,8 +13,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from brats_mlops.errors import UserError
 from brats_mlops.models.checkpoint import load_nnunet_checkpoint
 from brats_mlops.nnunet.env import NNUNET_TO_INTERNAL
+
+
+class ModelFolderError(UserError, FileNotFoundError):
+    """A trained nnU-Net model folder without the checkpoints asked for."""
 
 
 def available_folds(model_folder: Path, checkpoint: str = "checkpoint_final.pth") -> list[int]:
@@ -32,7 +37,7 @@ def load_predictor(model_folder: str | Path, folds: list[int] | None = None, tta
     model_folder = Path(model_folder)
     folds = folds if folds is not None else available_folds(model_folder, checkpoint)
     if not folds:
-        raise FileNotFoundError(f"{model_folder} holds no fold_<k>/{checkpoint}: train nnU-Net first (dvc repro nnunet/dvc.yaml)")
+        raise ModelFolderError(f"{model_folder} holds no fold_<k>/{checkpoint}: train nnU-Net first (dvc repro nnunet/dvc.yaml)")
     dataset_json = json.loads((model_folder / "dataset.json").read_text())
     pm = PlansManager(json.loads((model_folder / "plans.json").read_text()))
     cks = [load_nnunet_checkpoint(model_folder / f"fold_{f}" / checkpoint) for f in folds]

@@ -120,7 +120,7 @@ def train_fold(paths: PathsParams, cfg: NnunetParams, fold: int, start_run: Call
     plans_file, splits_file = pre / f"{PLANS}.json", pre / "splits_final.json"
     for f in (plans_file, splits_file, pre / "dataset.json"):
         if not f.is_file():
-            raise FileNotFoundError(f"{f} is missing: run the nnunet_prepare stage (dvc repro nnunet/dvc.yaml)")
+            raise UserError(f"{f} is missing: run the nnunet_prepare stage first (dvc repro nnunet/dvc.yaml)")
     fold_dir, signature = fold_folder(paths, cfg, fold), _signature(cfg, plans_file, splits_file)
     rec = _recorded(fold_dir, signature) if resume_run else None
     mine = rec is not None and rec["run_id"] == resume_run
@@ -132,8 +132,9 @@ def train_fold(paths: PathsParams, cfg: NnunetParams, fold: int, start_run: Call
         shutil.rmtree(fold_dir)  # a finished or different training: start afresh
     plans: dict[str, Any] = json.loads(plans_file.read_text())
     plans["continue_training"] = resume
-    # nnU-Net seeds nothing itself: seed the network's initialisation and the sampling (its augmentation workers are
-    # forked from this process and inherit the state), so a rerun with the same params trains the same on the CPU
+    # nnU-Net seeds nothing itself: seed the network's initialisation and, with in-process augmentation
+    # (nnunet.augmentation_workers: 0), the sampling and augmentation too — reruns then train identically on the CPU.
+    # Background augmentation workers seed themselves from the OS (batchgenerators), so they cannot be made reproducible.
     random.seed(seed + fold)
     np.random.seed(seed + fold)
     torch.manual_seed(seed + fold)

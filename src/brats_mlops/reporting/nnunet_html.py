@@ -31,7 +31,7 @@ def build_nnunet_page(rows: list[dict], chart: Path | None, progress: Path | Non
              "<i>train min</i>: the training run's summed epoch times.</p>",
              _table(shown) if shown else "<p><i>no evaluation runs yet</i></p>", f"<p>{NOTE}</p>"]
     if train:
-        parts.append(f"<p>nnU-Net training: {train.get('epochs')} epochs, folds {train.get('folds')}, "
-                     f"{train.get('train_time_s', float('nan')):.0f} s.</p>")
+        parts.append(f"<p>nnU-Net training: {train.get('epochs')} epochs of {train.get('iterations_per_epoch')} iterations, "
+                     f"folds {train.get('folds')} (its training time is the <i>train min</i> column).</p>")
     parts += ["<div class='grid'>" + img(chart) + img(progress) + "</div>", f'<script src="{RUNS_JS}"></script>', "</body></html>"]
     return "\n".join(parts)
