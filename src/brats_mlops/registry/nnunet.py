@@ -23,14 +23,14 @@ from brats_mlops.data.io import load_case_images
 from brats_mlops.data.readers import read_case_folder
 from brats_mlops.names import MODEL_SEGMENTATION_NNUNET, TAG_ABLATION_GROUP, TAG_DATA_HASH, TAG_GIT_COMMIT, TAG_TRAIN_RUN
 from brats_mlops.registry.common import PIP_REQUIREMENTS, data_validation_tag, register
-from brats_mlops.registry.segmentation import to_convention
+from brats_mlops.registry.segmentation import SegmentationPyfunc, to_convention
 from brats_mlops.tracking import git_commit, real_project_root
 from brats_mlops.utils.hashing import content_hash
 
 SETTINGS = "brats_nnunet.json"
 
 
-class NnunetPyfunc(mlflow.pyfunc.PythonModel):
+class NnunetPyfunc(SegmentationPyfunc):  # predict(): the platform's input handling
     def load_context(self, context: Any) -> None:
         from brats_mlops.nnunet.predict import load_predictor
 
@@ -51,23 +51,10 @@ class NnunetPyfunc(mlflow.pyfunc.PythonModel):
         images, _, spacing = load_case_images(case, self.modalities)
         return to_convention(self.labels(images, spacing, tta), case.source)
 
-    def predict(self, context, model_input, params=None):  # no type hints: MLflow would turn them into a schema
-        params = params or {}
-        if isinstance(model_input, (str, Path)):
-            return self.predict_case(model_input, params.get("tta"))
-        if isinstance(model_input, np.ndarray):
-            if "spacing" not in params:
-                raise ValueError("an array input needs params={'spacing': [sx, sy, sz]} (mm): nnU-Net resamples to its plans")
-            lab = self.labels(model_input.astype(np.float32), tuple(params["spacing"]), params.get("tta"))
-            return to_convention(lab, params.get("label_convention", "brats2020"))
-        import pandas as pd
-
-        if isinstance(model_input, pd.DataFrame) and "case_dir" in model_input.columns:
-            return [self.predict_case(p) for p in model_input["case_dir"]]
-        if isinstance(model_input, dict) and "case_dir" in model_input:
-            return self.predict_case(model_input["case_dir"])
-        raise TypeError(f"unsupported input {type(model_input).__name__}: pass a case folder, a (C, H, W, D) array, "
-                        "or a DataFrame with a 'case_dir' column")
+    def array_labels(self, images: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        if "spacing" not in params:
+            raise ValueError("an array input needs params={'spacing': [sx, sy, sz]} (mm): nnU-Net resamples to its plans")
+        return self.labels(images, tuple(params["spacing"]), params.get("tta"))
 
 
 def package(model_folder: Path, folds: list[int], modalities: list[str] | tuple[str, ...], tta: str, out: Path) -> Path:

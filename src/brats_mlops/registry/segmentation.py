@@ -59,12 +59,18 @@ class SegmentationPyfunc(mlflow.pyfunc.PythonModel):
         images, _, _ = load_case_images(case, self.mc["modalities"])
         return to_convention(self.labels(images, tta), case.source)
 
+    def array_labels(self, images: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        """Internal labels of a (C, H, W, D) array input (``params``: the ``predict`` params)."""
+        return self.labels(images, params.get("tta"))
+
     def predict(self, context, model_input, params=None):  # no type hints: MLflow would turn them into a schema
+        """Shared by every segmentation pyfunc (nnU-Net's subclasses it): a case folder, a (C, H, W, D) array
+        (through :meth:`array_labels`), a DataFrame with ``case_dir``, or ``{"case_dir": ...}``."""
         params = params or {}
         if isinstance(model_input, (str, Path)):
             return self.predict_case(model_input, params.get("tta"))
         if isinstance(model_input, np.ndarray):
-            lab = self.labels(model_input.astype(np.float32), params.get("tta"))
+            lab = self.array_labels(model_input.astype(np.float32), params)
             return to_convention(lab, params.get("label_convention", "brats2020"))
         import pandas as pd
 
