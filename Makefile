@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED := 1
 # dvc.yaml stages call `python`: make it the venv's
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run slices nnunet test venv ui bench clean-venv help sysdeps
+.PHONY: run slices nnunet test venv ui bench clean-venv help sysdeps deps
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -51,6 +51,9 @@ sysdeps:  ## install the Debian packages the tests need (chromium, postgresql) w
 
 test: $(STAMP) sysdeps  ## set up and run the whole test suite (slow tests included)
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+deps: $(STAMP)  ## rewrite every stage's source deps in the dvc.yaml files as the modules it imports (tests check them)
+	$(BIN)/python -m brats_mlops.utils.stage_deps --write
 
 ui: $(STAMP)  ## open the MLflow UI on the embedded tracking store
 	$(BIN)/python -m mlflow_server.ui

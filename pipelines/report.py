@@ -1,5 +1,6 @@
-"""DVC stage `report`: reports/index.html — validation, segmentation, PCA, autoencoder, survival, each with its
-MLflow run id; plus the ablation table of the current `segmentation.ablation_group` when it has several runs."""
+"""DVC stage `report`: reports/index.html — validation, segmentation, PCA, autoencoder, survival: the current run's
+results, from the stages' declared outputs only (a committed DVC output must not depend on the local MLflow store).
+The MLflow run ids go to reports/runs.js (git-ignored); history across runs is `brats-mlops compare` and the UI."""
 
 from __future__ import annotations
 
@@ -30,17 +31,8 @@ def main() -> None:
     with stage_run(STAGE_REPORT, params, ["paths"]) as run:
         runs = latest_stage_runs([STAGE_VALIDATE, STAGE_TRAIN_SEG, STAGE_EVAL_SEG, STAGE_BOTTLENECK_PCA, STAGE_TRAIN_AE,
                             STAGE_EXTRACT_LATENTS, STAGE_SURVIVAL])
-        ablation = None
-        try:
-            from brats_mlops.analysis.compare import compare_runs, load_group, table_rows
-
-            group = load_group(params.segmentation.ablation_group)
-            if len(group) > 1:
-                ablation = (params.segmentation.ablation_group, table_rows(compare_runs(group)))
-        except LookupError:
-            pass
         out = reports / "index.html"
-        out.write_text(build_index(real_project_root(), reports, metrics, runs, ablation))
+        out.write_text(build_index(real_project_root(), reports, metrics, runs))
         (reports / RUNS_JS).write_text(runs_js(runs))
         run.log_artifact(out, "report")
         run.log_artifact(reports / RUNS_JS, "report")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -48,7 +49,8 @@ def make_clone(dst: Path, edit) -> tuple[Path, dict]:
     for lock in ("dvc.lock", "nnunet/dvc.lock"):  # the clone builds its own outputs (nnU-Net's only where a test runs it)
         (dst / lock).unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env.update(PATH=f"{BIN}:{env['PATH']}", BRATS_NO_PROGRESS="1", DVC_NO_ANALYTICS="1", MLFLOW_DISABLE_TELEMETRY="true")
+    env.update(PATH=f"{BIN}:{env['PATH']}", BRATS_NO_PROGRESS="1", DVC_NO_ANALYTICS="1", MLFLOW_DISABLE_TELEMETRY="true",
+               BRATS_PARAMS_AUDIT=str(dst.parent / "params_audit"))   # which params each stage reads (config/audit.py)
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "clone"]):
         run(cmd, dst, env)
@@ -58,3 +60,33 @@ def make_clone(dst: Path, edit) -> tuple[Path, dict]:
 def commit_all(dst: Path, env: dict, msg: str) -> None:
     run(["git", "add", "-A"], dst, env)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", msg], dst, env)
+
+
+UNDECLARED_OK = ("paths.", "tracking.")  # where outputs go and where runs are logged: not inputs of a result
+
+
+def undeclared_params(project: Path, audit_dir: Path) -> dict[str, list[str]]:
+    """``{stage: [params key read but not among the stage's params in its dvc.yaml]}`` from the records that stages
+    run with ``BRATS_PARAMS_AUDIT`` wrote (``config/audit.py``); empty when every stage declares what it reads."""
+    from brats_mlops.utils.stage_deps import PIPELINE_FILES, stage_module
+
+    declared: dict[str, tuple[str, list[str]]] = {}
+    for name in PIPELINE_FILES:
+        if (ROOT / name).is_file():
+            for stage, spec in yaml.safe_load((project / name).read_text())["stages"].items():
+                module = stage_module(str(spec.get("cmd", "")))
+                if module:
+                    declared[module] = (stage, [str(p) for p in spec.get("params", [])])
+    out: dict[str, list[str]] = {}
+    for f in sorted(audit_dir.glob("*.json")):
+        rec = json.loads(f.read_text())
+        argv0 = Path(rec["argv"][0])
+        module = f"pipelines.{argv0.stem}" if argv0.parent.name == "pipelines" else None
+        if module not in declared:
+            continue
+        stage, params = declared[module]
+        missing = [k for k in rec["keys"] if not k.startswith(UNDECLARED_OK)
+                   and not any(k == p or k.startswith(p + ".") for p in params)]
+        if missing:
+            out[stage] = sorted(set(out.get(stage, [])) | set(missing))
+    return out

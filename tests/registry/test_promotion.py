@@ -83,24 +83,90 @@ def test_lower_is_better_for_the_autoencoder_and_rollback(tmp_path):
         rollback(AE, "again", root=tmp_path)
 
 
-@pytest.mark.slow
-def test_two_concurrent_promotions_leave_consistent_aliases(tmp_path):
+RACE = """
+import contextlib, sys, time
+from pathlib import Path
+from brats_mlops.registry import promotion
+role, version, root, sync, locked = sys.argv[1], sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), sys.argv[5] == "1"
+
+def wait_for(names, seconds):
+    deadline = time.time() + seconds
+    while not any((sync / n).exists() for n in names):
+        if time.time() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+def mark(name):
+    (sync / name).write_text(repr(time.time()))
+
+original = promotion.model_lock
+
+@contextlib.contextmanager
+def lock(name, root=None, timeout=120):   # B says when it asks for the lock; without `locked` there is none
+    if role == "b":
+        mark("b_wants_lock")
+    with original(name, root, timeout) if locked else contextlib.nullcontext():
+        yield
+
+promotion.model_lock = lock
+
+def inside(name, v):   # the sample-case gate runs inside the critical section
+    if role == "a":
+        mark("a_in")
+        assert wait_for(["b_wants_lock"], 300), "B never asked for the lock"
+        wait_for(["b_in_while_a_inside"], 5)   # B gets in now only if nothing keeps it out
+        mark("a_out")
+    else:
+        mark("b_in_after_a" if (sync / "a_out").exists() else "b_in_while_a_inside")
+    return "ok"
+
+if role == "b":
+    assert wait_for(["a_in"], 300), "A never entered"
+try:
+    promotion.promote("brats-segmentation", version, sample_check=inside, root=root)
+    print("promoted")
+except promotion.PromotionRefused:
+    print("refused")
+"""
+
+
+def _race(tmp_path, locked: bool):
+    """Two processes promote at once: A holds its critical section until B has asked for the lock (then up to 5 s
+    more); B records whether it got in while A was still inside."""
     v1, v2, v3 = (make_version(SEG, seg_metrics(d)) for d in (0.70, 0.80, 0.85))
     promote(SEG, v1, root=tmp_path)
-    code = ("import sys; from pathlib import Path; from brats_mlops.registry.promotion import promote, PromotionRefused\n"
-            "try:\n    promote('brats-segmentation', sys.argv[1], root=Path(sys.argv[2])); print('promoted')\n"
-            "except PromotionRefused as e:\n    print('refused')\n")
-    env = {**os.environ}
-    procs = [subprocess.Popen([sys.executable, "-c", code, v, str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for v in (v2, v3)]
-    outs = [p.communicate(timeout=300) for p in procs]
+    sync = tmp_path / "sync"
+    sync.mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", RACE, role, v, str(tmp_path), str(sync), "1" if locked else "0"],
+                              env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for role, v in (("a", v2), ("b", v3))]
+    outs = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
-    assert alias_version(SEG, "champion") == v3  # the best one, whichever order they ran in
+    return v3, {p.name for p in sync.iterdir()}
+
+
+@pytest.mark.slow
+def test_two_concurrent_promotions_are_serialised_by_the_lock(tmp_path):
+    v3, marks = _race(tmp_path, locked=True)
+    assert "b_wants_lock" in marks and "a_out" in marks       # B asked while A was inside: the two did overlap
+    assert "b_in_after_a" in marks and "b_in_while_a_inside" not in marks   # ... and B waited for A
+    assert alias_version(SEG, "champion") == v3  # the best one
     promotions = [h for h in history(SEG) if h["action"] == "promote"]
     # each promotion's "previous" is the champion the one before it set: one consistent chain
     for before, after in zip(promotions, promotions[1:]):
         assert after["previous"] == before["version"]
     assert alias_version(SEG, "previous") == promotions[-1]["previous"]
+
+
+@pytest.mark.slow
+def test_without_the_lock_the_same_race_is_caught(tmp_path):
+    """The test above can fail for the right reason: with the lock replaced by nothing, B gets in while A is inside
+    and both promotions record the same @previous (a broken chain)."""
+    _, marks = _race(tmp_path, locked=False)
+    assert "b_in_while_a_inside" in marks
+    promotions = [h for h in history(SEG) if h["action"] == "promote"]
+    assert any(after["previous"] != before["version"] for before, after in zip(promotions, promotions[1:]))
 
 
 def test_cli_promotes_a_real_segmentation_model_and_refuses_a_worse_one(tiny_preprocessed, tmp_path):

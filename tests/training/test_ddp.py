@@ -8,12 +8,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
+from brats_mlops.utils import faults
+from tests.killing import start_paused
 from tests.training.test_kill_resume_stage import _project
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "pipelines.train_segmentation"]
@@ -57,18 +58,8 @@ def test_torchrun_two_cpu_ranks_one_mlflow_run(tiny_preprocessed, tmp_path):
 def test_killed_ddp_training_resumes_in_the_same_run(tiny_preprocessed, tmp_path):
     proj, env = _project(tmp_path, tiny_preprocessed)
     env["OMP_NUM_THREADS"] = "1"
-    proc = subprocess.Popen(TORCHRUN, cwd=proj, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = start_paused(TORCHRUN, proj, env, faults.EPOCH_CHECKPOINTED, 2, start_new_session=True)   # both ranks wait there
     last = proj / "models" / "segmentation" / "last.pt"
-    deadline = time.time() + 600
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            if last.is_file() and torch.load(last, weights_only=True)["epoch"] >= 2:
-                break
-        except Exception:  # being replaced right now
-            pass
-        time.sleep(0.05)
-    assert proc.poll() is None, "training finished before it could be killed"
     import psutil
 
     ranks = psutil.Process(proc.pid).children(recursive=True)           # torchrun starts each rank in its own session
@@ -77,7 +68,7 @@ def test_killed_ddp_training_resumes_in_the_same_run(tiny_preprocessed, tmp_path
         p.send_signal(signal.SIGKILL)
     proc.wait()
     psutil.wait_procs(ranks, timeout=30)
-    assert torch.load(last, weights_only=True)["epoch"] < 5
+    assert torch.load(last, weights_only=True)["epoch"] == 3
     r = subprocess.run(TORCHRUN, cwd=proj, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     m, runs = _metrics(proj)

@@ -8,14 +8,15 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
+from brats_mlops.utils import faults
 from tests.conftest import TINY_SEG
+from tests.killing import start_paused
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,21 +53,13 @@ def test_sigkill_then_resume(tiny_preprocessed, tmp_path):
     assert [s for k, s, _ in ref_hist if k == "train_loss"] == [0, 1, 2, 3, 4]
 
     proj, env = _project(tmp_path / "killed", tiny_preprocessed)
-    proc = subprocess.Popen(cmd, cwd=proj, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # stopped after epoch 2's last.pt and before epoch 2 reached MLflow: the restart must log it (and only it) once
+    proc = start_paused(cmd, proj, env, faults.EPOCH_CHECKPOINTED, 2)
     last = proj / "models" / "segmentation" / "last.pt"
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if last.is_file():
-            try:
-                if torch.load(last, weights_only=True)["epoch"] >= 2:
-                    break
-            except Exception:  # being replaced right now
-                pass
-        time.sleep(0.05)
-    assert proc.poll() is None, "training finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert torch.load(last, weights_only=True)["epoch"] < 5
+    assert torch.load(last, weights_only=True)["epoch"] == 3           # epochs 0-2 done, killed where we chose
+    assert [s for k, s, _ in _history(proj)[0] if k == "train_loss"] == [0, 1]   # epoch 2 not logged yet
     subprocess.run(cmd, cwd=proj, env=env, check=True, capture_output=True, timeout=600)
     hist, n_runs = _history(proj)
     assert n_runs == 1  # the same MLflow run continued

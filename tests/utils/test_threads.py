@@ -72,3 +72,38 @@ def test_adapt_follows_the_idle_cores_only_with_auto(two_cores, monkeypatch):
     finally:
         torch.set_num_threads(before)
         threads._setting = None
+
+
+def test_a_number_never_looks_at_the_load_and_is_the_default(two_cores, monkeypatch):
+    """The thread count is part of the result: the default is a number (the committed dvc.lock's), never sampled."""
+    from brats_mlops.config.schema import parse_params
+
+    def sampled(sample_s=0.3):
+        raise AssertionError("a fixed count must not sample the machine's load")
+
+    monkeypatch.setattr(threads, "idle_cores", sampled)
+    assert parse_params({}).runtime.threads == threads.DEFAULT == 2
+    assert threads.resolve_threads(2) == 2
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")      # torchrun's ranks split the declared count
+    assert threads.resolve_threads(2) == 1
+
+
+def test_runs_say_whether_they_reproduce_the_lock(monkeypatch):
+    monkeypatch.delenv(threads.ENV, raising=False)
+    assert threads.is_reproducible(2) and not threads.is_reproducible("auto")
+    monkeypatch.setenv(threads.ENV, "1")             # an override that differs from the declared count
+    assert not threads.is_reproducible(2) and threads.is_reproducible(1)
+
+
+def test_auto_warns_that_results_depend_on_the_load(two_cores, monkeypatch, caplog):
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(threads, "idle_cores", lambda sample_s=0.3: 1.0)
+    try:
+        with caplog.at_level("WARNING"):
+            assert threads.configure_threads("auto") == 1
+        assert "not reproduce dvc.lock" in caplog.text
+    finally:
+        torch.set_num_threads(before)
+        threads._setting = None

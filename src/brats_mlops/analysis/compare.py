@@ -113,17 +113,11 @@ def load_group(group: str | list[str]) -> list[RunCases]:
     return out
 
 
-def newest_per_group(groups: list[str]) -> list[RunCases]:
-    """The newest finished evaluation run of each group that has one (e.g. the current 3-D, 2-D and nnU-Net models),
-    for a side-by-side table of the models as the pipelines left them."""
-    out = []
-    for g in groups:
-        try:
-            runs = load_group(g)
-        except LookupError:
-            continue
-        out += runs[-1:]
-    return out
+def from_cases_files(models: dict[str, Path]) -> list[RunCases]:
+    """The models' held-out per-case metrics from the evaluate stages' own outputs (``reports/<kind>/cases.csv``,
+    DVC outputs): ``{network label: cases.csv}``, the files that exist. A committed report built from these is a
+    function of its declared inputs; the MLflow store's history is ``compare``'s business."""
+    return [RunCases("", label, pd.read_csv(path), {"network": label}) for label, path in models.items() if Path(path).is_file()]
 
 
 def distinguishing_params(runs: list[RunCases]) -> list[str]:

@@ -95,7 +95,7 @@ def promote(
     primary metric (dice_brats; val_l1; macro_f1; 2-D survival: patient_majority_macro_f1), its training data passed validation, and it loads and predicts
     on a sample case. The old champion becomes @previous; the promotion is recorded on the model."""
     from brats_mlops.registry.checks import sample_case_check
-    from brats_mlops.registry.promotion import CHALLENGER, PromotionRefused, alias_version
+    from brats_mlops.registry.promotion import CHALLENGER, PromotionRefused, alias_version, require_version
     from brats_mlops.registry.promotion import promote as do_promote
 
     use_store()
@@ -104,6 +104,7 @@ def promote(
     if version is None:
         fail(f"{name} has no @challenger version; give a version (see `brats-mlops models {name}`)")
     try:
+        require_version(name, version)   # an unknown version is the mistake to name, before the sample case is looked for
         entry = do_promote(name, version, force, reason, sample_case_check(sample_case or _default_sample_case()))
     except PromotionRefused as err:
         fail(str(err), code=1)

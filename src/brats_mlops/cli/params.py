@@ -1,4 +1,4 @@
-"""`brats-mlops preset | check-params | where`: params and where the results are."""
+"""`brats-mlops preset | check-params | where | status`: params, where the results are, and whether they are current."""
 
 from __future__ import annotations
 
@@ -59,7 +59,10 @@ def where() -> None:
     root = real_project_root()
     p = load_params(root / "params.yaml")
     uri = tracking_uri(p)
+    fresh, status = _freshness(root)
     lines = [
+        "Status (dvc status, in words):" if fresh else "WARNING: some results below are stale (dvc status):",
+        *status,
         "Results:",
         f"  report   : {root / p.paths.reports_dir / 'index.html'}  (everything below on one page, with MLflow run ids)",
         f"  reports  : {root / p.paths.reports_dir}/  (data_validation.md, segmentation/, autoencoder/, survival_table.md, ...)",
@@ -74,3 +77,27 @@ def where() -> None:
         "Next: brats-mlops promote brats-segmentation | predict --case DIR --out DIR --age 61 | tune survival | compare --group NAME",
     ]
     print("\n".join(lines))
+
+
+def _freshness(root: Path) -> tuple[bool, list[str]]:
+    from brats_mlops.utils.freshness import pipeline_status, report
+
+    try:
+        return report(pipeline_status(root))
+    except Exception as err:  # not a DVC repository (a copy without .dvc/), a broken lock file: say so, go on
+        return True, [f"  could not run dvc status here: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"]
+
+
+@app.command()
+def status() -> None:
+    """Say whether this checkout's metrics and reports still match its code, params and data (every pipeline's
+    `dvc status`, in words). Exit 1 when a built pipeline is stale: its metrics describe an older state."""
+    from brats_mlops.config.schema import load_params
+    from brats_mlops.tracking import real_project_root
+
+    root = real_project_root()
+    load_params(root / "params.yaml")   # outside a project: the usual one-line error
+    fresh, lines = _freshness(root)
+    print("\n".join(lines))
+    if not fresh:
+        raise typer.Exit(1)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from brats_mlops.config import audit as _audit
 from brats_mlops.errors import UserError
 
 
@@ -15,6 +16,12 @@ class ParamsError(UserError, ValueError):
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __getattribute__(self, name: str):
+        value = object.__getattribute__(self, name)
+        if _audit._paths is not None and name[0] != "_":   # BRATS_PARAMS_AUDIT (config/audit.py)
+            _audit.record(self, name, value)
+        return value
 
 
 class PathsParams(Section):

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 
+from brats_mlops.config import audit
 from brats_mlops.config.paths import ParamsError, PathsParams, Section as _Section
 from brats_mlops.config.segmentation import AugmentationParams, LossParams, SegmentationParams  # noqa: F401 (re-exported)
 from brats_mlops.config.slices import Slices2DParams, Survival2DParams
@@ -252,7 +253,7 @@ class EvaluateParams(_Section):
 
 
 class RuntimeParams(_Section):
-    threads: int | Literal["auto"] = "auto"
+    threads: PositiveInt | Literal["auto"] = 2  # a number: results reproduce dvc.lock; auto: faster under load, not reproducible
 
 
 class Params(_Section):
@@ -338,7 +339,7 @@ def _format_error(err: ValidationError, origin: str) -> str:
 
 def parse_params(raw: dict[str, Any] | None, origin: str = "params") -> Params:
     try:
-        return Params.model_validate(raw or {})
+        return audit.watch(Params.model_validate(raw or {}))
     except ValidationError as err:
         raise ParamsError(_format_error(err, origin)) from None
 

@@ -26,6 +26,7 @@ from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 from brats_mlops.config.nnunet import NnunetParams
 from brats_mlops.config.paths import PathsParams
 from brats_mlops.errors import UserError
+from brats_mlops.utils import faults
 from brats_mlops.nnunet.env import PLANS, preprocessed_dataset, trained_model_folder
 
 REGIONS = ("wt", "tc", "et")  # nnU-Net's regions in dataset.json order
@@ -51,6 +52,8 @@ class nnUNetTrainer_Platform(nnUNetTrainer):  # noqa: N801 - nnU-Net's trainer-v
         super().save_checkpoint(tmp)
         if os.path.isfile(tmp):
             os.replace(tmp, filename)
+        if filename.endswith("checkpoint_latest.pth"):
+            faults.pause_point(faults.NNUNET_CHECKPOINTED, self.current_epoch)   # tests kill here (utils/faults.py)
 
     def epoch_record(self) -> dict[str, float]:
         lg, e = self.logger, self.current_epoch

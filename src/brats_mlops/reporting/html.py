@@ -35,9 +35,9 @@ def _table(rows: list[dict[str, Any]], cols: list[str] | None = None) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def build_index(root: Path, reports: Path, metrics: Path, runs: dict[str, str],
-                ablation: tuple[str, list[dict[str, Any]]] | None = None) -> str:
-    """The page; ``ablation`` is (group, rows of ``analysis.compare.table_rows``) when the group has several runs."""
+def build_index(root: Path, reports: Path, metrics: Path, runs: dict[str, str]) -> str:
+    """The page: a function of ``metrics/`` and ``reports/`` (the stages' outputs) only. Ablations across runs are
+    ``brats-mlops compare --group G`` (it writes ``reports/ablations/G.md``, git-ignored) and the MLflow UI."""
     def img(rel: str) -> str:
         return f'<img src="{html.escape(rel)}" alt="{html.escape(rel)}">' if (reports / rel).is_file() else "<p><i>missing: " + rel + "</i></p>"
 
@@ -101,13 +101,10 @@ def build_index(root: Path, reports: Path, metrics: Path, runs: dict[str, str],
         r = surv["registered"]
         parts.append(f"<p>Registered as <code>brats-survival@challenger</code>: {html.escape(str(r.get('feature_set')))} features, "
                      f"{html.escape(str(r.get('model')))} (<code>brats-mlops models brats-survival</code> shows the version)</p>")
-    if ablation:
-        group, rows = ablation
-        parts += [f"<h2>6. Ablations: group <code>{html.escape(group)}</code></h2>",
-                  "<p>Held-out metrics, mean [95% bootstrap CI] over cases; p: paired Wilcoxon signed-rank test of per-case "
-                  "composite Dice against the best run (marked <i>best</i>). <code>brats-mlops compare --group "
-                  f"{html.escape(group)}</code> prints the same table.</p>",
-                  _table([{k: v for k, v in r.items() if k != "best"} for r in rows])]
+    parts += ["<h2>6. Ablations and history</h2>",
+              "<p>This page shows the current checkout's results only. Runs across experiments (ablation groups, "
+              "<code>dvc exp</code> runs, intervals and paired tests): <code>brats-mlops compare --group "
+              "&lt;group&gt;</code>, or the MLflow UI (<code>make ui</code>).</p>"]
     parts += [f'<script src="{RUNS_JS}"></script>',
               "<script>for(const e of document.querySelectorAll('[data-stage]')){const r=(window.BRATS_RUNS||{})[e.dataset.stage];"
               "e.textContent=r||'no run recorded'}</script>", "</body></html>"]

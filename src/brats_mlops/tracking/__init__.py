@@ -26,18 +26,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from brats_mlops.config.schema import Params, find_project_root
-from brats_mlops.names import (
-    EXPERIMENTS,
-    STAGE_BRANCH,
-    TAG_DATA_HASH_PREFIX,
-    TAG_DVC_EXP,
-    TAG_ERROR,
-    TAG_GIT_COMMIT,
-    TAG_GIT_DIRTY,
-    TAG_STAGE,
-    TAG_STATUS,
-    TAG_STATUS_REASON,
-)
+from brats_mlops.names import (EXPERIMENTS, STAGE_BRANCH, TAG_DATA_HASH_PREFIX, TAG_DVC_EXP, TAG_ERROR, TAG_GIT_COMMIT,
+                               TAG_GIT_DIRTY, TAG_REPRODUCIBLE, TAG_STAGE, TAG_STATUS, TAG_STATUS_REASON, TAG_THREADS)
 from brats_mlops.utils import threads
 from brats_mlops.utils.hashing import content_hash
 
@@ -186,7 +176,8 @@ def stage_run(
     sha, dirty = git_commit(find_project_root())
     all_tags = {TAG_STAGE: stage, TAG_GIT_COMMIT: sha, TAG_GIT_DIRTY: str(dirty).lower(), "mlflow.source.git.commit": sha}
     if threads.chosen():
-        all_tags["brats.threads"] = threads.chosen()
+        all_tags[TAG_THREADS] = threads.chosen()
+        all_tags[TAG_REPRODUCIBLE] = str(threads.is_reproducible()).lower()
     if os.environ.get("DVC_EXP_NAME"):
         all_tags[TAG_DVC_EXP] = os.environ["DVC_EXP_NAME"]
     if params.tracking.hash_inputs:

@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from brats_mlops.models.checkpoint import RUN_FILE, atomic_save, load_checkpoint
 from brats_mlops.training import distributed
-from brats_mlops.utils import threads
+from brats_mlops.utils import faults, threads
 from brats_mlops.utils.progress import progress
 
 CHECKPOINT_VERSION = 3
@@ -275,6 +275,7 @@ class Trainer:
                 atomic_save(self.state(epoch + 1), self.ckdir / "last.pt")
             if on_checkpoint:
                 on_checkpoint(epoch)
+            faults.pause_point(faults.EPOCH_CHECKPOINTED, epoch)   # tests kill here (utils/faults.py)
             if tracker is not None:
                 tracker.log_epoch(rec, epoch)
             if hasattr(bar, "set_postfix"):
