@@ -65,6 +65,7 @@ bench: $(STAMP) sysdeps  ## run the benchmarks and rewrite bench/results/*.json 
 	$(BIN)/python -m bench.bench_isa
 	$(BIN)/python -m bench.bench_slices
 	$(BIN)/python -m bench.bench_scale
+	$(BIN)/python -m bench.bench_load
 
 clean-venv:
 	rm -rf $(VENV)

@@ -13,4 +13,26 @@ _os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 _os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
 _os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return set(next((ln for ln in fh if ln.startswith("flags")), ":").split(":", 1)[1].split())
+    except OSError:
+        return set()
+
+
+# The same for the libraries beside them, which dispatch on the CPU too (BENCHMARKS.md, "Under load"): the committed
+# results made on an AMD EPYC did not reproduce on an AVX-512 Xeon because torch's matrix products (MKL) took an
+# AVX-512 path there. MKL's Conditional Numerical Reproducibility mode COMPATIBLE gives the same results on every x86
+# CPU (measured: the same weights with MKL limited to AVX-512, AVX2 or SSE4.2; no measured cost). NumPy/SciPy's
+# OpenBLAS kernels and NumPy's own AVX-512 loops (survival, PCA, bootstrap) are pinned to their AVX2 versions,
+# which every AVX2 CPU runs. Only where the CPU has the instructions; `make run` needs none of this to work.
+_flags = _cpu_flags()
+_os.environ.setdefault("MKL_CBWR", "COMPATIBLE")
+if "avx2" in _flags:
+    _os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+if "avx512f" in _flags:
+    _os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
+
 __version__ = "0.1.0"

@@ -19,11 +19,13 @@ from brats_mlops.data.readers import discover
 from brats_mlops.data.splits import segmentation_split
 from brats_mlops.utils import faults
 from tests.builders import tiny_synthetic
+from tests.e2e import FLOOR_DICE_WT, trivial_dice_wt
 from tests.killing import start_paused
 
 ROOT = Path(__file__).resolve().parents[2]
 MODS = ("t1", "t1ce", "t2", "flair")
 EPOCHS = 6
+ITERATIONS = 15   # enough for nnU-Net to learn the tiny cases (held-out Dice WT above the floor below)
 
 
 def _stage(name: str, proj: Path, env: dict) -> subprocess.CompletedProcess:
@@ -48,7 +50,7 @@ def project(tmp_path_factory):
     (proj / "data" / "splits").mkdir(parents=True)
     (proj / "data" / "splits" / "segmentation.json").write_text(json.dumps(segmentation_split(ids, 0.25, 0, 0.25)))
     params = {"data": {"source": "synthetic", "root": "data/raw/synthetic"}, "tracking": {"hash_inputs": False},
-              "nnunet": {"epochs": EPOCHS, "iterations_per_epoch": 2, "val_iterations_per_epoch": 1, "augmentation_workers": 0,
+              "nnunet": {"epochs": EPOCHS, "iterations_per_epoch": ITERATIONS, "val_iterations_per_epoch": 1, "augmentation_workers": 0,
                          "preprocess_workers": 1}}
     (proj / "params.yaml").write_text(yaml.safe_dump(params))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_TRACKING_URI", "nnUNet_"))}
@@ -80,7 +82,7 @@ def test_train_logs_every_epoch_once_and_resumes_after_sigkill(project):
     for key in ("val_loss", "pseudo_dice", "pseudo_dice_wt", "pseudo_dice_et", "lr", "epoch_time_s"):
         assert _epochs(proj, key)[0] == list(range(EPOCHS)), key
     assert (fold / "checkpoint_final.pth").is_file()
-    assert json.loads((proj / "metrics" / "nnunet_train.json").read_text()) == {"epochs": EPOCHS, "iterations_per_epoch": 2, "folds": [0]}
+    assert json.loads((proj / "metrics" / "nnunet_train.json").read_text()) == {"epochs": EPOCHS, "iterations_per_epoch": ITERATIONS, "folds": [0]}
     with sqlite3.connect(proj / "mlflow.db") as db:
         logged = dict(db.execute("select m.key, m.value from latest_metrics m join runs r on m.run_uuid = r.run_uuid "
                                  "where r.name = 'nnunet_train' and m.key in ('resumed', 'train_time_s')").fetchall())
@@ -96,7 +98,9 @@ def test_evaluate_registers_a_model_that_predicts_in_the_inputs_geometry(project
     _stage("nnunet_evaluate", proj, env)
     split = json.loads((proj / "data" / "splits" / "segmentation.json").read_text())
     m = json.loads((proj / "metrics" / "segmentation_nnunet.json").read_text())
-    assert m["n_cases"] == len(split["test"]) and m["evaluated_on"] == "test" and 0 <= m["dice_wt"] <= 1
+    assert m["n_cases"] == len(split["test"]) and m["evaluated_on"] == "test"
+    background, whole_brain = trivial_dice_wt(proj, split["test"])
+    assert background == 0.0 and whole_brain < FLOOR_DICE_WT - 0.3 <= m["dice_wt"] - 0.3, (whole_brain, m["dice_wt"])
 
     code = """
 import json, sys, mlflow, numpy as np
