@@ -15,7 +15,8 @@ from brats_mlops.data.readers import discover
 from brats_mlops.data.splits import read_split
 from brats_mlops.inference.evaluate import KEY_METRICS, evaluate_cases, held_out, load_evaluated, summarise
 from brats_mlops.models.checkpoint import checkpoint_run_id
-from brats_mlops.names import MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, STAGE_EVAL_SEG, STAGE_EVAL_SEG_2D, TAG_ABLATION_GROUP, TAG_TRAIN_RUN
+from brats_mlops.names import (MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, STAGE_EVAL_SEG, STAGE_EVAL_SEG_2D, TAG_ABLATION_GROUP,
+                               TAG_METRIC_PROFILE, TAG_TRAIN_RUN)
 from brats_mlops.registry.segmentation import register_evaluated
 from brats_mlops.reporting.figures import overlay_figure
 from brats_mlops.tracking import log_to_run, stage_run
@@ -36,15 +37,16 @@ def main(two_d: bool = False) -> None:
     ids, evaluated_on = held_out(read_split(p.segmentation_split), cfg.max_eval_cases)
     cases = {c.case_id: c for c in discover(params.data.source, params.data.root, params.data.modalities).cases}
     out_dir = Path(p.reports_dir) / kind
-    log.info("evaluating the best checkpoint (epoch %d%s) on %d %s cases in their original geometry (official BraTS 2023 metrics)",
-             best["epoch"], f"; ensemble of {len(model)} folds" if len(model) > 1 else "", len(ids), evaluated_on)
+    profile = params.evaluate.profile
+    log.info("evaluating the best checkpoint (epoch %d%s) on %d %s cases in their original geometry (official metrics, %s)",
+             best["epoch"], f"; ensemble of {len(model)} folds" if len(model) > 1 else "", len(ids), evaluated_on, profile)
     if evaluated_on == "validation":
         log.warning("split.test_fraction is 0: reporting on the validation cases that also picked the checkpoint (optimistic)")
     with stage_run(stage, params, ["slices2d"] if two_d else ["segmentation", "evaluate"], deps=[ckdir, params.data.root, p.segmentation_split],
-                   tags={TAG_ABLATION_GROUP: cfg.ablation_group, TAG_TRAIN_RUN: str(train_run)}) as run:
+                   tags={TAG_ABLATION_GROUP: cfg.ablation_group, TAG_TRAIN_RUN: str(train_run), TAG_METRIC_PROFILE: profile}) as run:
         rows = []
         for i, r in enumerate(evaluate_cases(model, mc, cases, ids, params.segmentation.postprocess_min_voxels,
-                                                   "none" if two_d else params.evaluate.tta)):
+                                                   "none" if two_d else params.evaluate.tta, profile)):
             rows.append(r.row)
             if i < N_OVERLAYS:
                 flair = r.images[mc["modalities"].index("flair") if "flair" in mc["modalities"] else 0]
@@ -53,7 +55,7 @@ def main(two_d: bool = False) -> None:
         df = pd.DataFrame(rows)
         out_dir.mkdir(parents=True, exist_ok=True)
         df.to_csv(out_dir / "cases.csv", index=False)
-        summary = summarise(df, evaluated_on, best["epoch"])
+        summary = summarise(df, evaluated_on, best["epoch"], profile)
         dump_json(summary, p.metrics(kind))
         run.log_metrics(summary)
         run.log_artifact(out_dir / "cases.csv", "evaluation")

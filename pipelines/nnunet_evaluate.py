@@ -15,7 +15,7 @@ from brats_mlops.data.readers import discover
 from brats_mlops.data.splits import read_split
 from brats_mlops.errors import UserError
 from brats_mlops.inference.evaluate import KEY_METRICS, held_out, score_cases, summarise
-from brats_mlops.names import STAGE_NNUNET_EVAL, TAG_ABLATION_GROUP, TAG_TRAIN_RUN
+from brats_mlops.names import STAGE_NNUNET_EVAL, TAG_ABLATION_GROUP, TAG_METRIC_PROFILE, TAG_TRAIN_RUN
 from brats_mlops.nnunet import env
 from brats_mlops.nnunet.predict import load_predictor, predict_internal
 from brats_mlops.nnunet.trainer import RUN_ID_FILE, fold_folder
@@ -39,17 +39,18 @@ def main() -> None:
     ids, evaluated_on = held_out(read_split(p.segmentation_split), cfg.max_eval_cases)
     cases = {c.case_id: c for c in discover(params.data.source, params.data.root, params.data.modalities).cases}
     out_dir = Path(p.reports_dir) / "segmentation_nnunet"
-    log.info("nnU-Net %s (folds %s, TTA %s) on %d %s cases in their original geometry (official BraTS 2023 metrics)",
-             cfg.configuration, folds, cfg.tta, len(ids), evaluated_on)
+    profile = params.evaluate.profile
+    log.info("nnU-Net %s (folds %s, TTA %s) on %d %s cases in their original geometry (official metrics, %s)",
+             cfg.configuration, folds, cfg.tta, len(ids), evaluated_on, profile)
     with stage_run(STAGE_NNUNET_EVAL, params, ["nnunet"], deps=[p.nnunet_results, params.data.root, p.segmentation_split],
-                   tags={TAG_ABLATION_GROUP: cfg.ablation_group, TAG_TRAIN_RUN: train_run}) as run:
+                   tags={TAG_ABLATION_GROUP: cfg.ablation_group, TAG_TRAIN_RUN: train_run, TAG_METRIC_PROFILE: profile}) as run:
         predictor = load_predictor(model_folder, folds, tta=cfg.tta == "mirror")
         results = score_cases(lambda images, spacing: predict_internal(predictor, images, spacing), params.data.modalities,
-                              cases, ids, params.segmentation.postprocess_min_voxels)
+                              cases, ids, params.segmentation.postprocess_min_voxels, profile=profile)
         df = pd.DataFrame([r.row for r in results])
         out_dir.mkdir(parents=True, exist_ok=True)
         df.to_csv(out_dir / "cases.csv", index=False)
-        summary = summarise(df, evaluated_on, cfg.epochs - 1)  # nnU-Net predicts with its final checkpoint
+        summary = summarise(df, evaluated_on, cfg.epochs - 1, profile)  # nnU-Net predicts with its final checkpoint
         dump_json(summary, p.metrics("segmentation_nnunet"))
         run.log_metrics(summary)
         run.log_artifact(out_dir / "cases.csv", "evaluation")

@@ -6,10 +6,10 @@ from typer.testing import CliRunner
 
 from brats_mlops.analysis.compare import bootstrap_mean_ci, compare_runs, load_group
 from brats_mlops.cli.main import app
-from brats_mlops.names import STAGE_EVAL_SEG_2D, EXPERIMENTS, STAGE_EVAL_SEG, TAG_ABLATION_GROUP, TAG_STAGE, TAG_TRAIN_RUN
+from brats_mlops.names import EXPERIMENTS, STAGE_EVAL_SEG, STAGE_EVAL_SEG_2D, TAG_ABLATION_GROUP, TAG_METRIC_PROFILE, TAG_STAGE, TAG_TRAIN_RUN
 
 
-def _fake_ablation(tmp_path, group, betas_and_shift, data_hash=None, stage=STAGE_EVAL_SEG):
+def _fake_ablation(tmp_path, group, betas_and_shift, data_hash=None, stage=STAGE_EVAL_SEG, profile=None):
     client = mlflow.tracking.MlflowClient()
     exp = client.get_experiment_by_name(EXPERIMENTS["segmentation"])  # not set_experiment: that is process-wide state
     if exp is None:
@@ -23,12 +23,13 @@ def _fake_ablation(tmp_path, group, betas_and_shift, data_hash=None, stage=STAGE
         d = np.clip(base + shift + rng.normal(0, 0.01, 12), 0, 1)
         cases = pd.DataFrame({"case_id": [f"c{i}" for i in range(12)], "dice_wt": d, "dice_tc": d, "dice_et": d, "dice_brats": d,
                               "hd95_wt": 5 - shift, "hd95_tc": 5.0, "hd95_et": 5.0})
-        d_ = tmp_path / f"{group}_{beta}_{data_hash}"
+        d_ = tmp_path / f"{group}_{beta}_{data_hash}_{profile}"
         d_.mkdir()
         cases.to_csv(d_ / "cases.csv", index=False)
         ck = "models/segmentation" if stage == STAGE_EVAL_SEG else "models/segmentation_2d"
         with mlflow.start_run(experiment_id=exp.experiment_id, run_name=stage,
                               tags={TAG_ABLATION_GROUP: group, TAG_STAGE: stage, TAG_TRAIN_RUN: tr.info.run_id,
+                                    **({TAG_METRIC_PROFILE: profile} if profile else {}),
                                     **({"brats.data_hash.data/raw/synthetic": data_hash,
                                         f"brats.data_hash.{ck}": f"{beta}.dir"} if data_hash else {})}):
             mlflow.log_artifact(str(d_ / "cases.csv"), "evaluation")
@@ -78,6 +79,17 @@ def test_runs_on_other_data_are_left_out_of_a_group_with_a_warning(tmp_path, cap
         runs = load_group("mixed")
     assert len(runs) == 2 and {r.params["segmentation.loss.ce_beta"] for r in runs} == {"0.2", "0.7"}
     assert "left out 2 of 4 runs evaluated on other data" in caplog.text
+
+
+def test_runs_scored_with_another_metric_profile_are_not_ranked_together(tmp_path, caplog):
+    _fake_ablation(tmp_path, "prof", [(0.0, 0.0)], data_hash="d1")                       # before profiles: 2023-GLI
+    _fake_ablation(tmp_path, "prof", [(0.5, 0.0)], data_hash="d1", profile="2023-GLI")
+    _fake_ablation(tmp_path, "prof", [(0.7, 0.3)], data_hash="d1", profile="2023-MEN")   # the newest, another rule
+    with caplog.at_level("WARNING"):
+        runs = load_group("prof")
+    assert [r.params["segmentation.loss.ce_beta"] for r in runs] == ["0.7"] and "metric profile" in caplog.text
+    _fake_ablation(tmp_path, "prof", [(0.9, 0.0)], data_hash="d1", profile="2023-GLI")   # GLI newest again: the GLI runs
+    assert [r.params["segmentation.loss.ce_beta"] for r in load_group("prof")] == ["0.0", "0.5", "0.9"]
 
 
 def test_two_groups_put_the_2d_model_beside_the_3d_one_on_the_same_data(tmp_path):

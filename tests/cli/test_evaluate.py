@@ -54,3 +54,22 @@ def test_evaluate_errors_name_the_file(folders, tmp_path):
     r = runner.invoke(app, ["evaluate", "--pred", str(tmp_path / "small.nii.gz"), "--gt", str(gt / "BraTS20_Training_001" / "BraTS20_Training_001_seg.nii.gz"),
                             "--labels", "brats2020"])
     assert r.exit_code == 2 and "shape mismatch" in r.output and "small.nii.gz" in r.output
+
+
+def test_profile_option_scores_with_the_chosen_challenges_rule(tmp_path):
+    """`--profile 2023-MEN` gives the official MEN numbers (1 dilation: two GT lesions stay apart) and names the profile
+    in the table and the JSON; an unknown profile is one error line."""
+    exp = json.loads((CASES / "syn_merge_axis" / "expected_2023_BraTS-MEN.json").read_text())
+    out = tmp_path / "men.json"
+    r = CliRunner().invoke(app, ["evaluate", "--pred", str(CASES / "syn_merge_axis" / "pred.nii.gz"), "--gt",
+                                 str(CASES / "syn_merge_axis" / "gt.nii.gz"), "--labels", "brats2020", "--profile", "2023-MEN",
+                                 "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.read_text())
+    assert "profile 2023-MEN" in r.output and res["profile"] == "2023-MEN"
+    assert res["mean"]["lesion_dice_wt"] == pytest.approx(exp["lesion_dice_wt"], abs=1e-6)
+    r = CliRunner().invoke(app, ["evaluate", "--pred", str(CASES / "syn_merge_axis" / "pred.nii.gz"), "--gt",
+                                 str(CASES / "syn_merge_axis" / "gt.nii.gz"), "--labels", "brats2020", "--profile", "2019"])
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    assert [ln for ln in r.output.splitlines() if ln.startswith("error:")] == [
+        "error: unknown metric profile '2019'; choose one of 2023-GLI, 2023-SSA, 2023-PED, 2023-MEN, 2023-MET"]

@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
-from brats_mlops.names import EVAL_STAGES, STAGE_EVAL_SEG_2D, STAGE_NNUNET_EVAL, TAG_ABLATION_GROUP, TAG_DATA_HASH_PREFIX, TAG_DVC_EXP, TAG_STAGE, TAG_TRAIN_RUN
+from brats_mlops.metrics.profiles import DEFAULT_PROFILE
+from brats_mlops.names import (EVAL_STAGES, STAGE_EVAL_SEG_2D, STAGE_NNUNET_EVAL, TAG_ABLATION_GROUP, TAG_DATA_HASH_PREFIX,
+                               TAG_DVC_EXP, TAG_METRIC_PROFILE, TAG_STAGE, TAG_TRAIN_RUN)
 from brats_mlops.tracking import download_artifact, find_runs, run_params
 
 log = logging.getLogger(__name__)
@@ -68,10 +70,12 @@ def _eval_runs(filt: str) -> list[Any]:
 
 
 def _data_signature(run: Any) -> tuple[tuple[str, str], ...]:
-    """The hashes of the data an evaluation run scored: its ``brats.data_hash.*`` tags (dataset root, split)
-    except the checkpoint folder (``<models_dir>/segmentation``), which is what an ablation varies."""
-    return tuple(sorted((k, v) for k, v in run.data.tags.items()
-                        if k.startswith(TAG_DATA_HASH_PREFIX) and not k.endswith(("/segmentation", "/segmentation_2d", "/nnunet"))))
+    """What an evaluation run's numbers are comparable by: the hashes of the data it scored (its ``brats.data_hash.*``
+    tags: dataset root, split — except the checkpoint folder, which is what an ablation varies) and the official metric
+    profile it was scored with (``brats.metric_profile``; runs from before profiles existed were scored with 2023-GLI)."""
+    hashes = tuple(sorted((k, v) for k, v in run.data.tags.items()
+                          if k.startswith(TAG_DATA_HASH_PREFIX) and not k.endswith(("/segmentation", "/segmentation_2d", "/nnunet"))))
+    return hashes + ((TAG_METRIC_PROFILE, run.data.tags.get(TAG_METRIC_PROFILE, DEFAULT_PROFILE)),)
 
 
 def same_data_as_newest(runs: list[Any], group: str) -> list[Any]:
@@ -82,8 +86,9 @@ def same_data_as_newest(runs: list[Any], group: str) -> list[Any]:
     ref = _data_signature(runs[-1])
     kept = [r for r in runs if _data_signature(r) == ref]
     if len(kept) < len(runs):
-        log.warning("ablation group %r: left out %d of %d runs evaluated on other data or another split than the newest "
-                    "run (brats.data_hash.* tags differ); use a new ablation group after changing the data",
+        log.warning("ablation group %r: left out %d of %d runs evaluated on other data, another split or with another metric "
+                    "profile than the newest run (brats.data_hash.* or brats.metric_profile tags differ): their numbers "
+                    "cannot be paired or ranked with its; use a new ablation group after changing any of them",
                     group, len(runs) - len(kept), len(runs))
     return kept
 

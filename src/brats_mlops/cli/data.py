@@ -104,19 +104,20 @@ def evaluate(
     gt: Annotated[Path, typer.Option("--gt", help="The ground-truth NIfTI, or a folder (a dataset folder works: only its *seg* / labelsTr files are read).")],
     labels: Annotated[LabelsOpt, typer.Option("--labels", help="Label convention of both: brats2020 (1 NCR, 2 ED, 4 ET) | brats2023 (1, 2, 3) | brats2024 (1, 2, 3, 4 = resection cavity) | msd (1 edema, 2 non-enhancing, 3 enhancing).")] = LabelsOpt.brats2023,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write {\"cases\": {id: {...}}, \"mean\": {...}} here (keys as metrics/segmentation.json).")] = None,
+    profile: Annotated[str, typer.Option("--profile", help="Official scoring rule: 2023-GLI | 2023-SSA | 2023-PED (3 dilations merge GT lesions, GT lesions <= 50 mm^3 left out) | 2023-MEN (1 dilation, <= 50 mm^3) | 2023-MET (1 dilation, <= 2 mm^3).")] = "2023-GLI",
 ) -> None:
-    """Score predictions like the official BraTS 2023 evaluation: whole-volume ("legacy") Dice / HD95 and
-    lesion-wise Dice / HD95 of WT, TC and ET (3x 18-neighbourhood dilation merges GT lesions, GT lesions <= 50 mm^3
-    left out, misses and false positives Dice 0 / HD95 374), per-label Dice, sensitivity and specificity."""
-    from brats_mlops.metrics.evaluate import EvaluationError
+    """Score predictions like the official BraTS 2023 evaluation of the chosen challenge (--profile): whole-volume
+    ("legacy") Dice / HD95 and lesion-wise Dice / HD95 of WT, TC and ET (dilations merge nearby GT lesions, small GT
+    lesions left out, misses and false positives Dice 0 / HD95 374), per-label Dice, sensitivity and specificity."""
+    from brats_mlops.errors import UserError
     from brats_mlops.metrics.evaluate import evaluate as run_eval
     from brats_mlops.utils.progress import progress
 
     try:
-        res = run_eval(pred, gt, labels.value, progress=progress)
-    except EvaluationError as err:
+        res = run_eval(pred, gt, labels.value, progress=progress, profile=profile)
+    except UserError as err:
         fail(str(err))
-    t = Table(title=f"BraTS 2023 evaluation ({labels.value} labels, {res['n_cases']} case(s))")
+    t = Table(title=f"BraTS evaluation, profile {res['profile']} ({labels.value} labels, {res['n_cases']} case(s))")
     t.add_column("case")
     cols = [f"{m}_{r}" for m in EVAL_COLUMNS for r in ("wt", "tc", "et")]
     for c in cols:

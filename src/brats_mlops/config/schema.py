@@ -248,6 +248,7 @@ class TrackingParams(_Section):
 
 
 class EvaluateParams(_Section):
+    profile: Literal["2023-GLI", "2023-SSA", "2023-PED", "2023-MEN", "2023-MET"] = "2023-GLI"  # metrics/profiles.py
     tta: Literal["none", "mirror"] = "none"  # evaluate_segmentation (3-D): test-time augmentation by mirroring
     ensemble: Literal["none", "folds"] = "none"  # folds: average the k folds of segmentation.folds (nnU-Net's ensembling)
 

@@ -17,6 +17,7 @@ from brats_mlops.data.io import load_case_images, load_image
 from brats_mlops.data.preprocessing import remap_labels
 from brats_mlops.inference.segment import predict_labels
 from brats_mlops.metrics import case_metrics, postprocess
+from brats_mlops.metrics.profiles import get_profile
 from brats_mlops.utils.progress import progress
 
 SUMMARY_KEYS = ["dice_wt", "dice_tc", "dice_et", "dice_brats", "iou_wt", "iou_tc", "iou_et", "hd95_wt", "hd95_tc", "hd95_et",
@@ -76,25 +77,26 @@ def class_scores(pred: np.ndarray, gt: np.ndarray, num_classes: int = 4) -> dict
 
 
 def score_cases(predict: Callable[[np.ndarray, tuple[float, ...]], np.ndarray], modalities: list[str] | tuple[str, ...],
-                cases: dict[str, Case], ids: list[str], postprocess_min_voxels: int, with_class_scores: bool = False
-                ) -> Iterator[CaseResult]:
+                cases: dict[str, Case], ids: list[str], postprocess_min_voxels: int, with_class_scores: bool = False,
+                profile: str | None = None) -> Iterator[CaseResult]:
     """Predict (``predict(images, spacing)`` → internal labels) and score each case of ``ids`` in its own geometry:
-    official metrics before and after post-processing, and seed 004's per-class figures when ``with_class_scores``.
-    Any segmentation model is scored by this one function (the platform's 3-D and 2-D networks, nnU-Net)."""
+    official metrics (``profile``: metrics/profiles.py, default 2023-GLI) before and after post-processing, and seed
+    004's per-class figures when ``with_class_scores``. Any segmentation model is scored by this one function (the
+    platform's 3-D and 2-D networks, nnU-Net)."""
     for cid in progress(ids, desc="evaluate"):
         case = cases[cid]
         images, _, spacing = load_case_images(case, modalities)
         gt = remap_labels(load_image(case.seg, dtype=None)[0], case.label_map)
         pred = predict(images, spacing)
-        row = {"case_id": cid, **case_metrics(pred, gt, spacing)}
+        row = {"case_id": cid, **case_metrics(pred, gt, spacing, profile=profile)}
         if with_class_scores:
             row.update(class_scores(pred, gt))
-        row.update({f"{k}_post": v for k, v in case_metrics(postprocess(pred, postprocess_min_voxels), gt, spacing).items()})
+        row.update({f"{k}_post": v for k, v in case_metrics(postprocess(pred, postprocess_min_voxels), gt, spacing, profile=profile).items()})
         yield CaseResult(cid, images, pred, gt, row)
 
 
 def evaluate_cases(model: torch.nn.Module | list[torch.nn.Module], mc: dict[str, Any], cases: dict[str, Case], ids: list[str],
-                   postprocess_min_voxels: int, tta: str = "none") -> Iterator[CaseResult]:
+                   postprocess_min_voxels: int, tta: str = "none", profile: str | None = None) -> Iterator[CaseResult]:
     """:func:`score_cases` for a platform network, or an ensemble of them (a list: the folds of a k-fold training)
     (for a 2-D slice model also seed 004's per-class Dice/IoU with
     background and pixel accuracy, :func:`class_scores`; no TTA)."""
@@ -102,11 +104,12 @@ def evaluate_cases(model: torch.nn.Module | list[torch.nn.Module], mc: dict[str,
     if two_d and isinstance(model, (list, tuple)):
         model = model[0]
     return score_cases(lambda images, _spacing: predict_labels(model, images, mc, tta="none" if two_d else tta),
-                       mc["modalities"], cases, ids, postprocess_min_voxels, with_class_scores=two_d)
+                       mc["modalities"], cases, ids, postprocess_min_voxels, with_class_scores=two_d, profile=profile)
 
 
-def summarise(df: pd.DataFrame, evaluated_on: str, best_epoch: int) -> dict[str, Any]:
-    """Mean of every metric (and after post-processing), the spread of the Dice scores, and provenance."""
+def summarise(df: pd.DataFrame, evaluated_on: str, best_epoch: int, profile: str | None = None) -> dict[str, Any]:
+    """Mean of every metric (and after post-processing), the spread of the Dice scores, and provenance (which cases,
+    which checkpoint, which official metric profile)."""
     summary: dict[str, Any] = {k: float(df[k].mean()) for k in SUMMARY_KEYS}
     summary.update({f"{k}_post": float(df[f"{k}_post"].mean()) for k in SUMMARY_KEYS})
     summary.update({k: float(df[k].mean()) for k in CLASS_KEYS if k in df})
@@ -114,4 +117,5 @@ def summarise(df: pd.DataFrame, evaluated_on: str, best_epoch: int) -> dict[str,
     summary["n_cases"] = len(df)
     summary["evaluated_on"] = evaluated_on
     summary["best_epoch"] = int(best_epoch)
+    summary["profile"] = get_profile(profile).name
     return summary

@@ -13,7 +13,8 @@ Whole-volume ("legacy") metrics per region WT/TC/ET:
     lookup tables) and take the area-weighted percentile here.
     Sensitivity TP/(TP+FN), 1 when both are empty; specificity TN/(TN+FP) over the whole volume.
 
-Lesion-wise metrics (BraTS 2023):
+Lesion-wise metrics (BraTS 2023; the numbers below are challenge BraTS-GLI's, ``metrics/profiles.py`` holds the
+other challenges' dilations and volume thresholds):
     GT lesions are 26-connected components (cc3d) of the region; components whose 3× dilations with the
     18-neighbourhood (``generate_binary_structure(3, 2)``) touch are merged into one lesion. Predicted lesions
     are 26-connected components. Each GT lesion is scored (Dice, HD95) against the union of the predicted
@@ -35,6 +36,7 @@ import torch
 from scipy import ndimage
 
 from brats_mlops.data.case import REGIONS
+from brats_mlops.metrics.profiles import MetricProfile, get_profile
 
 HD95_EMPTY = 374.0  # official value when exactly one of prediction / ground truth is empty
 LESION_HD95_MISS = 374.0  # official value of a missed GT lesion and of a false-positive lesion
@@ -156,9 +158,12 @@ def region_dice(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
     return {r: label_dice(pm[r], gm[r]) for r in pm}
 
 
-def case_metrics(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = (1.0, 1.0, 1.0), lesion: bool = True) -> dict[str, float]:
+def case_metrics(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = (1.0, 1.0, 1.0), lesion: bool = True,
+                 profile: str | MetricProfile | None = None) -> dict[str, float]:
     """Flat per-case metrics of two internal label volumes: ``dice_wt``, ``hd95_tc``, ``lesion_dice_et``,
-    ``lesion_num_fp_wt``, per-label ``dice_ncr`` / ``dice_ed``, and ``dice_brats`` (mean region Dice)."""
+    ``lesion_num_fp_wt``, per-label ``dice_ncr`` / ``dice_ed``, and ``dice_brats`` (mean region Dice). The lesion-wise
+    ones follow ``profile``'s settings (``metrics/profiles.py``; default 2023-GLI)."""
+    prof = get_profile(profile)
     if pred.shape != gt.shape:
         raise ValueError(f"prediction shape {pred.shape} != ground-truth shape {gt.shape}")
     out: dict[str, float] = {}
@@ -167,7 +172,7 @@ def case_metrics(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = 
         for k, v in region_metrics(pm[r], gm[r], spacing).items():
             out[f"{k}_{r}"] = v
         if lesion:
-            lw = lesion_wise(pm[r], gm[r], spacing)
+            lw = lesion_wise(pm[r], gm[r], spacing, prof.dilation, prof.min_lesion_mm3)
             out[f"lesion_dice_{r}"] = lw["lesion_dice"]
             out[f"lesion_hd95_{r}"] = lw["lesion_hd95"]
             for k in ("num_tp", "num_fn", "num_fp"):

@@ -25,6 +25,7 @@ from brats_mlops.data.case import CONVENTIONS, LABEL_MAPS, LABEL_NAMES, RESECTIO
 from brats_mlops.data.preprocessing import remap_labels
 from brats_mlops.errors import UserError
 from brats_mlops.metrics.brats import case_metrics, label_dice
+from brats_mlops.metrics.profiles import get_profile
 
 NIFTI = (".nii.gz", ".nii")
 _CASE_ID = re.compile(r"(BraTS-[A-Z]+-\d{5}-\d{3}|BraTS20_(?:Training|Validation)_\d{3}|BraTS2021_\d{5}|BRATS_\d{3})")
@@ -112,27 +113,32 @@ def read_labels(path: Path, convention: str) -> tuple[np.ndarray, tuple[float, .
     return arr, tuple(float(z) for z in img.header.get_zooms()[:3])
 
 
-def score_pair(pred_path: Path, gt_path: Path, convention: str) -> dict[str, float]:
-    """Official BraTS 2023 metrics of one pair (flat keys as ``metrics/segmentation.json``)."""
+def score_pair(pred_path: Path, gt_path: Path, convention: str, profile: str | None = None) -> dict[str, float]:
+    """Official BraTS 2023 metrics of one pair under ``profile`` (default 2023-GLI; flat keys as
+    ``metrics/segmentation.json``)."""
     p_raw, spacing = read_labels(pred_path, convention)
     g_raw, _ = read_labels(gt_path, convention)
     if p_raw.shape != g_raw.shape:
         raise EvaluationError(f"shape mismatch: prediction {pred_path} is {p_raw.shape}, ground truth {gt_path} is {g_raw.shape}")
     lm = LABEL_MAPS[convention]
-    out = case_metrics(remap_labels(p_raw, lm), remap_labels(g_raw, lm), spacing)
+    out = case_metrics(remap_labels(p_raw, lm), remap_labels(g_raw, lm), spacing, profile=profile)
     if convention in RESECTION_CAVITY:
         rc = RESECTION_CAVITY[convention]
         out["dice_rc"] = label_dice(p_raw == rc, g_raw == rc)
     return out
 
 
-def evaluate(pred: str | Path, gt: str | Path, convention: str = "brats2023", progress=None) -> dict[str, Any]:
-    """``{"labels": convention, "cases": {id: metrics}, "mean": {key: mean over cases}, "unmatched_predictions": [...]}``."""
+def evaluate(pred: str | Path, gt: str | Path, convention: str = "brats2023", progress=None,
+             profile: str | None = None) -> dict[str, Any]:
+    """``{"labels": convention, "profile": name, "cases": {id: metrics}, "mean": {key: mean over cases},
+    "unmatched_predictions": [...]}``; ``profile``: the official metric profile (``metrics/profiles.py``)."""
     if convention not in CONVENTIONS:
         raise EvaluationError(f"unknown label convention {convention!r}; choose one of {', '.join(CONVENTIONS)}")
+    prof = get_profile(profile)
     pairs, unmatched = match_pairs(Path(pred), Path(gt))
     it = progress(pairs, desc="evaluate") if progress else pairs
-    cases = {cid: score_pair(p, g, convention) for cid, p, g in it}
+    cases = {cid: score_pair(p, g, convention, prof.name) for cid, p, g in it}
     keys = list(next(iter(cases.values())))
     mean = {k: float(np.mean([c[k] for c in cases.values()])) for k in keys}
-    return {"labels": convention, "n_cases": len(cases), "cases": cases, "mean": mean, "unmatched_predictions": unmatched}
+    return {"labels": convention, "profile": prof.name, "n_cases": len(cases), "cases": cases, "mean": mean,
+            "unmatched_predictions": unmatched}
