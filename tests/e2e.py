@@ -70,18 +70,21 @@ def undeclared_params(project: Path, audit_dir: Path) -> dict[str, list[str]]:
     run with ``BRATS_PARAMS_AUDIT`` wrote (``config/audit.py``); empty when every stage declares what it reads."""
     from brats_mlops.utils.stage_deps import PIPELINE_FILES, stage_module
 
-    declared: dict[str, tuple[str, list[str]]] = {}
+    declared: dict[str, tuple[str, list[str]]] = {}   # "pipelines.<stage>" or "tune <study>" -> (stage, params)
     for name in PIPELINE_FILES:
-        if (ROOT / name).is_file():
+        if (project / name).is_file():
             for stage, spec in yaml.safe_load((project / name).read_text())["stages"].items():
-                module = stage_module(str(spec.get("cmd", "")))
+                cmd = str(spec.get("cmd", ""))
+                module = stage_module(cmd)
                 if module:
-                    declared[module] = (stage, [str(p) for p in spec.get("params", [])])
+                    key = module if module.startswith("pipelines.") else " ".join(cmd.split()[3:5])
+                    declared[key] = (stage, [str(p) for p in spec.get("params", [])])
     out: dict[str, list[str]] = {}
     for f in sorted(audit_dir.glob("*.json")):
         rec = json.loads(f.read_text())
         argv0 = Path(rec["argv"][0])
-        module = f"pipelines.{argv0.stem}" if argv0.parent.name == "pipelines" else None
+        module = (f"pipelines.{argv0.stem}" if argv0.parent.name == "pipelines" else
+                  " ".join(rec["argv"][1:3]) if argv0.parent.name == "cli" and rec["argv"][1:2] == ["tune"] else None)
         if module not in declared:
             continue
         stage, params = declared[module]

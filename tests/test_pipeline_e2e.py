@@ -49,8 +49,14 @@ def test_dvc_repro_data_stages_then_noop_then_exp_temp(clone):
     layout.write_text(original + "\n# a change\n")
     status = _run([str(BIN / "dvc"), "status", "dvc.yaml"], dst, env)
     assert "train_segmentation:" in status and "modified:" in status and "synthesize:" not in status, status
+    # ... and `brats-mlops status` says so in words, exiting 1, so nobody reads the stale metrics
+    words = run([str(BIN / "brats-mlops"), "status"], dst, env, check=False)
+    assert words.returncode == 1 and "default (dvc.yaml): STALE" in words.stdout, words.stdout + words.stderr
+    assert "train_segmentation: code changed (src/brats_mlops/training/layout.py)" in words.stdout, words.stdout
     layout.write_text(original)
     assert "Data and pipelines are up to date" in _run([str(BIN / "dvc"), "status", "dvc.yaml"], dst, env)
+    words = run([str(BIN / "brats-mlops"), "status"], dst, env, check=False)
+    assert words.returncode == 0 and "default (dvc.yaml): up to date" in words.stdout, words.stdout
     # every stage is a FINISHED run in the embedded store at the project root
     with sqlite3.connect(dst / "mlflow.db") as db:
         runs = db.execute("select name, status from runs").fetchall()

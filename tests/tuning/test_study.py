@@ -49,10 +49,13 @@ def _tune(tmp_path, extra_env=None, **kw):
 
 
 def test_trials_are_nested_runs_and_best_params_apply(tmp_path):
+    from tests.e2e import undeclared_params
+
     proj = _project(tmp_path, n_trials=5)
-    p = _tune(proj)
+    p = _tune(proj, {"BRATS_PARAMS_AUDIT": str(tmp_path / "params_audit")})
     out, _ = p.communicate(timeout=600)
     assert p.returncode == 0, out[-3000:]
+    assert undeclared_params(ROOT, tmp_path / "params_audit") == {}   # tune/dvc.yaml declares what the study reads
     study = optuna.load_study(study_name="survival", storage=f"sqlite:///{proj / 'optuna.db'}")
     assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) == 5
     mlflow.set_tracking_uri(f"sqlite:///{proj / 'mlflow.db'}")

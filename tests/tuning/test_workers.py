@@ -73,7 +73,10 @@ def test_tiny_segmentation_study_prunes_with_two_workers(tiny_preprocessed, tmp_
                  "pruner_warmup_steps": 0}
     (proj / "params.yaml").write_text(yaml.safe_dump(p))
     storage = _fresh_db(postgres_url)
-    _tune(proj, "segmentation", storage, {**env, "BRATS_THREADS": "1"})
+    _tune(proj, "segmentation", storage, {**env, "BRATS_THREADS": "1", "BRATS_PARAMS_AUDIT": str(tmp_path / "params_audit")})
+    from tests.e2e import ROOT, undeclared_params
+
+    assert undeclared_params(ROOT, tmp_path / "params_audit") == {}   # tune/dvc.yaml declares what the study reads
     study = optuna.load_study(study_name="segmentation", storage=storage)
     states = [t.state for t in study.trials]
     assert sum(s == optuna.trial.TrialState.PRUNED for s in states) >= 1

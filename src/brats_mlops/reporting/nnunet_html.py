@@ -22,7 +22,7 @@ def build_nnunet_page(rows: list[dict], chart: Path | None, metrics: Path, repor
     def img(p: Path | None) -> str:
         return f'<img src="{html.escape(p.relative_to(reports).as_posix())}" alt="">' if p and p.is_file() else ""
 
-    shown = [{k: v for k, v in r.items() if k not in ("best", "MLflow run", "train min")} for r in rows]
+    shown = [{k: v for k, v in r.items() if k not in ("run", "best", "MLflow run", "train min")} for r in rows]
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>nnU-Net v2</title><style>{CSS}</style></head><body>",
              "<h1>nnU-Net v2 beside the platform's models</h1>",
              "<p>Made by <code>dvc repro nnunet/dvc.yaml</code>. Back to the <a href='index.html'>main report</a>. The same "
