@@ -15,8 +15,9 @@ def test_a_stage_status_in_words():
 
 def test_stale_not_built_and_up_to_date_pipelines():
     stale = PipelineStatus("dvc.yaml", "default", [_stage_status("report", [{"changed deps": {"pipelines/report.py": "modified"}}])], 12)
-    unbuilt = PipelineStatus("slices/dvc.yaml", "2-D slices",
-                             [_stage_status(f"s{i}", [{"changed outs": {f"o{i}": "deleted"}}]) for i in range(4)], 4)
+    unbuilt = PipelineStatus("slices/dvc.yaml", "2-D slices",   # a fresh clone: outputs missing; the report (its page is
+                             [_stage_status(f"s{i}", [{"changed outs": {f"o{i}": "deleted"}}]) for i in range(3)]   # committed)
+                             + [_stage_status("report_2d", [{"changed deps": {"reports/x": "deleted"}}])], 4)
     fresh = PipelineStatus("nnunet/dvc.yaml", "nnU-Net", [], 4)
     ok, lines = report([fresh, unbuilt])
     assert ok and lines == ["  nnU-Net (nnunet/dvc.yaml): up to date with its lock file",

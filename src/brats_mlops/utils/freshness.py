@@ -24,6 +24,11 @@ class StageStatus:
     outs_changed: list[str] = field(default_factory=list)
     other: list[str] = field(default_factory=list)      # changed command, never run, ...
 
+    @property
+    def unbuilt(self) -> bool:
+        return bool(self.outs_missing) or (bool(self.data) and all(d.endswith(" deleted") for d in self.data)
+                                            and not self.outs_changed)
+
     def words(self) -> str:
         parts = []
         if self.code:
@@ -53,8 +58,9 @@ class PipelineStatus:
 
     @property
     def not_built(self) -> bool:
-        """Every stage misses outputs: the pipeline was not run (or pulled) in this checkout; nothing to mislead."""
-        return len(self.stages) == self.n_stages and all(s.outs_missing for s in self.stages)
+        """The pipeline was not run (or pulled) in this checkout: every stage misses outputs or only misses inputs
+        (the outputs of stages before it), e.g. a report whose committed page is there but nothing it is made from."""
+        return len(self.stages) == self.n_stages and all(s.unbuilt for s in self.stages)
 
 
 def _stage_status(name: str, changes: list) -> StageStatus:
