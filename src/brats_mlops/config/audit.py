@@ -2,7 +2,7 @@
 
 With ``BRATS_PARAMS_AUDIT=<folder>`` set, every ``Params`` that :func:`~brats_mlops.config.load_params` returns is
 watched: each field read through attribute access (``params.segmentation.loss.dice``) is recorded by its dotted
-path, and at exit the process writes ``<folder>/<pid>.json`` with its command line and the sorted keys. The
+path, and at exit the process writes ``<folder>/<pid>_<ns>.json`` with its command line and the sorted keys. The
 end-to-end tests run ``dvc repro`` with it set and compare each stage's keys with the stage's ``params:`` in
 ``dvc.yaml`` (``tests/e2e.py``). Off (the default), the only cost is one global lookup per attribute read.
 """
@@ -13,6 +13,7 @@ import atexit
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ def watch(params: Any) -> Any:
 
 def _write(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{os.getpid()}.json").write_text(json.dumps({"argv": sys.argv, "keys": sorted(_read)}, indent=1))
+    (folder / f"{os.getpid()}_{time.time_ns()}.json").write_text(json.dumps({"argv": sys.argv, "keys": sorted(_read)}, indent=1))
 
 
 def read_keys() -> list[str]:
