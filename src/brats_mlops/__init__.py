@@ -22,19 +22,20 @@ def _cpu_flags() -> set[str]:
         return set()
 
 
-# The same for the libraries beside them, which dispatch on the CPU too (BENCHMARKS.md, "Under load"): the committed
-# results made on an AMD EPYC did not reproduce on an AVX-512 Xeon because torch's matrix products (MKL) took an
-# AVX-512 path there. MKL's Conditional Numerical Reproducibility mode COMPATIBLE gives the same results on every x86
-# CPU (measured: the same weights with MKL limited to AVX-512, AVX2 or SSE4.2; no measured cost). NumPy/SciPy's
-# OpenBLAS kernels and NumPy's own AVX-512 loops (survival, PCA, bootstrap) are pinned to their AVX2 versions,
-# which every AVX2 CPU runs. Only where the CPU has the instructions; `make run` needs none of this to work.
 # How long libgomp's threads spin at a barrier before they sleep (its default: 300,000 spins). With another busy
 # process on the machine, spinning threads burn the time slices the computing thread needs: a training step of the
 # CPU default took 2.9-6.5 s beside one busy process instead of 0.63 s idle; with 10,000 spins 1.7 s, and the same
 # 0.63 s idle (BENCHMARKS.md, "Under load"). It changes when threads wait, never what they compute.
 _os.environ.setdefault("GOMP_SPINCOUNT", "10000")
-_flags = _cpu_flags()
+
+# The same instruction-set caps for the libraries beside torch's own kernels, which dispatch on the CPU too: the
+# committed results made on an AMD EPYC did not reproduce on an AVX-512 Xeon because torch's matrix products (MKL)
+# took an AVX-512 path there. MKL's Conditional Numerical Reproducibility mode COMPATIBLE gives the same results on
+# every x86 CPU (measured: the same weights with MKL limited to AVX-512, AVX2 or SSE4.2; no measured cost).
+# NumPy/SciPy's OpenBLAS kernels and NumPy's own AVX-512 loops (survival, PCA, bootstrap) are pinned to their AVX2
+# versions, which every AVX2 CPU runs — only where the CPU has those instructions.
 _os.environ.setdefault("MKL_CBWR", "COMPATIBLE")
+_flags = _cpu_flags()
 if "avx2" in _flags:
     _os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
 if "avx512f" in _flags:
