@@ -3,8 +3,9 @@
 The thread count changes the floating-point summation order of torch's CPU kernels (a convolution's weight
 gradient is reduced per thread), so the same stage with 1 and with 2 threads gives different checkpoints and
 different metrics. ``runtime.threads`` is therefore a DVC param of every stage, and its default (2) is the count
-the committed ``dvc.lock`` was produced with: any machine reproduces it, whatever else runs there (on one core,
-two threads take turns; the arithmetic is the same).
+the committed ``dvc.lock`` was produced with: whatever else runs on the machine, the arithmetic is the same (on one
+core, two threads take turns). The CPU's own part — which instruction set each library's kernels use — is capped in
+``brats_mlops/__init__.py``; measured identical idle and under load, not yet shown across CPU vendors.
 
 ``runtime.threads: auto`` is the opt-in for speed on a busy machine: a stage samples ``/proc/stat`` for a fraction
 of a second at start, uses as many threads as cores are idle, and the training loop looks again before every epoch
