@@ -123,47 +123,45 @@ def _load(pipeline: Path):
     return yaml, yaml.load(pipeline.read_text())
 
 
-def check(root: Path | None = None) -> dict[str, list[str]]:
-    """``{"<dvc.yaml>:<stage>": [missing or stale dep, ...]}`` for every stage whose source deps do not cover its
-    import closure, or name a source file that does not exist. Empty: every stage knows its code."""
-    root = root or _root()
-    problems: dict[str, list[str]] = {}
-    for name in PIPELINE_FILES:
-        pipeline = root / name
-        if not pipeline.is_file():
-            continue
-        _, doc = _load(pipeline)
-        for stage, spec in doc["stages"].items():
-            module = stage_module(str(spec.get("cmd", "")))
-            if module is None:
-                continue
-            deps = [str(d) for d in spec.get("deps", [])]
-            src = [d for d in deps if is_source(d)]
-            missing = [f for f in sorted(p.relative_to(root).as_posix() for p in closure(root, module)) if not covered(f, src)]
-            gone = [f"{d} (does not exist)" for d in src if not (root / d).exists()]
-            if missing or gone:
-                problems[f"{name}:{stage}"] = missing + gone
-    return problems
-
-
-def write(root: Path | None = None) -> list[str]:
-    """Rewrite the source deps of every stage as its import closure (other deps, their order and comments kept);
-    returns the stages that changed."""
-    root = root or _root()
-    changed = []
+def _python_stages(root: Path):
+    """``(pipeline file, its YAML handler, its parsed document, [(stage, spec, module), ...])`` of every pipeline file
+    under ``root``, for the stages that run ``python -m <module>``."""
     for name in PIPELINE_FILES:
         pipeline = root / name
         if not pipeline.is_file():
             continue
         yaml, doc = _load(pipeline)
-        for stage, spec in doc["stages"].items():
-            module = stage_module(str(spec.get("cmd", "")))
-            if module is None:
-                continue
+        stages = [(stage, spec, module) for stage, spec in doc["stages"].items()
+                  if (module := stage_module(str(spec.get("cmd", "")))) is not None]
+        yield pipeline, yaml, doc, stages
+
+
+def check(root: Path | None = None) -> dict[str, list[str]]:
+    """``{"<dvc.yaml>:<stage>": [missing or stale dep, ...]}`` for every stage whose source deps do not cover its
+    import closure, or name a source file that does not exist. Empty: every stage knows its code."""
+    root = root or _root()
+    problems: dict[str, list[str]] = {}
+    for pipeline, _, _, stages in _python_stages(root):
+        for stage, spec, module in stages:
+            src = [str(d) for d in spec.get("deps", []) if is_source(str(d))]
+            missing = [f for f in sorted(p.relative_to(root).as_posix() for p in closure(root, module)) if not covered(f, src)]
+            gone = [f"{d} (does not exist)" for d in src if not (root / d).exists()]
+            if missing or gone:
+                problems[f"{pipeline.relative_to(root).as_posix()}:{stage}"] = missing + gone
+    return problems
+
+
+def write(root: Path | None = None) -> list[str]:
+    """Rewrite the source deps of every stage as its import closure (other deps, their order and comments kept);
+    returns the stages that changed. A pipeline file with no change is not rewritten."""
+    root = root or _root()
+    changed = []
+    for pipeline, yaml, doc, stages in _python_stages(root):
+        before = len(changed)
+        for stage, spec, module in stages:
             deps = spec["deps"]
             want = compact(root, closure(root, module))
-            have = [str(d) for d in deps if is_source(str(d))]
-            if have == want:
+            if [str(d) for d in deps if is_source(str(d))] == want:
                 continue
             others = [(d, deps.ca.items.get(i)) for i, d in enumerate(deps) if not is_source(str(d))]
             deps.clear()
@@ -172,9 +170,10 @@ def write(root: Path | None = None) -> list[str]:
             for i, (_, comment) in enumerate(others, start=len(want)):   # an item's end-of-line comment moves with it
                 if comment is not None:
                     deps.ca.items[i] = comment
-            changed.append(f"{name}:{stage}")
-        with pipeline.open("w") as fh:
-            yaml.dump(doc, fh)
+            changed.append(f"{pipeline.relative_to(root).as_posix()}:{stage}")
+        if len(changed) > before:
+            with pipeline.open("w") as fh:
+                yaml.dump(doc, fh)
     return changed
 
 
