@@ -72,4 +72,51 @@ def test_profile_option_scores_with_the_chosen_challenges_rule(tmp_path):
                                  str(CASES / "syn_merge_axis" / "gt.nii.gz"), "--labels", "brats2020", "--profile", "2019"])
     assert r.exit_code != 0 and "Traceback" not in r.output
     assert [ln for ln in r.output.splitlines() if ln.startswith("error:")] == [
-        "error: unknown metric profile '2019'; choose one of 2023-GLI, 2023-SSA, 2023-PED, 2023-MEN, 2023-MET"]
+        "error: unknown metric profile '2019'; choose one of 2023-GLI, 2023-SSA, 2023-PED, 2023-MEN, 2023-MET, 2025-GLI, "
+        "2025-MET, 2025-PED, 2025-MEN-RT, 2025-MEN, 2025-GoAT"]
+
+
+METS = CASES.parent / "brats2025_mets_sample"
+PAIRS = CASES.parent / "brats_task_pairs"
+
+
+def test_a_2025_profile_scores_the_official_mets_sample_folder_as_the_official_scorer(tmp_path):
+    """The official scorer's four real metastasis cases, as folders: predictions named by case number only
+    (``00132-000.nii.gz``) are matched to ``BraTS-MET-00132-000-seg.nii.gz`` as the 2025 scorer matches them; the
+    per-case numbers are the official parser's (0.0.10), the labels default to the profile's, the table has one row
+    per label group and the JSON carries the profile."""
+    out = tmp_path / "mets.json"
+    r = CliRunner().invoke(app, ["evaluate", "--pred", str(METS / "pred"), "--gt", str(METS / "ref"), "--profile", "2025-MET",
+                                 "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "profile 2025-MET (brats2024 labels, 4 case(s))" in r.output
+    assert all(f"│ {g} " in r.output for g in ("et", "rc", "tc", "wt"))
+    res = json.loads(out.read_text())
+    assert res["profile"] == "2025-MET" and res["n_cases"] == 4
+    exp = json.loads((METS / "expected_2025_mets_00217-000.json").read_text())["parsed"]
+    got = res["cases"]["BraTS-MET-00217-000"]
+    assert got["lesion_dice_et"] == pytest.approx(exp["lesionwise_dsc_mean_et"], abs=1e-6)
+    assert got["small_f1_wt"] == pytest.approx(exp["small_instance_f1_wt"], abs=1e-6)
+    assert got["lesion_num_fp_et"] == exp["all_instance_fp_et"]
+
+
+def test_a_2025_profile_converts_labels_only_without_loss(tmp_path):
+    """BraTS 2020 labels convert to 2025-GLI's (4 ET -> 3) and give the official numbers; paediatric labels do not
+    convert to the glioma ones (CC and NETC would merge): one error line saying what to pass."""
+    exp = json.loads((CASES / "hd_shift_aniso" / "expected_2025_gli.json").read_text())["parsed"]
+    out = tmp_path / "gli.json"
+    r = CliRunner().invoke(app, ["evaluate", "--pred", str(CASES / "hd_shift_aniso" / "pred.nii.gz"), "--gt",
+                                 str(CASES / "hd_shift_aniso" / "gt.nii.gz"), "--labels", "brats2020", "--profile", "2025-GLI",
+                                 "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    got = json.loads(out.read_text())["mean"]
+    assert got["lesion_hd95_wt"] == pytest.approx(exp["lesionwise_hd95_mean_wt"], abs=0.1)
+    assert got["nsd_tc"] == pytest.approx(exp["global_nsd_tc"], abs=1e-6)
+    r = CliRunner().invoke(app, ["evaluate", "--pred", str(PAIRS / "ped_cc" / "pred.nii.gz"), "--gt",
+                                 str(PAIRS / "ped_cc" / "gt.nii.gz"), "--labels", "ped2024", "--profile", "2025-GLI"])
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    (line,) = [ln for ln in r.output.splitlines() if ln.startswith("error:")]
+    assert "ped2024" in line and "--labels brats2024" in line
+    r = CliRunner().invoke(app, ["evaluate", "--pred", str(PAIRS / "ped_cc" / "pred.nii.gz"), "--gt",
+                                 str(PAIRS / "ped_cc" / "gt.nii.gz"), "--profile", "2025-PED"])
+    assert r.exit_code == 0 and "│ cc " in r.output, r.output

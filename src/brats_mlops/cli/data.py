@@ -93,6 +93,8 @@ class LabelsOpt(str, Enum):
     brats2023 = "brats2023"
     brats2024 = "brats2024"
     msd = "msd"
+    ped2024 = "ped2024"
+    menrt = "menrt"
 
 
 EVAL_COLUMNS = ("dice", "hd95", "lesion_dice", "lesion_hd95")
@@ -102,30 +104,41 @@ EVAL_COLUMNS = ("dice", "hd95", "lesion_dice", "lesion_hd95")
 def evaluate(
     pred: Annotated[Path, typer.Option("--pred", help="A prediction NIfTI, or a folder of them (matched to --gt by BraTS case id in the file name, else identical names).")],
     gt: Annotated[Path, typer.Option("--gt", help="The ground-truth NIfTI, or a folder (a dataset folder works: only its *seg* / labelsTr files are read).")],
-    labels: Annotated[LabelsOpt, typer.Option("--labels", help="Label convention of both: brats2020 (1 NCR, 2 ED, 4 ET) | brats2023 (1, 2, 3) | brats2024 (1, 2, 3, 4 = resection cavity) | msd (1 edema, 2 non-enhancing, 3 enhancing).")] = LabelsOpt.brats2023,
+    labels: Annotated[Optional[LabelsOpt], typer.Option("--labels", help="Label convention of both: brats2020 (1 NCR, 2 ED, 4 ET) | brats2023 (1, 2, 3) | brats2024 (1, 2, 3, 4 = resection cavity) | msd (1 edema, 2 non-enhancing, 3 enhancing) | ped2024 (1 ET, 2 NETC, 3 CC, 4 ED) | menrt (1 GTV). Default: the labels the profile reads.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write {\"cases\": {id: {...}}, \"mean\": {...}} here (keys as metrics/segmentation.json).")] = None,
-    profile: Annotated[str, typer.Option("--profile", help="Official scoring rule: 2023-GLI | 2023-SSA | 2023-PED (3 dilations merge GT lesions, GT lesions <= 50 mm^3 left out) | 2023-MEN (1 dilation, <= 50 mm^3) | 2023-MET (1 dilation, <= 2 mm^3).")] = "2023-GLI",
+    profile: Annotated[str, typer.Option("--profile", help="Official scoring rule. 2023 (lesion-wise, WT/TC/ET): 2023-GLI | 2023-SSA | 2023-PED (3 dilations merge GT lesions, GT lesions <= 50 mm^3 left out) | 2023-MEN (1 dilation, <= 50 mm^3) | 2023-MET (1 dilation, <= 2 mm^3). 2025 (panoptica matching, the task's label groups): 2025-GLI | 2025-MET | 2025-PED | 2025-MEN-RT | 2025-MEN | 2025-GoAT.")] = "2023-GLI",
 ) -> None:
-    """Score predictions like the official BraTS 2023 evaluation of the chosen challenge (--profile): whole-volume
-    ("legacy") Dice / HD95 and lesion-wise Dice / HD95 of WT, TC and ET (dilations merge nearby GT lesions, small GT
-    lesions left out, misses and false positives Dice 0 / HD95 374), per-label Dice, sensitivity and specificity."""
+    """Score predictions like the official BraTS evaluation of the chosen challenge and year (--profile).
+
+    2023 profiles: whole-volume ("legacy") Dice / HD95 and lesion-wise Dice / HD95 of WT, TC and ET (dilations merge
+    nearby GT lesions, small GT lesions left out, misses and false positives Dice 0 / HD95 374), per-label Dice,
+    sensitivity and specificity. 2025 profiles: per label group of the task, lesions matched one-to-one by Dice
+    (panoptica, as the official scorer configures it): lesion-wise Dice / NSD / HD95, detection TP / FP / FN / F1, and
+    global Dice / NSD / HD95; metastases also split small and large lesions."""
     from brats_mlops.errors import UserError
+    from brats_mlops.metrics.brats2025 import TASK_GROUPS
     from brats_mlops.metrics.evaluate import evaluate as run_eval
+    from brats_mlops.metrics.profiles import get_profile
     from brats_mlops.utils.progress import progress
 
     try:
-        res = run_eval(pred, gt, labels.value, progress=progress, profile=profile)
+        prof = get_profile(profile)
+        res = run_eval(pred, gt, labels.value if labels else None, progress=progress, profile=profile)
     except UserError as err:
         fail(str(err))
-    t = Table(title=f"BraTS evaluation, profile {res['profile']} ({labels.value} labels, {res['n_cases']} case(s))")
-    t.add_column("case")
-    cols = [f"{m}_{r}" for m in EVAL_COLUMNS for r in ("wt", "tc", "et")]
-    for c in cols:
-        t.add_column(c, justify="right")
-    rows = list(res["cases"].items()) + ([("mean", res["mean"])] if res["n_cases"] > 1 else [])
-    for cid, m in rows:
-        t.add_row(cid, *(f"{m[c]:.4f}" if "dice" in c else f"{m[c]:.2f}" for c in cols))
-    Console(width=max(200, console.width)).print(t)
+    title = f"BraTS evaluation, profile {res['profile']} ({res['labels']} labels, {res['n_cases']} case(s))"
+    if prof.rule == "2025":
+        _print_group_table(title + ": mean over cases" if res["n_cases"] > 1 else title, res["mean"], list(TASK_GROUPS[prof.task]))
+    else:
+        t = Table(title=title)
+        t.add_column("case")
+        cols = [f"{m}_{r}" for m in EVAL_COLUMNS for r in ("wt", "tc", "et")]
+        for c in cols:
+            t.add_column(c, justify="right")
+        rows = list(res["cases"].items()) + ([("mean", res["mean"])] if res["n_cases"] > 1 else [])
+        for cid, m in rows:
+            t.add_row(cid, *(f"{m[c]:.4f}" if "dice" in c else f"{m[c]:.2f}" for c in cols))
+        Console(width=max(200, console.width)).print(t)
     if res["unmatched_predictions"]:
         u = res["unmatched_predictions"]
         console.print(f"[yellow]note:[/] {len(u)} prediction(s) have no ground truth and were not scored: {', '.join(u[:10])}"
@@ -134,3 +147,20 @@ def evaluate(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(res, indent=1) + "\n")
         console.print(f"wrote {json_out}")
+
+
+GROUP_COLUMNS = (("Dice", "dice_{}", ".4f"), ("NSD", "nsd_{}", ".4f"), ("HD95", "hd95_{}", ".2f"), ("lesion Dice", "lesion_dice_{}", ".4f"),
+                 ("lesion NSD", "lesion_nsd_{}", ".4f"), ("lesion HD95", "lesion_hd95_{}", ".2f"), ("TP", "lesion_num_tp_{}", ".1f"),
+                 ("FP", "lesion_num_fp_{}", ".1f"), ("FN", "lesion_num_fn_{}", ".1f"), ("F1", "lesion_f1_{}", ".4f"))
+
+
+def _print_group_table(title: str, metrics: dict, groups: list[str]) -> None:
+    """One row per label group (2025 profiles); NaN (a group absent from prediction and ground truth) prints as '-'."""
+    t = Table(title=title)
+    t.add_column("group")
+    for name, _, _ in GROUP_COLUMNS:
+        t.add_column(name, justify="right")
+    for g in groups:
+        vals = [metrics.get(key.format(g), float("nan")) for _, key, _ in GROUP_COLUMNS]
+        t.add_row(g, *("-" if v != v else format(v, fmt) for v, (_, _, fmt) in zip(vals, GROUP_COLUMNS)))
+    Console(width=max(140, console.width)).print(t)

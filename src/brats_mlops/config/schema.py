@@ -248,7 +248,9 @@ class TrackingParams(_Section):
 
 
 class EvaluateParams(_Section):
-    profile: Literal["2023-GLI", "2023-SSA", "2023-PED", "2023-MEN", "2023-MET"] = "2023-GLI"  # metrics/profiles.py
+    # metrics/profiles.py; 2025-MEN-RT is left out: its GTV label has no internal counterpart (brats-mlops evaluate only)
+    profile: Literal["2023-GLI", "2023-SSA", "2023-PED", "2023-MEN", "2023-MET", "2025-GLI", "2025-MET", "2025-PED",
+                     "2025-MEN", "2025-GoAT"] = "2023-GLI"
     tta: Literal["none", "mirror"] = "none"  # evaluate_segmentation (3-D): test-time augmentation by mirroring
     ensemble: Literal["none", "folds"] = "none"  # folds: average the k folds of segmentation.folds (nnU-Net's ensembling)
 

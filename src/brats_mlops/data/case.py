@@ -38,6 +38,9 @@ LABEL_MAPS: dict[str, dict[int, int]] = {
     "brats2023": {0: 0, 1: 1, 2: 2, 3: 3},
     "brats2024": {0: 0, 1: 1, 2: 2, 3: 3, 4: 0},  # 4 = resection cavity: not tumour (see module docstring)
     "msd": {0: 0, 1: 2, 2: 1, 3: 3},
+    # BraTS 2024+ paediatric: 1 ET, 2 NETC, 3 CC (cystic component), 4 ED. TC = 1+2+3, so CC joins the core (internal 1);
+    # the 2025-PED profile scores CC on its own from the raw labels (metrics/brats2025.py).
+    "ped2024": {0: 0, 1: 3, 2: 1, 3: 1, 4: 2},
 }
 # What each raw label means, per convention (used in messages and by `brats-mlops evaluate --labels`).
 LABEL_NAMES: dict[str, dict[int, str]] = {
@@ -45,9 +48,11 @@ LABEL_NAMES: dict[str, dict[int, str]] = {
     "brats2023": {0: "background", 1: "NETC", 2: "SNFH", 3: "ET"},
     "brats2024": {0: "background", 1: "NETC", 2: "SNFH", 3: "ET", 4: "RC (resection cavity)"},
     "msd": {0: "background", 1: "edema", 2: "non-enhancing tumour", 3: "enhancing tumour"},
+    "ped2024": {0: "background", 1: "ET", 2: "NETC", 3: "CC (cystic component)", 4: "ED"},
+    "menrt": {0: "background", 1: "GTV (gross tumour volume)"},  # MEN-RT: scored only (2025-MEN-RT), no internal map
 }
 LABEL_NAMES["synthetic"] = LABEL_NAMES["brats2020"]
-CONVENTIONS = ("brats2020", "brats2023", "brats2024", "msd")  # the label conventions users name
+CONVENTIONS = ("brats2020", "brats2023", "brats2024", "msd", "ped2024", "menrt")  # the label conventions users name
 RESECTION_CAVITY = {"brats2024": 4}  # raw label of the resection cavity, where a convention has one
 
 

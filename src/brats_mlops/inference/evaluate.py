@@ -110,12 +110,15 @@ def evaluate_cases(model: torch.nn.Module | list[torch.nn.Module], mc: dict[str,
 def summarise(df: pd.DataFrame, evaluated_on: str, best_epoch: int, profile: str | None = None) -> dict[str, Any]:
     """Mean of every metric (and after post-processing), the spread of the Dice scores, and provenance (which cases,
     which checkpoint, which official metric profile)."""
-    summary: dict[str, Any] = {k: float(df[k].mean()) for k in SUMMARY_KEYS}
-    summary.update({f"{k}_post": float(df[f"{k}_post"].mean()) for k in SUMMARY_KEYS})
+    prof = get_profile(profile)
+    keys = SUMMARY_KEYS if prof.rule == "2023" else [  # other rules: their own keys (NaN-skipping means, as official)
+        k for k in df.columns if k != "case_id" and not k.endswith("_post") and k not in CLASS_KEYS]
+    summary: dict[str, Any] = {k: float(df[k].mean()) for k in keys}
+    summary.update({f"{k}_post": float(df[f"{k}_post"].mean()) for k in keys})
     summary.update({k: float(df[k].mean()) for k in CLASS_KEYS if k in df})
-    summary.update({f"{k}_std": float(df[k].std(ddof=1)) if len(df) > 1 else 0.0 for k in ("dice_wt", "dice_tc", "dice_et", "dice_brats")})
+    summary.update({f"{k}_std": float(df[k].std(ddof=1)) if len(df) > 1 else 0.0 for k in ("dice_wt", "dice_tc", "dice_et", "dice_brats") if k in df})
     summary["n_cases"] = len(df)
     summary["evaluated_on"] = evaluated_on
     summary["best_epoch"] = int(best_epoch)
-    summary["profile"] = get_profile(profile).name
+    summary["profile"] = prof.name
     return summary

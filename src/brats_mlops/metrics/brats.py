@@ -162,10 +162,13 @@ def case_metrics(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = 
                  profile: str | MetricProfile | None = None) -> dict[str, float]:
     """Flat per-case metrics of two internal label volumes: ``dice_wt``, ``hd95_tc``, ``lesion_dice_et``,
     ``lesion_num_fp_wt``, per-label ``dice_ncr`` / ``dice_ed``, and ``dice_brats`` (mean region Dice). The lesion-wise
-    ones follow ``profile``'s settings (``metrics/profiles.py``; default 2023-GLI)."""
+    ones follow ``profile``'s settings (``metrics/profiles.py``; default 2023-GLI); a 2025 profile scores with the
+    2025 rule instead (``metrics/brats2025.py``: its keys, its label groups)."""
     prof = get_profile(profile)
     if pred.shape != gt.shape:
         raise ValueError(f"prediction shape {pred.shape} != ground-truth shape {gt.shape}")
+    if prof.rule == "2025":
+        return _case_metrics_2025(pred, gt, spacing, prof)
     out: dict[str, float] = {}
     pm, gm = region_masks(pred), region_masks(gt)
     for r in ("wt", "tc", "et"):
@@ -181,6 +184,22 @@ def case_metrics(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = 
         out[f"dice_{name}"] = label_dice(pred == lab, gt == lab)
     out["dice_brats"] = (out["dice_wt"] + out["dice_tc"] + out["dice_et"]) / 3.0
     return out
+
+
+def _case_metrics_2025(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...], prof: MetricProfile) -> dict[str, float]:
+    """Internal labels -> the profile's task labels (data/case.py), then the 2025 rule (metrics/brats2025.py)."""
+    from brats_mlops.data.case import LABEL_MAPS, invert_label_map
+    from brats_mlops.errors import UserError
+    from brats_mlops.metrics.brats2025 import case_metrics_2025
+
+    if prof.labels not in LABEL_MAPS:
+        raise UserError(f"metric profile {prof.name} scores {prof.labels} labels, which the platform's internal labels "
+                        f"(1 NCR, 2 ED, 3 ET) do not map to; score such files with `brats-mlops evaluate --profile {prof.name}`")
+    lut = np.zeros(256, np.uint8)
+    for internal, raw in invert_label_map(LABEL_MAPS[prof.labels]).items():
+        if internal < 256:
+            lut[internal] = raw
+    return case_metrics_2025(lut[np.asarray(pred, np.uint8)], lut[np.asarray(gt, np.uint8)], spacing, prof.task)
 
 
 def _remove_small(mask: np.ndarray, min_voxels: int) -> np.ndarray:

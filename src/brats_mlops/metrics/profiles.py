@@ -1,8 +1,9 @@
 """Official metric profiles: which challenge's scoring rule a number was computed with.
 
-BraTS 2023 scored every challenge with the same lesion-wise code (rachitsaluja/BraTS-2023-Metrics, ``metrics.py``,
-``get_LesionWiseResults``) but different settings per challenge: how many 18-neighbourhood dilations merge nearby
+**2023** (rachitsaluja/BraTS-2023-Metrics, ``metrics.py``, ``get_LesionWiseResults``; ``metrics/brats.py``): one
+lesion-wise code for every challenge, with different settings: how many 18-neighbourhood dilations merge nearby
 ground-truth lesions into one, and the volume at or below which a ground-truth lesion is left out of the score.
+Regions WT/TC/ET on the 2023 labels.
 
 | profile | challenge | dilations | GT lesions left out |
 |---|---|---|---|
@@ -12,10 +13,23 @@ ground-truth lesions into one, and the volume at or below which a ground-truth l
 | 2023-MEN | meningioma | 1 | ≤ 50 mm³ |
 | 2023-MET | brain metastases | 1 | ≤ 2 mm³ |
 
-Known values: ``tests/metrics/test_official_cases.py`` checks GLI, MEN and MET against numbers the official code
-gave for ten pairs (SSA and PED take GLI's settings in that code). Every metrics file and evaluation run names the
-profile it was scored with (``profile``; tag ``brats.metric_profile``); ``compare`` keeps runs of one profile.
-The 2024 (six regions with the resection cavity) and 2025 (panoptica matching) rules are not implemented yet.
+**2025** (BraTS/BraTS_evaluation, the official scorer of 2025, on panoptica; ``metrics/brats2025.py``): connected
+components matched one-to-one by Dice, no dilation, no volume threshold; label groups per task from the scorer's
+bundled configs. Each profile reads the task's own labels (``labels``):
+
+| profile | config | labels | groups |
+|---|---|---|---|
+| 2025-GLI | gli | brats2024 (1 NETC, 2 SNFH, 3 ET, 4 RC) | netc, snfh, et, rc, tc = 1+3, wt = 1+2+3 |
+| 2025-MET | mets | brats2024 | et, rc, tc, wt; small/large lesion split at 20 mm³ |
+| 2025-PED | ped | ped2024 (1 ET, 2 NETC, 3 CC, 4 ED) | et, netc, cc, ed, tc = 1+2+3, wt = 1+2+3+4 |
+| 2025-MEN-RT | MenRT | menrt (1 GTV) | gtv |
+| 2025-MEN | MenPre | brats2023 | et, tc, wt |
+| 2025-GoAT | GoAT | brats2023 | et, tc, wt |
+
+Known values: ``tests/metrics/test_official_cases.py`` (2023: GLI, MEN, MET; SSA and PED take GLI's settings in
+that code) and ``tests/metrics/test_brats2025.py`` (2025: every config). Every metrics file and evaluation run names
+the profile it was scored with (``profile``; tag ``brats.metric_profile``); ``compare`` keeps runs of one profile.
+The 2024 rule (six regions with the resection cavity, per-region dilations and thresholds, NSD) is not implemented yet.
 """
 
 from __future__ import annotations
@@ -29,16 +43,25 @@ from brats_mlops.errors import UserError
 class MetricProfile:
     name: str
     challenge: str
-    dilation: int            # 18-neighbourhood dilations that merge nearby GT lesions
-    min_lesion_mm3: float    # GT lesions of at most this volume are left out of the lesion-wise score
+    rule: str = "2023"            # which official code: "2023" (metrics/brats.py) or "2025" (metrics/brats2025.py)
+    dilation: int = 0             # 2023: 18-neighbourhood dilations that merge nearby GT lesions
+    min_lesion_mm3: float = 0.0   # 2023: GT lesions of at most this volume are left out of the lesion-wise score
+    task: str = ""                # 2025: the official scorer's config (metrics/brats2025.py TASK_GROUPS)
+    labels: str = "brats2023"     # the label convention the rule reads (data/case.py LABEL_NAMES)
 
 
 PROFILES: dict[str, MetricProfile] = {p.name: p for p in (
-    MetricProfile("2023-GLI", "BraTS-GLI", 3, 50.0),
-    MetricProfile("2023-SSA", "BraTS-SSA", 3, 50.0),
-    MetricProfile("2023-PED", "BraTS-PED", 3, 50.0),
-    MetricProfile("2023-MEN", "BraTS-MEN", 1, 50.0),
-    MetricProfile("2023-MET", "BraTS-MET", 1, 2.0),
+    MetricProfile("2023-GLI", "BraTS-GLI", "2023", 3, 50.0),
+    MetricProfile("2023-SSA", "BraTS-SSA", "2023", 3, 50.0),
+    MetricProfile("2023-PED", "BraTS-PED", "2023", 3, 50.0),
+    MetricProfile("2023-MEN", "BraTS-MEN", "2023", 1, 50.0),
+    MetricProfile("2023-MET", "BraTS-MET", "2023", 1, 2.0),
+    MetricProfile("2025-GLI", "BraTS 2025 GLI", "2025", task="gli", labels="brats2024"),
+    MetricProfile("2025-MET", "BraTS 2025 MET", "2025", task="mets", labels="brats2024"),
+    MetricProfile("2025-PED", "BraTS 2025 PED", "2025", task="ped", labels="ped2024"),
+    MetricProfile("2025-MEN-RT", "BraTS 2025 MEN-RT", "2025", task="MenRT", labels="menrt"),
+    MetricProfile("2025-MEN", "BraTS 2025 MEN (pre-operative)", "2025", task="MenPre", labels="brats2023"),
+    MetricProfile("2025-GoAT", "BraTS 2025 GoAT", "2025", task="GoAT", labels="brats2023"),
 )}
 DEFAULT_PROFILE = "2023-GLI"
 
