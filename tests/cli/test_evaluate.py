@@ -120,3 +120,18 @@ def test_a_2025_profile_converts_labels_only_without_loss(tmp_path):
     r = CliRunner().invoke(app, ["evaluate", "--pred", str(PAIRS / "ped_cc" / "pred.nii.gz"), "--gt",
                                  str(PAIRS / "ped_cc" / "gt.nii.gz"), "--profile", "2025-PED"])
     assert r.exit_code == 0 and "│ cc " in r.output, r.output
+
+
+def test_2024_gli_profile_scores_six_regions_with_the_official_numbers(tmp_path):
+    """`--profile 2024-GLI` reads the 2024 labels (4 = resection cavity) by default, prints one row per region
+    WT, TC, NETC, SNFH, ET, RC and gives the official 2024 code's numbers."""
+    exp = json.loads((PAIRS / "gli_rc" / "expected_2024_GLI.json").read_text())["results"]
+    out = tmp_path / "gli24.json"
+    r = CliRunner().invoke(app, ["evaluate", "--pred", str(PAIRS / "gli_rc" / "pred.nii.gz"), "--gt",
+                                 str(PAIRS / "gli_rc" / "gt.nii.gz"), "--profile", "2024-GLI", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "profile 2024-GLI (brats2024 labels" in r.output and all(f"│ {g} " in r.output for g in ("netc", "snfh", "rc"))
+    got = json.loads(out.read_text())["mean"]
+    assert got["lesion_dice_rc"] == pytest.approx(exp["RC"]["LesionWise_Score_Dice"], abs=1e-6)
+    assert got["lesion_num_fp_rc"] == exp["RC"]["Num_FP"]
+    assert got["nsd10_snfh"] == pytest.approx(exp["SNFH"]["Legacy NSD @ 1.0"], abs=1e-6)

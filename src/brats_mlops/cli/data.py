@@ -106,16 +106,18 @@ def evaluate(
     gt: Annotated[Path, typer.Option("--gt", help="The ground-truth NIfTI, or a folder (a dataset folder works: only its *seg* / labelsTr files are read).")],
     labels: Annotated[Optional[LabelsOpt], typer.Option("--labels", help="Label convention of both: brats2020 (1 NCR, 2 ED, 4 ET) | brats2023 (1, 2, 3) | brats2024 (1, 2, 3, 4 = resection cavity) | msd (1 edema, 2 non-enhancing, 3 enhancing) | ped2024 (1 ET, 2 NETC, 3 CC, 4 ED) | menrt (1 GTV). Default: the labels the profile reads.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write {\"cases\": {id: {...}}, \"mean\": {...}} here (keys as metrics/segmentation.json).")] = None,
-    profile: Annotated[str, typer.Option("--profile", help="Official scoring rule. 2023 (lesion-wise, WT/TC/ET): 2023-GLI | 2023-SSA | 2023-PED (3 dilations merge GT lesions, GT lesions <= 50 mm^3 left out) | 2023-MEN (1 dilation, <= 50 mm^3) | 2023-MET (1 dilation, <= 2 mm^3). 2025 (panoptica matching, the task's label groups): 2025-GLI | 2025-MET | 2025-PED | 2025-MEN-RT | 2025-MEN | 2025-GoAT.")] = "2023-GLI",
+    profile: Annotated[str, typer.Option("--profile", help="Official scoring rule. 2023 (lesion-wise, WT/TC/ET): 2023-GLI | 2023-SSA | 2023-PED (3 dilations merge GT lesions, GT lesions <= 50 mm^3 left out) | 2023-MEN (1 dilation, <= 50 mm^3) | 2023-MET (1 dilation, <= 2 mm^3). 2024: 2024-GLI (post-treatment: six regions with the resection cavity, NSD). 2025 (panoptica matching, the task's label groups): 2025-GLI | 2025-MET | 2025-PED | 2025-MEN-RT | 2025-MEN | 2025-GoAT.")] = "2023-GLI",
 ) -> None:
     """Score predictions like the official BraTS evaluation of the chosen challenge and year (--profile).
 
     2023 profiles: whole-volume ("legacy") Dice / HD95 and lesion-wise Dice / HD95 of WT, TC and ET (dilations merge
     nearby GT lesions, small GT lesions left out, misses and false positives Dice 0 / HD95 374), per-label Dice,
-    sensitivity and specificity. 2025 profiles: per label group of the task, lesions matched one-to-one by Dice
+    sensitivity and specificity. 2024-GLI: the same per region WT, TC, NETC, SNFH, ET, RC with the 2024 code's
+    dilations and thresholds, NSD at 0.5 / 1 mm. 2025 profiles: per label group of the task, lesions matched one-to-one by Dice
     (panoptica, as the official scorer configures it): lesion-wise Dice / NSD / HD95, detection TP / FP / FN / F1, and
     global Dice / NSD / HD95; metastases also split small and large lesions."""
     from brats_mlops.errors import UserError
+    from brats_mlops.metrics.brats2024 import REGIONS_2024
     from brats_mlops.metrics.brats2025 import TASK_GROUPS
     from brats_mlops.metrics.evaluate import evaluate as run_eval
     from brats_mlops.metrics.profiles import get_profile
@@ -127,8 +129,10 @@ def evaluate(
     except UserError as err:
         fail(str(err))
     title = f"BraTS evaluation, profile {res['profile']} ({res['labels']} labels, {res['n_cases']} case(s))"
-    if prof.rule == "2025":
-        _print_group_table(title + ": mean over cases" if res["n_cases"] > 1 else title, res["mean"], list(TASK_GROUPS[prof.task]))
+    if prof.rule != "2023":
+        groups = list(TASK_GROUPS[prof.task]) if prof.rule == "2025" else [r.lower() for r in REGIONS_2024]
+        _print_group_table(title + ": mean over cases" if res["n_cases"] > 1 else title, res["mean"], groups,
+                           GROUP_COLUMNS if prof.rule == "2025" else GROUP_COLUMNS_2024)
     else:
         t = Table(title=title)
         t.add_column("case")
@@ -154,13 +158,20 @@ GROUP_COLUMNS = (("Dice", "dice_{}", ".4f"), ("NSD", "nsd_{}", ".4f"), ("HD95", 
                  ("FP", "lesion_num_fp_{}", ".1f"), ("FN", "lesion_num_fn_{}", ".1f"), ("F1", "lesion_f1_{}", ".4f"))
 
 
-def _print_group_table(title: str, metrics: dict, groups: list[str]) -> None:
-    """One row per label group (2025 profiles); NaN (a group absent from prediction and ground truth) prints as '-'."""
+GROUP_COLUMNS_2024 = (("Dice", "dice_{}", ".4f"), ("NSD 0.5", "nsd05_{}", ".4f"), ("NSD 1.0", "nsd10_{}", ".4f"),
+                      ("HD95", "hd95_{}", ".2f"), ("lesion Dice", "lesion_dice_{}", ".4f"), ("lesion NSD 1.0", "lesion_nsd10_{}", ".4f"),
+                      ("lesion HD95", "lesion_hd95_{}", ".2f"), ("TP", "lesion_num_tp_{}", ".1f"), ("FP", "lesion_num_fp_{}", ".1f"),
+                      ("FN", "lesion_num_fn_{}", ".1f"))
+
+
+def _print_group_table(title: str, metrics: dict, groups: list[str], columns=GROUP_COLUMNS) -> None:
+    """One row per label group / region (2024, 2025 profiles); NaN (a group absent from prediction and ground truth)
+    prints as '-'."""
     t = Table(title=title)
     t.add_column("group")
-    for name, _, _ in GROUP_COLUMNS:
+    for name, _, _ in columns:
         t.add_column(name, justify="right")
     for g in groups:
-        vals = [metrics.get(key.format(g), float("nan")) for _, key, _ in GROUP_COLUMNS]
-        t.add_row(g, *("-" if v != v else format(v, fmt) for v, (_, _, fmt) in zip(vals, GROUP_COLUMNS)))
+        vals = [metrics.get(key.format(g), float("nan")) for _, key, _ in columns]
+        t.add_row(g, *("-" if v != v else format(v, fmt) for v, (_, _, fmt) in zip(vals, columns)))
     Console(width=max(140, console.width)).print(t)

@@ -169,6 +169,10 @@ def case_metrics(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = 
         raise ValueError(f"prediction shape {pred.shape} != ground-truth shape {gt.shape}")
     if prof.rule == "2025":
         return _case_metrics_2025(pred, gt, spacing, prof)
+    if prof.rule != "2023":
+        from brats_mlops.errors import UserError
+        raise UserError(f"metric profile {prof.name} scores the resection cavity, which the platform's internal labels "
+                        f"do not hold yet; score such predictions with `brats-mlops evaluate --profile {prof.name}`")
     out: dict[str, float] = {}
     pm, gm = region_masks(pred), region_masks(gt)
     for r in ("wt", "tc", "et"):

@@ -10,7 +10,7 @@ one is an error that lists them (never a silently smaller mean).
 Labels are read in the named convention (``brats2020``: 1 NCR, 2 ED, 4 ET; ``brats2023``: 1, 2, 3;
 ``brats2024``: 1, 2, 3 and 4 = resection cavity; ``msd``: 1 edema, 2 non-enhancing, 3 enhancing; ``ped2024``: 1 ET,
 2 NETC, 3 CC, 4 ED; ``menrt``: 1 GTV); a value outside the convention is an error naming the file. A 2023 profile
-scores the internal labels (WT/TC/ET); a 2025 profile scores the labels of its task (``metrics/profiles.py``),
+scores the internal labels (WT/TC/ET); a 2024 or 2025 profile scores the labels of its task (``metrics/profiles.py``),
 converting only where that loses nothing. The spacing is the prediction's header zooms, as in the official code.
 """
 
@@ -27,6 +27,7 @@ from brats_mlops.data.case import CONVENTIONS, LABEL_MAPS, LABEL_NAMES, RESECTIO
 from brats_mlops.data.preprocessing import remap_labels
 from brats_mlops.errors import UserError
 from brats_mlops.metrics.brats import case_metrics, label_dice
+from brats_mlops.metrics.brats2024 import case_metrics_2024
 from brats_mlops.metrics.brats2025 import case_metrics_2025
 from brats_mlops.metrics.profiles import PROFILES, get_profile
 
@@ -138,7 +139,7 @@ def to_convention(raw: np.ndarray, src: str, dst: str, path: Path) -> np.ndarray
 
 def score_pair(pred_path: Path, gt_path: Path, convention: str, profile: str | None = None) -> dict[str, float]:
     """Official metrics of one pair under ``profile`` (default 2023-GLI; flat keys as ``metrics/segmentation.json``;
-    a 2025 profile: ``metrics/brats2025.py``'s keys)."""
+    a 2024 or 2025 profile: ``metrics/brats2024.py``'s or ``metrics/brats2025.py``'s keys)."""
     prof = get_profile(profile)
     p_raw, spacing = read_labels(pred_path, convention)
     g_raw, _ = read_labels(gt_path, convention)
@@ -147,6 +148,9 @@ def score_pair(pred_path: Path, gt_path: Path, convention: str, profile: str | N
     if prof.rule == "2025":
         p_task, g_task = (to_convention(a, convention, prof.labels, f) for a, f in ((p_raw, pred_path), (g_raw, gt_path)))
         return case_metrics_2025(p_task.astype(np.uint8), g_task.astype(np.uint8), spacing, prof.task)
+    if prof.rule == "2024":
+        p_task, g_task = (to_convention(a, convention, prof.labels, f) for a, f in ((p_raw, pred_path), (g_raw, gt_path)))
+        return case_metrics_2024(p_task.astype(np.uint8), g_task.astype(np.uint8), spacing)
     if convention not in LABEL_MAPS:
         raise EvaluationError(f"profile {prof.name} scores the glioma regions WT/TC/ET; {convention} labels have none "
                               f"(choose a profile for them: {', '.join(n for n, p in PROFILES.items() if p.labels == convention)})")

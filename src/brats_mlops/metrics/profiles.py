@@ -26,10 +26,17 @@ bundled configs. Each profile reads the task's own labels (``labels``):
 | 2025-MEN | MenPre | brats2023 | et, tc, wt |
 | 2025-GoAT | GoAT | brats2023 | et, tc, wt |
 
+**2024** (rachitsaluja/BraTS-2024-Metrics, ``metrics_GLI.py``; ``metrics/brats2024.py``): ``2024-GLI``, the
+post-treatment glioma task of seed 002, labels brats2024 (1 NETC, 2 SNFH, 3 ET, 4 RC); six regions WT, TC, NETC, SNFH,
+ET, RC with their own dilations (5 for NETC and RC, 3 otherwise) and thresholds (ET 10, others 20), lesions merged
+across tissues, NSD at 0.5 and 1 mm, predicted dust deleted first — and the code's quirks reproduced (module docstring).
+The other 2024 tasks (``metrics_MEN.py``, ``metrics_MET.py``, ``metrics_PED.py``, ``metrics_SSA.py``,
+``metrics_MEN_RT.py``) are not implemented.
+
 Known values: ``tests/metrics/test_official_cases.py`` (2023: GLI, MEN, MET; SSA and PED take GLI's settings in
-that code) and ``tests/metrics/test_brats2025.py`` (2025: every config). Every metrics file and evaluation run names
-the profile it was scored with (``profile``; tag ``brats.metric_profile``); ``compare`` keeps runs of one profile.
-The 2024 rule (six regions with the resection cavity, per-region dilations and thresholds, NSD) is not implemented yet.
+that code), ``tests/metrics/test_brats2024.py`` (2024 GLI) and ``tests/metrics/test_brats2025.py`` (2025: every
+config). Every metrics file and evaluation run names the profile it was scored with (``profile``; tag
+``brats.metric_profile``); ``compare`` keeps runs of one profile.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ from brats_mlops.errors import UserError
 class MetricProfile:
     name: str
     challenge: str
-    rule: str = "2023"            # which official code: "2023" (metrics/brats.py) or "2025" (metrics/brats2025.py)
+    rule: str = "2023"            # which official code: "2023" (metrics/brats.py), "2024" (brats2024.py), "2025" (brats2025.py)
     dilation: int = 0             # 2023: 18-neighbourhood dilations that merge nearby GT lesions
     min_lesion_mm3: float = 0.0   # 2023: GT lesions of at most this volume are left out of the lesion-wise score
     task: str = ""                # 2025: the official scorer's config (metrics/brats2025.py TASK_GROUPS)
@@ -56,6 +63,7 @@ PROFILES: dict[str, MetricProfile] = {p.name: p for p in (
     MetricProfile("2023-PED", "BraTS-PED", "2023", 3, 50.0),
     MetricProfile("2023-MEN", "BraTS-MEN", "2023", 1, 50.0),
     MetricProfile("2023-MET", "BraTS-MET", "2023", 1, 2.0),
+    MetricProfile("2024-GLI", "BraTS-GLI 2024 (post-treatment)", "2024", labels="brats2024"),
     MetricProfile("2025-GLI", "BraTS 2025 GLI", "2025", task="gli", labels="brats2024"),
     MetricProfile("2025-MET", "BraTS 2025 MET", "2025", task="mets", labels="brats2024"),
     MetricProfile("2025-PED", "BraTS 2025 PED", "2025", task="ped", labels="ped2024"),

@@ -49,6 +49,28 @@ def gli_rc():
     return gt, pred, sp
 
 
+def gli_merge():
+    """2024+ GLI labels: two NETC cores 16 voxels apart inside one elongated ET lesion (the 2024 code merges lesions
+    of one tissue that touch the same lesion of another), two separate edema lesions, a cavity touching both; 1 mm."""
+    sp, shape = (1.0, 1.0, 1.0), (72, 48, 40)
+    gt = np.zeros(shape, np.uint8)
+    for c in ((22, 24, 20), (50, 24, 20)):
+        gt[ball(shape, c, 9)] = 2
+    gt[18:55, 20:29, 16:25] = 3
+    gt[ball(shape, (24, 24, 20), 3)] = 1
+    gt[ball(shape, (48, 24, 20), 3)] = 1
+    gt[ball(shape, (36, 38, 20), 5)] = 4
+    pred = np.zeros(shape, np.uint8)
+    for c in ((23, 24, 20), (49, 25, 20)):
+        pred[ball(shape, c, 8)] = 2
+    pred[19:54, 20:28, 16:24] = 3
+    pred[ball(shape, (25, 24, 20), 3)] = 1
+    pred[ball(shape, (36, 37, 20), 4)] = 4
+    pred[ball(shape, (8, 8, 34), 1.0)] = 3                 # a dust ET component (7 voxels <= 10): deleted before scoring
+    pred[ball(shape, (64, 40, 6), 2.0)] = 3                # an ET false positive (33 voxels): kept
+    return gt, pred, sp
+
+
 def ped_cc():
     """2024+ PED labels (1 ET, 2 NETC, 3 CC, 4 ED), with a cystic component; 1 mm."""
     sp, shape = (1.0, 1.0, 1.0), (56, 56, 48)
@@ -116,7 +138,7 @@ def empty_pred():
 
 
 # name -> (maker, the task whose labels the pair is in)
-PAIRS = {"gli_rc": (gli_rc, "gli2024"), "ped_cc": (ped_cc, "ped2024"), "mets_many_small": (mets_many_small, "brats2023"),
+PAIRS = {"gli_rc": (gli_rc, "gli2024"), "gli_merge": (gli_merge, "gli2024"), "ped_cc": (ped_cc, "ped2024"), "mets_many_small": (mets_many_small, "brats2023"),
          "empty_both": (empty_both, "brats2023"), "empty_pred": (empty_pred, "brats2023")}
 
 
