@@ -10,10 +10,12 @@ from pathlib import Path
 import pandas as pd
 
 from brats_mlops.config import load_params
+from brats_mlops.data.editions import edition_tag
 from brats_mlops.data.preprocessing import dump_json
 from brats_mlops.data.readers import discover
 from brats_mlops.data.splits import read_split
 from brats_mlops.inference.evaluate import KEY_METRICS, evaluate_cases, held_out, load_evaluated, summarise
+from brats_mlops.metrics.profiles import stage_profile
 from brats_mlops.models.checkpoint import checkpoint_run_id
 from brats_mlops.names import (MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, STAGE_EVAL_SEG, STAGE_EVAL_SEG_2D, TAG_ABLATION_GROUP,
                                TAG_METRIC_PROFILE, TAG_TRAIN_RUN)
@@ -37,7 +39,7 @@ def main(two_d: bool = False) -> None:
     ids, evaluated_on = held_out(read_split(p.segmentation_split), cfg.max_eval_cases)
     cases = {c.case_id: c for c in discover(params.data.source, params.data.root, params.data.modalities).cases}
     out_dir = Path(p.reports_dir) / kind
-    profile = params.evaluate.profile
+    profile = stage_profile(params.evaluate.profile, params.data.source, params.data.root).name
     log.info("evaluating the best checkpoint (epoch %d%s) on %d %s cases in their original geometry (official metrics, %s)",
              best["epoch"], f"; ensemble of {len(model)} folds" if len(model) > 1 else "", len(ids), evaluated_on, profile)
     if evaluated_on == "validation":
@@ -55,7 +57,7 @@ def main(two_d: bool = False) -> None:
         df = pd.DataFrame(rows)
         out_dir.mkdir(parents=True, exist_ok=True)
         df.to_csv(out_dir / "cases.csv", index=False)
-        summary = summarise(df, evaluated_on, best["epoch"], profile)
+        summary = summarise(df, evaluated_on, best["epoch"], profile, edition_tag(params.data.source, params.data.root))
         dump_json(summary, p.metrics(kind))
         run.log_metrics(summary)
         run.log_artifact(out_dir / "cases.csv", "evaluation")

@@ -10,11 +10,13 @@ from pathlib import Path
 import pandas as pd
 
 from brats_mlops.config import load_params
+from brats_mlops.data.editions import edition_tag
 from brats_mlops.data.preprocessing import dump_json
 from brats_mlops.data.readers import discover
 from brats_mlops.data.splits import read_split
 from brats_mlops.errors import UserError
 from brats_mlops.inference.evaluate import KEY_METRICS, held_out, score_cases, summarise
+from brats_mlops.metrics.profiles import stage_profile
 from brats_mlops.names import STAGE_NNUNET_EVAL, TAG_ABLATION_GROUP, TAG_METRIC_PROFILE, TAG_TRAIN_RUN
 from brats_mlops.nnunet import env
 from brats_mlops.nnunet.predict import load_predictor, predict_internal
@@ -39,7 +41,7 @@ def main() -> None:
     ids, evaluated_on = held_out(read_split(p.segmentation_split), cfg.max_eval_cases)
     cases = {c.case_id: c for c in discover(params.data.source, params.data.root, params.data.modalities).cases}
     out_dir = Path(p.reports_dir) / "segmentation_nnunet"
-    profile = params.evaluate.profile
+    profile = stage_profile(params.evaluate.profile, params.data.source, params.data.root).name
     log.info("nnU-Net %s (folds %s, TTA %s) on %d %s cases in their original geometry (official metrics, %s)",
              cfg.configuration, folds, cfg.tta, len(ids), evaluated_on, profile)
     with stage_run(STAGE_NNUNET_EVAL, params, ["nnunet"], deps=[p.nnunet_results, params.data.root, p.segmentation_split],
@@ -50,7 +52,8 @@ def main() -> None:
         df = pd.DataFrame([r.row for r in results])
         out_dir.mkdir(parents=True, exist_ok=True)
         df.to_csv(out_dir / "cases.csv", index=False)
-        summary = summarise(df, evaluated_on, cfg.epochs - 1, profile)  # nnU-Net predicts with its final checkpoint
+        # nnU-Net predicts with its final checkpoint
+        summary = summarise(df, evaluated_on, cfg.epochs - 1, profile, edition_tag(params.data.source, params.data.root))
         dump_json(summary, p.metrics("segmentation_nnunet"))
         run.log_metrics(summary)
         run.log_artifact(out_dir / "cases.csv", "evaluation")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -182,5 +183,46 @@ def msd_tiny(root: Path, n: int = 3) -> Path:
     meta = {"name": "BRATS", "modality": {"0": "FLAIR", "1": "T1w", "2": "t1gd", "3": "T2w"},
             "labels": {"0": "background", "1": "edema", "2": "non-enhancing tumor", "3": "enhancing tumour"}}
     (root / "dataset.json").write_text(json.dumps(meta))
+    shutil.rmtree(src)
+    return root
+
+
+def edition_tiny(root: Path, edition: str, n: int = 3, seed: int = 41, **kw) -> Path:
+    """A dataset folder in any edition's naming and labels (``data/editions.py``), made from tiny synthetic cases:
+    the edition's case ids, modality suffixes and label values (tumour labels mapped from the internal ones; a
+    resection cavity where the convention has one, a cystic component for the paediatric labels, the GTV for MEN-RT).
+    The dataset folder carries the year as the challenges name theirs (``BraTS2024-PED-TrainingData``)."""
+    from brats_mlops.data.case import inverse_label_map
+    from brats_mlops.data.editions import EDITIONS
+
+    e = EDITIONS[edition]
+    if e.naming == "msd":
+        return msd_tiny(root, n)
+    src = tiny_synthetic(root.parent / (root.name + "_src"), n_train=n, n_validation=0, seed=seed, **kw)
+    parent = root / ("MICCAI_BraTS2020_TrainingData" if e.naming == "brats2020" and e.year != 2021
+                     else f"BraTS{e.year or 2020}-{e.task or 'GLI'}-TrainingData")
+    ids = {"BraTS20_Training_001": "BraTS20_Training_{:03d}", "BraTS2021_00000": "BraTS2021_{:05d}",
+           f"BraTS-{e.task}-00000-000": f"BraTS-{e.task}-{{:05d}}-000", f"BraTS-{e.task}-0000-1": f"BraTS-{e.task}-{{:04d}}-1"}
+    (fmt,) = [f for example, f in ids.items() if re.fullmatch(e.case_pattern, example)]
+    to_raw = inverse_label_map(e.name) if e.trainable else {}
+    for j, case in enumerate(sorted((src / TRAIN_DIR).glob("BraTS20_*"))):
+        cid = fmt.format(j + 1)
+        d = parent / cid
+        d.mkdir(parents=True)
+        for mod, suffix in e.modalities.items():
+            shutil.copy(case / f"{case.name}_{mod}.nii.gz", d / f"{cid}{e.separator}{suffix}.nii.gz")
+        img = nib.load(str(case / f"{case.name}_seg.nii.gz"))
+        internal = np.select([np.asarray(img.dataobj) == v for v in (1, 2, 4)], [1, 2, 3], 0)
+        if to_raw:
+            raw = np.vectorize(lambda v: to_raw.get(int(v), 0))(internal)
+        else:
+            raw = (internal > 0).astype(np.uint8)  # MEN-RT: one GTV label
+        if e.labels.resection_cavity is not None:
+            raw[:3, :3, :3] = e.labels.resection_cavity  # a cavity away from the tumour (background for training)
+        if e.convention == "ped2024":
+            core = np.argwhere(raw == 2)
+            if len(core):
+                raw[tuple(core[: max(1, len(core) // 2)].T)] = 3  # part of NETC is cystic (CC)
+        _save(raw.astype(np.uint8), d / f"{cid}{e.separator}{e.seg_suffix}.nii.gz", img.affine)
     shutil.rmtree(src)
     return root

@@ -72,8 +72,8 @@ def test_profile_option_scores_with_the_chosen_challenges_rule(tmp_path):
                                  str(CASES / "syn_merge_axis" / "gt.nii.gz"), "--labels", "brats2020", "--profile", "2019"])
     assert r.exit_code != 0 and "Traceback" not in r.output
     assert [ln for ln in r.output.splitlines() if ln.startswith("error:")] == [
-        "error: unknown metric profile '2019'; choose one of 2023-GLI, 2023-SSA, 2023-PED, 2023-MEN, 2023-MET, 2025-GLI, "
-        "2025-MET, 2025-PED, 2025-MEN-RT, 2025-MEN, 2025-GoAT"]
+        "error: unknown metric profile '2019'; choose one of 2023-GLI, 2023-SSA, 2023-PED, 2023-MEN, 2023-MET, 2024-GLI, "
+        "2025-GLI, 2025-MET, 2025-PED, 2025-MEN-RT, 2025-MEN, 2025-GoAT"]
 
 
 METS = CASES.parent / "brats2025_mets_sample"

@@ -17,7 +17,7 @@ def test_repository_params_are_valid():
 @pytest.mark.parametrize(
     "raw, key, hint",
     [
-        ({"data": {"source": "brats2021"}}, "data.source", "'synthetic', 'brats2020', 'brats2023', 'brats2024' or 'msd'"),
+        ({"data": {"source": "brats2019"}}, "data.source", "choose auto or one of synthetic, brats2020, brats2021"),
         ({"data": {"modalities": ["t1", "dwi"]}}, "data.modalities", "'t1', 't1ce', 't2' or 'flair'"),
         ({"validate": {"on_failure": "ignore"}}, "validate.on_failure", "'quarantine' or 'stop'"),
         ({"preprocess": {"crop_size": [64, 64]}}, "preprocess.crop_size", "needs 3"),
@@ -92,10 +92,10 @@ def test_seed_presets_set_the_seeds_settings_and_check_against_the_2d_networks(t
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("seed002", {"data.source": "brats2024", "preprocess.percentile_rescale": True, "preprocess.percentiles": [2.5, 97.5],
+    ("seed002", {"data.source": "brats2024-gli", "evaluate.profile": "2025-GLI", "preprocess.percentile_rescale": True, "preprocess.percentiles": [2.5, 97.5],
                  "segmentation.model": "unet3d", "segmentation.channels": [32, 64, 128], "segmentation.loss.ce_beta": 1.0,
                  "segmentation.loss.dice": 0.0}),
-    ("seed003", {"data.source": "brats2023", "segmentation.mode": "region", "segmentation.region_thresholds": [0.45, 0.4, 0.45],
+    ("seed003", {"data.source": "brats2023-gli", "evaluate.profile": "auto", "segmentation.mode": "region", "segmentation.region_thresholds": [0.45, 0.4, 0.45],
                  "segmentation.loss.focal": 1.0, "segmentation.loss.edge": 0.005, "segmentation.lr": 6e-5,
                  "segmentation.weight_decay": 0.0, "segmentation.postprocess_predictions": True, "split.val_fraction": 0.1,
                  "segmentation.optimizer": "adam", "segmentation.schedule": "exponential", "segmentation.select_on": "dice_hd95"}),

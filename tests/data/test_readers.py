@@ -58,8 +58,8 @@ def test_wrong_root_is_a_clear_error(tmp_path, source):
 
 
 def test_unknown_source(tmp_path):
-    with pytest.raises(DatasetLayoutError, match="valid"):
-        discover("brats2021", tmp_path, ("t1",))
+    with pytest.raises(DatasetLayoutError, match="unknown data source 'brats2019'; choose one of auto, synthetic"):
+        discover("brats2019", tmp_path, ("t1",))
 
 
 def test_layout_without_cases_is_a_clear_error(tmp_path):

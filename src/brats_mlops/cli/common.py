@@ -65,12 +65,13 @@ app.add_typer(server_app, name="server")
 console = Console(stderr=True)
 
 
-class SourceOpt(str, Enum):
-    synthetic = "synthetic"
-    brats2020 = "brats2020"
-    brats2023 = "brats2023"
-    brats2024 = "brats2024"
-    msd = "msd"
+def _sources() -> dict[str, str]:
+    from brats_mlops.data.editions import EDITIONS
+
+    return {"auto": "auto", **{e: e for e in EDITIONS}}
+
+
+SourceOpt = Enum("SourceOpt", _sources(), type=str)  # every edition of data/editions.py, and auto
 
 
 class OnFailure(str, Enum):

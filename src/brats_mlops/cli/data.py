@@ -18,7 +18,7 @@ from brats_mlops.cli.common import OnFailure, SourceOpt, app, console, fail, par
 @app.command()
 def validate(
     root: Annotated[Path, typer.Option("--root", help="Dataset root folder (layout given by --source).")],
-    source: Annotated[SourceOpt, typer.Option("--source", help="Layout of the data under --root.")] = SourceOpt.brats2020,
+    source: Annotated[SourceOpt, typer.Option("--source", help="Edition of the data under --root (data/editions.py; `brats-mlops editions` lists them); auto: detected from the naming.")] = SourceOpt["auto"],
     modalities: Annotated[str, typer.Option("--modalities", help="Comma-separated modalities to require.")] = "t1,t1ce,t2,flair",
     report: Annotated[Optional[Path], typer.Option("--report", help="Write the Markdown report here.")] = None,
     report_json: Annotated[Optional[Path], typer.Option("--report-json", help="Write one verdict per case id / orphan CSV row (JSON) here.")] = None,
@@ -41,7 +41,7 @@ def validate(
     except DatasetLayoutError as err:
         fail(str(err))
     result = validate_dataset(index, ValidateParams(min_nonzero_fraction=min_nonzero_fraction), mods, workers)
-    table = Table(title=f"{source.value} at {root}: {len(result.cases)} cases", show_lines=False)
+    table = Table(title=f"{index.source} at {root}: {len(result.cases)} cases", show_lines=False)
     for col in ("case", "role", "verdict", "reasons", "survival cohort"):
         table.add_column(col, overflow="fold")
     for e in result.entries():
@@ -59,7 +59,7 @@ def validate(
         console.print(f"report: {report}")
     if report_json:
         report_json.parent.mkdir(parents=True, exist_ok=True)
-        report_json.write_text(json.dumps({"source": source.value, "root": str(root), "metrics": m, "entries": result.entries()}, indent=1))
+        report_json.write_text(json.dumps({"source": index.source, "root": str(root), "metrics": m, "entries": result.entries()}, indent=1))
         console.print(f"verdicts: {report_json}")
     if on_failure == OnFailure.stop and m["quarantined"]:
         console.print(escape(stop_message(result)), highlight=False)
@@ -175,3 +175,28 @@ def _print_group_table(title: str, metrics: dict, groups: list[str], columns=GRO
         vals = [metrics.get(key.format(g), float("nan")) for _, key, _ in columns]
         t.add_row(g, *("-" if v != v else format(v, fmt) for v, (_, _, fmt) in zip(vals, columns)))
     Console(width=max(140, console.width)).print(t)
+
+
+@app.command()
+def editions() -> None:
+    """List the BraTS editions and tasks the platform reads (``data.source``): case naming, labels, official profile."""
+    from brats_mlops.data.editions import EDITIONS
+
+    t = Table(title="data.source values (auto: detected from the naming)")
+    for col in ("source", "dataset", "a case", "labels", "profile", "trains"):
+        t.add_column(col, overflow="fold")
+    for e in EDITIONS.values():
+        example = {"msd": "imagesTr/BRATS_001.nii.gz"}.get(e.naming) or \
+            f"{_example_id(e)}/{_example_id(e)}{e.separator}{next(iter(e.modalities.values()))}.nii.gz"
+        labels = ", ".join(f"{k} {v}" for k, v in e.labels.names.items() if k)
+        t.add_row(e.name, e.title + (f" ({e.note})" if e.note else ""), example, labels, e.profile, "yes" if e.trainable else "no")
+    Console(width=max(160, console.width)).print(t)
+
+
+def _example_id(e) -> str:
+    import re
+
+    for cand in ("BraTS20_Training_001", "BraTS2021_00000", f"BraTS-{e.task}-00000-000", f"BraTS-{e.task}-0000-1"):
+        if re.fullmatch(e.case_pattern, cand):
+            return cand
+    return e.case_pattern

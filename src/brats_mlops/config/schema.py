@@ -20,7 +20,6 @@ from brats_mlops.config.slices import Slices2DParams, Survival2DParams
 from brats_mlops.config.nnunet import NnunetParams
 from brats_mlops.names import MODALITIES
 
-Source = Literal["synthetic", "brats2020", "brats2023", "brats2024", "msd"]
 Modality = Literal["t1", "t1ce", "t2", "flair"]
 
 
@@ -33,10 +32,19 @@ def _triple(name: str, v: tuple, positive: bool = True) -> tuple:
 
 
 class DataParams(_Section):
-    source: Source = "synthetic"
+    source: str = "synthetic"  # an edition of data/editions.py, or auto (detected from the folder's naming)
     root: str = "data/raw/synthetic"
     modalities: tuple[Modality, ...] = MODALITIES
     num_workers: int = Field(2, ge=1, le=64)
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        from brats_mlops.data.editions import EDITIONS
+
+        if v != "auto" and v not in EDITIONS:
+            raise ValueError(f"unknown data source {v!r}; choose auto or one of {', '.join(EDITIONS)}")
+        return v
 
     @field_validator("modalities")
     @classmethod
@@ -248,9 +256,10 @@ class TrackingParams(_Section):
 
 
 class EvaluateParams(_Section):
-    # metrics/profiles.py; 2025-MEN-RT is left out: its GTV label has no internal counterpart (brats-mlops evaluate only)
-    profile: Literal["2023-GLI", "2023-SSA", "2023-PED", "2023-MEN", "2023-MET", "2025-GLI", "2025-MET", "2025-PED",
-                     "2025-MEN", "2025-GoAT"] = "2023-GLI"
+    # metrics/profiles.py; auto: the dataset edition's (data/editions.py). 2024-GLI and 2025-MEN-RT are left out: the
+    # cavity and the GTV have no internal label yet (brats-mlops evaluate scores them)
+    profile: Literal["auto", "2023-GLI", "2023-SSA", "2023-PED", "2023-MEN", "2023-MET", "2025-GLI", "2025-MET", "2025-PED",
+                     "2025-MEN", "2025-GoAT"] = "auto"
     tta: Literal["none", "mirror"] = "none"  # evaluate_segmentation (3-D): test-time augmentation by mirroring
     ensemble: Literal["none", "folds"] = "none"  # folds: average the k folds of segmentation.folds (nnU-Net's ensembling)
 

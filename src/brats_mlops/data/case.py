@@ -2,14 +2,18 @@
 
 Internal label convention (documented in README, used by every later stage):
 
-=====  =============================================  ===========================================
-label  meaning                                        raw label in BraTS 2020 / 2021-2023 / 2024 / MSD
-=====  =============================================  ===========================================
-0      background (air and healthy tissue)            0 / 0 / 0 and 4 / 0
-1      necrotic and non-enhancing tumour core (NCR)   1 / 1 / 1 / 2
-2      peritumoral edema (ED; 2023+: SNFH)            2 / 2 / 2 / 1
-3      enhancing tumour (ET)                          4 / 3 / 3 / 3
-=====  =============================================  ===========================================
+=====  =============================================  ========================================================
+label  meaning                                        raw label in BraTS 2020-21 / 2023 / 2024 GLI / MSD / PED 2024
+=====  =============================================  ========================================================
+0      background (air and healthy tissue)            0 / 0 / 0 and 4 / 0 / 0
+1      necrotic and non-enhancing tumour core (NCR)   1 / 1 / 1 / 2 / 2 (NETC) and 3 (CC)
+2      peritumoral edema (ED; 2023+: SNFH)            2 / 2 / 2 / 1 / 4
+3      enhancing tumour (ET)                          4 / 3 / 3 / 3 / 1
+=====  =============================================  ========================================================
+
+The per-edition facts (naming, label values, official profile) live in ``data/editions.py``; the maps below are
+derived from it. MEN-RT's single GTV label has no internal counterpart yet (not trainable; scored by
+``brats-mlops evaluate --profile 2025-MEN-RT``).
 
 Regions: whole tumour WT = {1, 2, 3}; tumour core TC = {1, 3}; enhancing tumour ET = {3}.
 Preprocessing may add label 4 = healthy brain tissue (the paper's "label 5").
@@ -23,37 +27,57 @@ Modalities use the BraTS 2020 names ``t1, t1ce, t2, flair`` in that channel orde
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from brats_mlops.data.editions import CONVENTIONS as _CONVENTIONS, EDITIONS
 
 INTERNAL_LABELS = {0: "background", 1: "necrotic/non-enhancing core", 2: "edema", 3: "enhancing tumour"}
 HEALTHY_LABEL = 4
 REGIONS = {"wt": (1, 2, 3), "tc": (1, 3), "et": (3,)}
 
-# raw label -> internal label, per source
-LABEL_MAPS: dict[str, dict[int, int]] = {
-    "synthetic": {0: 0, 1: 1, 2: 2, 4: 3},
-    "brats2020": {0: 0, 1: 1, 2: 2, 4: 3},
-    "brats2023": {0: 0, 1: 1, 2: 2, 3: 3},
-    "brats2024": {0: 0, 1: 1, 2: 2, 3: 3, 4: 0},  # 4 = resection cavity: not tumour (see module docstring)
-    "msd": {0: 0, 1: 2, 2: 1, 3: 3},
-    # BraTS 2024+ paediatric: 1 ET, 2 NETC, 3 CC (cystic component), 4 ED. TC = 1+2+3, so CC joins the core (internal 1);
-    # the 2025-PED profile scores CC on its own from the raw labels (metrics/brats2025.py).
-    "ped2024": {0: 0, 1: 3, 2: 1, 3: 1, 4: 2},
-}
-# What each raw label means, per convention (used in messages and by `brats-mlops evaluate --labels`).
-LABEL_NAMES: dict[str, dict[int, str]] = {
-    "brats2020": {0: "background", 1: "NCR/NET", 2: "ED", 4: "ET"},
-    "brats2023": {0: "background", 1: "NETC", 2: "SNFH", 3: "ET"},
-    "brats2024": {0: "background", 1: "NETC", 2: "SNFH", 3: "ET", 4: "RC (resection cavity)"},
-    "msd": {0: "background", 1: "edema", 2: "non-enhancing tumour", 3: "enhancing tumour"},
-    "ped2024": {0: "background", 1: "ET", 2: "NETC", 3: "CC (cystic component)", 4: "ED"},
-    "menrt": {0: "background", 1: "GTV (gross tumour volume)"},  # MEN-RT: scored only (2025-MEN-RT), no internal map
-}
-LABEL_NAMES["synthetic"] = LABEL_NAMES["brats2020"]
-CONVENTIONS = ("brats2020", "brats2023", "brats2024", "msd", "ped2024", "menrt")  # the label conventions users name
-RESECTION_CAVITY = {"brats2024": 4}  # raw label of the resection cavity, where a convention has one
+class _Derived(Mapping):
+    """A read-only view computed from data/editions.py at each lookup, so an edition added there (one entry) is
+    known everywhere at once."""
+
+    def __init__(self, build) -> None:
+        self._build = build
+
+    def __getitem__(self, key: str):
+        return self._build()[key]
+
+    def __iter__(self):
+        return iter(self._build())
+
+    def __len__(self) -> int:
+        return len(self._build())
+
+
+def _label_maps() -> dict[str, dict[int, int]]:
+    out = {c.name: dict(c.to_internal) for c in _CONVENTIONS.values() if c.to_internal is not None}
+    out.update({e.name: dict(e.labels.to_internal) for e in EDITIONS.values() if e.trainable})
+    return out
+
+
+def _label_names() -> dict[str, dict[int, str]]:
+    out = {c.name: dict(c.names) for c in _CONVENTIONS.values()}
+    out.update({e.name: dict(e.labels.names) for e in EDITIONS.values()})
+    return out
+
+
+# raw -> internal labels and what each raw label means, keyed by convention name and by edition name (a case's
+# ``source``); derived from data/editions.py. CONVENTIONS: the label conventions users name (`evaluate --labels`).
+LABEL_MAPS: Mapping[str, dict[int, int]] = _Derived(_label_maps)
+LABEL_NAMES: Mapping[str, dict[int, str]] = _Derived(_label_names)
+CONVENTIONS = tuple(_CONVENTIONS)
+RESECTION_CAVITY = {c.name: c.resection_cavity for c in _CONVENTIONS.values() if c.resection_cavity is not None}
+
+
+def label_map_of(source: str) -> dict[int, int]:
+    """raw -> internal labels of an edition or convention; empty for one the platform cannot train on yet (MEN-RT)."""
+    return dict(LABEL_MAPS.get(source, {}))
 
 
 def invert_label_map(label_map: dict[int, int]) -> dict[int, int]:
@@ -67,7 +91,7 @@ def invert_label_map(label_map: dict[int, int]) -> dict[int, int]:
 
 def inverse_label_map(source: str) -> dict[int, int]:
     """internal label -> raw label of ``source`` (to write predictions in the input's convention)."""
-    return invert_label_map(LABEL_MAPS[source])
+    return invert_label_map(label_map_of(source))
 
 
 @dataclass(frozen=True)

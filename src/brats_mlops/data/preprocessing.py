@@ -290,7 +290,17 @@ def _job(args: tuple) -> dict[str, Any]:
 def preprocess_dataset(
     cases: list[Case], modalities: tuple[str, ...], cfg: PreprocessParams, out: str | Path, num_workers: int = 1
 ) -> Plans:
-    """Preprocess ``cases`` (already validated) in parallel, write arrays and ``plans.json``."""
+    """Preprocess ``cases`` (already validated) in parallel, write arrays and ``plans.json``. An edition whose labels
+    have no internal counterpart (MEN-RT's single GTV; ``data/editions.py``) stops here with one line."""
+    untrainable = sorted({c.source for c in cases if c.seg is not None and not c.label_map})
+    if untrainable:
+        from brats_mlops.data.editions import EDITIONS
+        from brats_mlops.errors import StageError
+
+        e = EDITIONS[untrainable[0]]
+        raise StageError(f"data.source {e.name}: its labels ({', '.join(f'{k} {v}' for k, v in e.labels.names.items() if k)}) "
+                         f"have no counterpart in the platform's training labels (1 NCR, 2 ED, 3 ET): training on this edition "
+                         f"is not supported yet; score its predictions with `brats-mlops evaluate --profile {e.profile}`")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(c, modalities, cfg, out) for c in cases]

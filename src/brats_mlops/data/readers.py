@@ -12,16 +12,15 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from brats_mlops.data.case import LABEL_MAPS, Case, ClinicalRecord, ImageRef
+from brats_mlops.data.case import Case, ClinicalRecord, ImageRef, label_map_of
+from brats_mlops.data.editions import ALIASES, EDITIONS, Edition, detect, get_edition, resolve
 from brats_mlops.data.clinical import read_clinical_table
 from brats_mlops.errors import UserError
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 
-BRATS2023_MODALITIES = {"t1": "t1n", "t1ce": "t1c", "t2": "t2w", "flair": "t2f"}
-MSD_MODALITY_NAMES = {"flair": "flair", "t1w": "t1", "t1gd": "t1ce", "t2w": "t2"}
+MSD_MODALITY_NAMES = {v: k for k, v in EDITIONS["msd"].modalities.items()}  # dataset.json name -> internal
 
 
 class DatasetLayoutError(UserError, ValueError):
@@ -76,99 +75,72 @@ def _attach_clinical(
             case.clinical = rec
 
 
-# --------------------------------------------------------------------------- BraTS 2020 (and synthetic)
-def _brats2020_case(folder: Path, role: str, modalities: tuple[str, ...], source: str) -> Case:
+# --------------------------------------------------------------------------- BraTS editions (folder per case)
+def _folder_case(folder: Path, role: str, modalities: tuple[str, ...], edition: Edition) -> Case:
+    """One case folder named as ``edition`` names it: ``<id><sep><suffix>.nii.gz`` per modality and the seg."""
     cid = folder.name
     images: dict[str, ImageRef] = {}
     problems: list[str] = []
     notes: list[str] = []
     for mod in modalities:
-        p = _find_nifti(folder, f"{cid}_{mod}")
+        suffix = edition.modalities.get(mod)
+        if suffix is None:
+            problems.append(f"missing modality {mod}: {edition.name} ships only {', '.join(edition.modalities)}")
+            continue
+        p = _find_nifti(folder, f"{cid}{edition.separator}{suffix}")
         if p is None:
-            problems.append(f"missing modality {mod}: no {cid}_{mod}.nii(.gz) in {folder}")
+            problems.append(f"missing modality {mod}: no {cid}{edition.separator}{suffix}.nii(.gz) in {folder}")
         else:
             images[mod] = ImageRef(p)
     seg = None
     if role == "labelled":
-        p = _find_nifti(folder, f"{cid}_seg")
-        if p is None:
+        stem = f"{cid}{edition.separator}{edition.seg_suffix}"
+        p = _find_nifti(folder, stem)
+        if p is None and edition.naming == "brats2020":
             # Known BraTS 2020 quirk: case 355's seg is W39_1998.09.19_Segm.nii
-            cands = [q for q in sorted(folder.iterdir()) if _is_nifti(q) and re.search(r"seg", q.name, re.I)]
-            cands = [q for q in cands if not any(q.name.startswith(f"{cid}_{m}.") for m in modalities)]
+            own = tuple(f"{cid}{edition.separator}{s}." for s in edition.modalities.values())
+            cands = [q for q in sorted(folder.iterdir()) if _is_nifti(q) and re.search(r"seg", q.name, re.I)
+                     and not q.name.startswith(own)]
             if len(cands) == 1:
                 p = cands[0]
                 notes.append(f"segmentation read from non-standard file name {p.name}")
         if p is None:
-            problems.append(f"missing segmentation: no {cid}_seg.nii(.gz) in {folder}")
+            problems.append(f"missing segmentation: no {stem}.nii(.gz) in {folder}")
         else:
             seg = ImageRef(p)
-    return Case(cid, source, role, folder, images, seg, LABEL_MAPS[source], problems=problems, notes=notes)
+    return Case(cid, edition.name, role, folder, images, seg, label_map_of(edition.name), problems=problems, notes=notes)
 
 
-def read_brats2020(root: Path, modalities: tuple[str, ...], source: str = "brats2020") -> DatasetIndex:
-    """BraTS 2020: ``MICCAI_BraTS2020_TrainingData/BraTS20_Training_XXX/...`` (+ optional ValidationData).
-
-    ``root`` may be the folder holding the Training/Validation folders or the training folder itself.
-    """
-    train = root / "MICCAI_BraTS2020_TrainingData"
-    val = root / "MICCAI_BraTS2020_ValidationData"
-    if not train.is_dir() and (any(root.glob("BraTS20_Training_*")) or any(root.glob("BraTS2021_*"))):
-        train = root  # the training folder itself (BraTS 2021 ships BraTS2021_XXXXX folders in this naming, labels 1/2/4)
-    if not train.is_dir() and not val.is_dir():
-        raise DatasetLayoutError(
-            f"{root}: not a BraTS 2020 layout (expected MICCAI_BraTS2020_TrainingData/ or BraTS20_Training_* folders)"
-        )
-    index = DatasetIndex(source, root, [])
-    for folder, role, table, with_surv in (
-        (train, "labelled", "survival_info.csv", True),
-        (val, "unlabelled", "survival_evaluation.csv", False),
-    ):
-        if not folder.is_dir():
-            continue
-        cases = [
-            _brats2020_case(d, role, modalities, source)
-            for d in sorted(folder.iterdir())
-            if d.is_dir() and d.name.startswith(("BraTS20_", "BraTS2021_"))
-        ]
-        _attach_clinical(index, cases, folder / table, with_survival=with_surv, role=role)
+def read_folders(root: Path, modalities: tuple[str, ...], edition: Edition) -> DatasetIndex:
+    """Every case folder under ``root`` whose name is ``edition``'s case id (any depth). A folder under a parent whose
+    name contains ``Validation`` is unlabelled; elsewhere a missing segmentation is a problem. Editions that ship a
+    survival table (BraTS 2020) read ``survival_info.csv`` beside the training cases and ``survival_evaluation.csv``
+    beside the validation cases."""
+    pattern = re.compile(edition.case_pattern)
+    folders = sorted({p for p in root.rglob("*") if p.is_dir() and pattern.fullmatch(p.name)})
+    if root.is_dir() and pattern.fullmatch(root.name):
+        folders = [root]
+    if not folders:
+        raise DatasetLayoutError(f"{root}: not a {edition.title} layout (data.source={edition.name}: no case folders "
+                                 f"named like {edition.case_pattern} found)" + _hint(root))
+    index = DatasetIndex(edition.name, root, [])
+    groups: dict[tuple[Path, str], list[Case]] = {}
+    for folder in folders:
+        role = "unlabelled" if "validation" in folder.parent.name.lower() else "labelled"
+        groups.setdefault((folder.parent, role), []).append(_folder_case(folder, role, modalities, edition))
+    for (parent, role), cases in groups.items():
+        if edition.survival:
+            table, with_surv = ("survival_info.csv", True) if role == "labelled" else ("survival_evaluation.csv", False)
+            _attach_clinical(index, cases, parent / table, with_survival=with_surv, role=role)
         index.cases.extend(cases)
     return index
 
 
-# --------------------------------------------------------------------------- BraTS 2023
-_B23 = re.compile(r"^BraTS-[A-Z]+-\d{5}-\d{3}$")
-
-
-def read_brats2023(root: Path, modalities: tuple[str, ...], source: str = "brats2023") -> DatasetIndex:
-    """BraTS 2021-2024: ``BraTS-GLI-XXXXX-XXX/BraTS-GLI-XXXXX-XXX-{t1n,t1c,t2w,t2f,seg}.nii.gz``.
-
-    Folders under a parent whose name contains ``Validation`` are unlabelled; elsewhere a missing seg is a problem.
-    ``source="brats2024"`` reads the same layout with the 2024 labels (4 = resection cavity, see ``data.case``).
-    """
-    folders = sorted({p for p in root.rglob("BraTS-*") if p.is_dir() and _B23.match(p.name)})
-    if not folders:
-        raise DatasetLayoutError(f"{root}: not a BraTS 2021-2024 layout (no BraTS-XXX-NNNNN-NNN folders found)")
-    index = DatasetIndex(source, root, [])
-    for folder in folders:
-        cid = folder.name
-        role = "unlabelled" if "validation" in folder.parent.name.lower() else "labelled"
-        images, problems = {}, []
-        for mod in modalities:
-            suffix = BRATS2023_MODALITIES[mod]
-            p = _find_nifti(folder, f"{cid}-{suffix}")
-            if p is None:
-                problems.append(f"missing modality {mod}: no {cid}-{suffix}.nii(.gz) in {folder}")
-            else:
-                images[mod] = ImageRef(p)
-        seg = None
-        if role == "labelled":
-            p = _find_nifti(folder, f"{cid}-seg")
-            if p is None:
-                problems.append(f"missing segmentation: no {cid}-seg.nii(.gz) in {folder}")
-            else:
-                seg = ImageRef(p)
-        index.cases.append(Case(cid, source, role, folder, images, seg, LABEL_MAPS[source], problems=problems))
-    return index
+def _hint(root: Path) -> str:
+    try:
+        return f"; its naming is {detect(root).name}'s: set data.source to it (or auto)"
+    except UserError:
+        return ""
 
 
 # --------------------------------------------------------------------------- MSD Task01
@@ -210,27 +182,21 @@ def read_msd(root: Path, modalities: tuple[str, ...]) -> DatasetIndex:
                     problems.append(f"missing segmentation: no labelsTr/{cid}.nii(.gz) in {root}")
                 else:
                     seg = ImageRef(p)
-            index.cases.append(Case(cid, "msd", role, folder, images, seg, LABEL_MAPS["msd"], problems=problems))
+            index.cases.append(Case(cid, "msd", role, folder, images, seg, label_map_of("msd"), problems=problems))
     return index
 
 
-READERS: dict[str, Callable[[Path, tuple[str, ...]], DatasetIndex]] = {
-    "synthetic": lambda root, mods: read_brats2020(root, mods, source="synthetic"),
-    "brats2020": read_brats2020,
-    "brats2023": read_brats2023,
-    "brats2024": lambda root, mods: read_brats2023(root, mods, source="brats2024"),
-    "msd": read_msd,
-}
-
-
 def discover(source: str, root: str | Path, modalities: tuple[str, ...]) -> DatasetIndex:
-    """Find every case of ``root`` in layout ``source``; raises :class:`DatasetLayoutError` on a wrong root."""
-    if source not in READERS:
-        raise DatasetLayoutError(f"unknown data source {source!r}; valid: {sorted(READERS)}")
+    """Find every case of ``root`` as edition ``source`` names them (``auto``: detected from the naming,
+    ``data/editions.py``); raises :class:`DatasetLayoutError` on a wrong root."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetLayoutError(f"data root {root} does not exist or is not a folder (data.source={source})")
-    index = READERS[source](root, tuple(modalities))
+    try:
+        edition = resolve(source, root)
+    except UserError as err:
+        raise DatasetLayoutError(str(err)) from None
+    index = read_msd(root, tuple(modalities)) if edition.naming == "msd" else read_folders(root, tuple(modalities), edition)
     if not index.cases:
         raise DatasetLayoutError(f"{root}: no case folders found for data.source={source} (is data.root the dataset's top folder?)")
     return index
@@ -246,32 +212,37 @@ def _read_msd_case(image: Path, modalities: tuple[str, ...]) -> Case:
     cid = image.name.split(".nii")[0]
     seg = _find_nifti(root / "labelsTr", cid)
     return Case(cid, "msd", "labelled" if seg else "unlabelled", image.parent, {m: ImageRef(image, channel_of[m]) for m in modalities},
-                ImageRef(seg) if seg else None, LABEL_MAPS["msd"])
+                ImageRef(seg) if seg else None, label_map_of("msd"))
 
 
-def read_case_folder(folder: str | Path, modalities: tuple[str, ...]) -> Case:
-    """One case: a folder in BraTS 2020/2021 (``<id>_t1ce.nii.gz``) or BraTS 2023/2024 (``<id>-t1c.nii.gz``) naming,
-    or an MSD 4-D image file (``imagesTr/BRATS_001.nii.gz`` with ``dataset.json`` one level up).
+def case_edition(folder: Path) -> Edition:
+    """The edition whose naming a single case folder has: its name is the edition's case id and a modality file is
+    there. Several years share one naming (BraTS-PED-…: 2023 with the glioma labels, 2024+ with their own): the year
+    in the path (``BraTS2024-PED-TrainingData/…``) decides, else the oldest is taken (pass the edition to be sure)."""
+    fits = [e for e in EDITIONS.values()
+            if e.name not in ALIASES and e.name != "synthetic" and e.naming != "msd" and re.fullmatch(e.case_pattern, folder.name)
+            and any(_find_nifti(folder, f"{folder.name}{e.separator}{s}") for s in e.modalities.values())]
+    years = {int(y) for y in re.findall(r"BraTS[-_]?(20\d\d)", folder.resolve().parent.as_posix())}
+    return next((e for e in fits if e.year in years), fits[0] if fits else EDITIONS["brats2020"])
 
-    The seg, if present, is attached. Raises :class:`DatasetLayoutError` naming the folder when neither
-    naming matches or a modality is missing.
+
+def read_case_folder(folder: str | Path, modalities: tuple[str, ...], edition: str | None = None) -> Case:
+    """One case: a folder in any BraTS edition's naming (``<id>_t1ce.nii.gz``, ``<id>-t1c.nii.gz``; ``edition`` names
+    it, else :func:`case_edition` finds it), or an MSD 4-D image file (``imagesTr/BRATS_001.nii.gz`` with
+    ``dataset.json`` one level up).
+
+    The seg, if present, is attached. Raises :class:`DatasetLayoutError` naming the folder when a modality is missing.
     """
     folder = Path(folder)
     if folder.is_file() and _is_nifti(folder):
         return _read_msd_case(folder, modalities)
     if not folder.is_dir():
         raise DatasetLayoutError(f"case folder {folder} does not exist")
+    ed = get_edition(edition) if edition else case_edition(folder)
     cid = folder.name
-    if any(folder.glob(f"{cid}-t1c.nii*")) or any(folder.glob(f"{cid}-t2f.nii*")):
-        source = "brats2023"
-        names = {m: f"{cid}-{BRATS2023_MODALITIES[m]}" for m in modalities}
-        seg_stem = f"{cid}-seg"
-    else:
-        source = "brats2020"
-        names = {m: f"{cid}_{m}" for m in modalities}
-        seg_stem = f"{cid}_seg"
     images, missing = {}, []
-    for m, stem in names.items():
+    for m in modalities:
+        stem = f"{cid}{ed.separator}{ed.modalities.get(m, m)}"
         p = _find_nifti(folder, stem)
         if p is None:
             missing.append(f"{m} ({stem}.nii.gz)")
@@ -280,5 +251,6 @@ def read_case_folder(folder: str | Path, modalities: tuple[str, ...]) -> Case:
     if missing:
         present = sorted(p.name for p in folder.iterdir() if _is_nifti(p))
         raise DatasetLayoutError(f"case folder {folder}: missing modality file(s) {', '.join(missing)}; found {present}")
-    seg = _find_nifti(folder, seg_stem)
-    return Case(cid, source, "labelled" if seg else "unlabelled", folder, images, ImageRef(seg) if seg else None, LABEL_MAPS[source])
+    seg = _find_nifti(folder, f"{cid}{ed.separator}{ed.seg_suffix}")
+    return Case(cid, ed.name, "labelled" if seg else "unlabelled", folder, images, ImageRef(seg) if seg else None,
+                label_map_of(ed.name))

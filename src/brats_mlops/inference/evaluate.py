@@ -107,9 +107,10 @@ def evaluate_cases(model: torch.nn.Module | list[torch.nn.Module], mc: dict[str,
                        mc["modalities"], cases, ids, postprocess_min_voxels, with_class_scores=two_d, profile=profile)
 
 
-def summarise(df: pd.DataFrame, evaluated_on: str, best_epoch: int, profile: str | None = None) -> dict[str, Any]:
+def summarise(df: pd.DataFrame, evaluated_on: str, best_epoch: int, profile: str | None = None,
+              edition: str | None = None) -> dict[str, Any]:
     """Mean of every metric (and after post-processing), the spread of the Dice scores, and provenance (which cases,
-    which checkpoint, which official metric profile)."""
+    which checkpoint, which official metric profile, which dataset edition)."""
     prof = get_profile(profile)
     keys = SUMMARY_KEYS if prof.rule == "2023" else [  # other rules: their own keys (NaN-skipping means, as official)
         k for k in df.columns if k != "case_id" and not k.endswith("_post") and k not in CLASS_KEYS]
@@ -121,4 +122,6 @@ def summarise(df: pd.DataFrame, evaluated_on: str, best_epoch: int, profile: str
     summary["evaluated_on"] = evaluated_on
     summary["best_epoch"] = int(best_epoch)
     summary["profile"] = prof.name
+    if edition:
+        summary["edition"] = edition
     return summary

@@ -82,3 +82,22 @@ def get_profile(name: str | MetricProfile | None = None) -> MetricProfile:
         return PROFILES[name or DEFAULT_PROFILE]
     except KeyError:
         raise UserError(f"unknown metric profile {name!r}; choose one of {', '.join(PROFILES)}") from None
+
+
+def stage_profile(name: str, source: str, root) -> MetricProfile:
+    """The profile an evaluate stage scores with: ``evaluate.profile``, or with ``auto`` the dataset edition's
+    (``data/editions.py``). A profile the stages cannot score on the platform's internal labels yet (2024-GLI's
+    cavity, MEN-RT's GTV) is a :class:`StageError` naming what to set instead."""
+    from brats_mlops.data.case import LABEL_MAPS
+    from brats_mlops.data.editions import resolve
+    from brats_mlops.errors import StageError
+
+    edition = resolve(source, root) if name == "auto" else None
+    prof = get_profile(edition.profile if edition else name)
+    if prof.rule == "2024" or prof.labels not in LABEL_MAPS:
+        origin = f"data.source {edition.name}'s official profile" if edition else "evaluate.profile"
+        raise StageError(f"{origin} is {prof.name}, which scores labels the platform's models do not predict yet "
+                         f"({'the resection cavity' if prof.rule == '2024' else prof.labels}); set evaluate.profile to one "
+                         f"the stages can score (e.g. {'2025-GLI' if prof.labels == 'brats2024' else '2023-GLI'}) and score "
+                         f"exported predictions with `brats-mlops evaluate --profile {prof.name}`")
+    return prof

@@ -20,6 +20,7 @@ import numpy as np
 from brats_mlops.data.case import REGIONS
 from brats_mlops.data.io import load_case_images, save_like
 from brats_mlops.data.preprocessing import remap_labels
+from brats_mlops.data.editions import EDITIONS
 from brats_mlops.data.readers import read_case_folder
 from brats_mlops.names import MODALITIES, MODEL_SEGMENTATION, MODEL_SURVIVAL
 
@@ -104,7 +105,7 @@ def predict_case(case_dir: str | Path, out_dir: str | Path, seg_uri: str, surviv
     overlay_figure(images[MODALITIES.index("flair")], internal, None, out_dir / f"{cid}_overlay.png",
                    title=f"{cid}: WT {vols['wt_cm3']:.1f} cm³, TC {vols['tc_cm3']:.1f} cm³, ET {vols['et_cm3']:.1f} cm³ ({seg_uri})")
     result: dict[str, Any] = {
-        "case_id": cid, "case_dir": str(case_dir), "naming": case.source, "label_convention": case.source,
+        "case_id": cid, "case_dir": str(case_dir), "edition": case.source, "naming": case.source, "label_convention": EDITIONS[case.source].convention,
         "segmentation_model": seg_uri, "ensemble_with": ensemble_uris, "tta": tta or "model default",
         "segmentation": str(out_dir / f"{cid}_seg.nii.gz"),
         "overlay": str(out_dir / f"{cid}_overlay.png"),

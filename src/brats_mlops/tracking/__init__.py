@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from brats_mlops.config.schema import Params, find_project_root
-from brats_mlops.names import (EXPERIMENTS, STAGE_BRANCH, TAG_DATA_HASH_PREFIX, TAG_DVC_EXP, TAG_ERROR, TAG_GIT_COMMIT,
-                               TAG_GIT_DIRTY, TAG_REPRODUCIBLE, TAG_STAGE, TAG_STATUS, TAG_STATUS_REASON, TAG_THREADS)
+from brats_mlops.data.editions import edition_tag
+from brats_mlops.names import (EXPERIMENTS, STAGE_BRANCH, TAG_DATA_HASH_PREFIX, TAG_DVC_EXP, TAG_EDITION, TAG_ERROR,
+                               TAG_GIT_COMMIT, TAG_GIT_DIRTY, TAG_REPRODUCIBLE, TAG_STAGE, TAG_STATUS, TAG_STATUS_REASON,
+                               TAG_THREADS)
 from brats_mlops.utils import threads
 from brats_mlops.utils.hashing import content_hash
 
@@ -174,7 +176,9 @@ def stage_run(
     exp_name = EXPERIMENTS[branch or STAGE_BRANCH[stage]]
     exp_id = ensure_experiment(exp_name, root, uri)
     sha, dirty = git_commit(find_project_root())
-    all_tags = {TAG_STAGE: stage, TAG_GIT_COMMIT: sha, TAG_GIT_DIRTY: str(dirty).lower(), "mlflow.source.git.commit": sha}
+    all_tags = {TAG_STAGE: stage, TAG_GIT_COMMIT: sha, TAG_GIT_DIRTY: str(dirty).lower(), "mlflow.source.git.commit": sha,
+                # a tag, not an input of the stage: read past the params audit (config/audit.py)
+                TAG_EDITION: edition_tag(*(object.__getattribute__(params.data, k) for k in ("source", "root")))}
     if threads.chosen():
         all_tags[TAG_THREADS] = threads.chosen()
         all_tags[TAG_REPRODUCIBLE] = str(threads.is_reproducible()).lower()

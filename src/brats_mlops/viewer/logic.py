@@ -143,7 +143,9 @@ def nifti_bytes(labels: np.ndarray, case: ViewerCase) -> bytes:
     """The prediction as ``.nii.gz`` bytes in the input's label convention, with its affine and header."""
     from brats_mlops.registry.segmentation import to_convention
 
-    out = to_convention(labels, case.source if case.source in ("brats2020", "brats2023", "brats2024", "msd") else "brats2020")
+    from brats_mlops.data.case import LABEL_MAPS
+
+    out = to_convention(labels, case.source if case.source in LABEL_MAPS else "brats2020")
     header = case.header.copy()
     header.set_data_dtype(np.uint8)
     return gzip.compress(nib.Nifti1Image(out.astype(np.uint8), case.affine, header).to_bytes())

@@ -7,7 +7,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from brats_mlops.data.case import Case
+from brats_mlops.data.case import LABEL_NAMES, Case
 from brats_mlops.data.io import ImageReadError, load_image
 from brats_mlops.data.validation.expectations import IMAGING_CHECKS
 
@@ -69,14 +69,15 @@ def profile_case(case: Case, modalities: tuple[str, ...], atol: float) -> dict[s
             finite_seg = np.isfinite(seg)
             values = np.unique(seg[finite_seg])
             row["label_values"] = ",".join(f"{v:g}" for v in values)
-            unexpected = [v for v in values if v not in case.label_map or v != int(v)]
+            allowed = LABEL_NAMES.get(case.source, case.label_map)  # the edition's label values (data/editions.py)
+            unexpected = [v for v in values if v not in allowed or v != int(v)]
             if not finite_seg.all():
                 unexpected.append(float("nan"))
             row["n_unexpected_labels"] = len(unexpected)
             if unexpected:
                 detail["labels_in_scheme"].append(
                     f"seg {case.seg.path.name} has values {[float(v) for v in unexpected]} outside the "
-                    f"{case.source} scheme {sorted(case.label_map)}"
+                    f"{case.source} scheme {sorted(allowed)}"
                 )
             row["seg_empty"] = bool(not np.any(seg[finite_seg] != 0))
             if row["seg_empty"]:
