@@ -111,3 +111,37 @@ def test_msd_task01_layout_runs_end_to_end(tmp_path_factory):
     assert v["source"] == "msd" and v["passed"] == 6 and v["quarantined"] == 0
     m = json.loads((dst / "metrics" / "segmentation.json").read_text())
     assert m["evaluated_on"] == "test" and 0 <= m["lesion_dice_wt"] <= 1
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("e2e_ped")
+def test_paediatric_2024_layout_detected_and_scored_with_its_own_profile(tmp_path_factory):
+    """`data.source: auto` on a BraTS 2024 PED folder (labels 1 ET, 2 NETC, 3 CC, 4 ED): detected from the naming and
+    the dataset folder's year, trained on the internal regions, scored with 2025-PED (its label groups), and every
+    run tagged with the edition. Then MEN-RT (one T1c, one GTV label): `dvc repro` stops at preprocess with one line."""
+    data = builders.edition_tiny(tmp_path_factory.mktemp("ped") / "ped", "brats2024-ped", n=8)
+    dst, env = _repro_on(tmp_path_factory, data, "auto", "ped")
+    v = json.loads((dst / "metrics" / "data_validation.json").read_text())
+    assert v["source"] == "brats2024-ped" and v["passed"] == 8 and v["quarantined"] == 0
+    m = json.loads((dst / "metrics" / "segmentation.json").read_text())
+    assert (m["profile"], m["edition"]) == ("2025-PED", "brats2024-ped")
+    assert {"lesion_dice_netc", "lesion_f1_ed", "nsd_wt", "dice_tc"} <= set(m) and 0 <= m["dice_wt"] <= 1
+    with sqlite3.connect(dst / "mlflow.db") as db:
+        tags = db.execute("select distinct value from tags where key = 'brats.edition'").fetchall()
+        profile = db.execute("select t.value from tags t join runs r on r.run_uuid = t.run_uuid "
+                             "where r.name = 'evaluate_segmentation' and t.key = 'brats.metric_profile'").fetchall()
+    assert tags == [("brats2024-ped",)] and profile == [("2025-PED",)]
+
+    rt = builders.edition_tiny(tmp_path_factory.mktemp("rt") / "rt", "brats2024-men-rt", n=4)
+
+    def edit(p):
+        p["data"].update(source="auto", root="data/raw/rt", modalities=["t1ce"])
+        p["preprocess"]["autoencoder"]["modality"] = "t1ce"
+        return p
+
+    dst, env = make_clone(tmp_path_factory.mktemp("clone_rt") / "brats_mlops", edit)
+    shutil.copytree(rt, dst / "data" / "raw" / "rt")
+    r = run([BIN / "dvc", "repro", "preprocess"], dst, env, check=False)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    err = [ln for ln in r.stderr.splitlines() if ln.startswith("error: preprocess:")]
+    assert len(err) == 1 and "brats2024-men-rt" in err[0] and "--profile 2025-MEN-RT" in err[0], r.stderr[-2000:]
