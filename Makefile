@@ -66,6 +66,7 @@ bench: $(STAMP) sysdeps  ## run the benchmarks and rewrite bench/results/*.json 
 	$(BIN)/python -m bench.bench_slices
 	$(BIN)/python -m bench.bench_scale
 	$(BIN)/python -m bench.bench_load
+	$(BIN)/python -m bench.bench_metrics
 
 clean-venv:
 	rm -rf $(VENV)

@@ -82,6 +82,10 @@ def _touching(a: np.ndarray, b: np.ndarray) -> set[tuple[float, float]]:
     of one within the 18-neighbourhood (or on) a voxel of the other. Computed by shifting instead of one dilation per
     pair; the same pairs."""
     pairs: set[tuple[float, float]] = set()
+    if not np.any(a != 0) or not np.any(b != 0):
+        return pairs
+    win = _box(a != 0, 1)  # a voxel of b within one voxel of a lies in a's box grown by one
+    a, b = a[win], b[win]
     n = a.shape
     for off in zip(*np.nonzero(_STRUCT18)):
         d = [o - 1 for o in off]
@@ -143,17 +147,14 @@ def _surface_distances(gt: np.ndarray, pred: np.ndarray, spacing: tuple[float, .
     """DeepMind's ``compute_surface_distances`` as vendored in the official code, on whatever integer values it gets."""
     from monai.metrics.utils import _get_neighbour_code_to_normals_table
 
-    g, p = gt.astype(int), pred.astype(int)
-    if not (g | p).any():
+    both = (gt != 0) | (pred != 0)
+    if not both.any():
         return np.array([]), np.array([]), np.array([]), np.array([])
-    idx = np.nonzero(g | p)
-    lo = [int(i.min()) for i in idx]
-    hi = [int(i.max()) for i in idx]
-    shape = tuple(h - l + 2 for l, h in zip(lo, hi))
-    win = tuple(slice(l, h + 1) for l, h in zip(lo, hi))
+    win = _box(both, 0)
+    shape = tuple(w.stop - w.start + 1 for w in win)
     crop_g, crop_p = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
-    crop_g[:-1, :-1, :-1] = g[win]
-    crop_p[:-1, :-1, :-1] = p[win]
+    crop_g[:-1, :-1, :-1] = gt[win].astype(int)  # lesion numbers > 255 wrap, as in the official code's uint8 crop
+    crop_p[:-1, :-1, :-1] = pred[win].astype(int)
     s = np.array([[[spacing[1] * spacing[2], spacing[0] * spacing[2], spacing[0] * spacing[1]]]])
     area = np.linalg.norm(_get_neighbour_code_to_normals_table().double().numpy() * s, axis=-1).sum(-1)
     code_g = ndimage.correlate(crop_g.astype(np.uint8), _KERNEL, mode="constant", cval=0)
@@ -178,25 +179,38 @@ def _robust_hd95(gt: np.ndarray, pred: np.ndarray, spacing: tuple[float, ...]) -
     return max(perc(d_gp, a_g), perc(d_pg, a_p))
 
 
+def _box(mask: np.ndarray, margin: int) -> tuple[slice, ...]:
+    """Bounding box of ``mask`` grown by ``margin`` voxels, clipped to the volume."""
+    idx = np.nonzero(mask)
+    return tuple(slice(max(int(i.min()) - margin, 0), min(int(i.max()) + margin + 1, n)) for i, n in zip(idx, mask.shape))
+
+
 def _medpy_distances(a: np.ndarray, b: np.ndarray, spacing) -> np.ndarray:
-    a, b = a.astype(bool), b.astype(bool)
+    """medpy's ``__surface_distances(a, b)``: distances of a's border voxels (6-neighbourhood erosion) to b's border.
+    Computed in the box around both grown by one voxel (clipped at the volume's edge, where medpy's erosion also
+    sees background): every border voxel and its nearest partner lie inside it, so the distances are the same."""
+    win = _box(a | b, 1)
+    a, b = a[win], b[win]
     fp = ndimage.generate_binary_structure(3, 1)
     a_border = a ^ ndimage.binary_erosion(a, structure=fp, iterations=1)
     b_border = b ^ ndimage.binary_erosion(b, structure=fp, iterations=1)
     return ndimage.distance_transform_edt(~b_border, sampling=np.asarray(spacing, np.float64))[a_border]
 
 
-def _nsd(pred: np.ndarray, gt: np.ndarray, spacing, threshold: float) -> float:
-    """nnU-Net's normalised surface dice (the official code's copy) with its empty-mask conventions."""
-    p, g = np.any(pred > 0), np.any(gt > 0)
-    if not p and not g:
-        return 1.0
-    if not p or not g:
-        return 0.0
-    a_to_b, b_to_a = _medpy_distances(pred, gt, spacing), _medpy_distances(gt, pred, spacing)
-    tp_a, tp_b = np.sum(a_to_b <= threshold) / len(a_to_b), np.sum(b_to_a <= threshold) / len(b_to_a)
-    fp, fn = np.sum(a_to_b > threshold) / len(a_to_b), np.sum(b_to_a > threshold) / len(b_to_a)
-    return float((tp_a + tp_b) / (tp_a + tp_b + fp + fn + 1e-8))
+def _nsd(pred: np.ndarray, gt: np.ndarray, spacing, thresholds=(0.5, 1.0)) -> tuple[float, ...]:
+    """nnU-Net's normalised surface dice (the official code's copy) at each threshold, with its empty-mask conventions."""
+    p, g = pred > 0, gt > 0
+    if not p.any() and not g.any():
+        return tuple(1.0 for _ in thresholds)
+    if not p.any() or not g.any():
+        return tuple(0.0 for _ in thresholds)
+    a_to_b, b_to_a = _medpy_distances(p, g, spacing), _medpy_distances(g, p, spacing)
+    out = []
+    for t in thresholds:
+        tp_a, tp_b = np.sum(a_to_b <= t) / len(a_to_b), np.sum(b_to_a <= t) / len(b_to_a)
+        fp, fn = np.sum(a_to_b > t) / len(a_to_b), np.sum(b_to_a > t) / len(b_to_a)
+        out.append(float((tp_a + tp_b) / (tp_a + tp_b + fp + fn + 1e-8)))
+    return tuple(out)
 
 
 def _dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -220,8 +234,8 @@ def region_scores(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...], 
     """One region's official numbers from its two lesion-number images (step 3–5 of the module docstring)."""
     voxel = float(np.prod(spacing))
     both_empty = not np.any(gt != 0) and not np.any(pred != 0)
-    out = {"dice": 1.0 if both_empty else _dice(pred, gt),
-           "nsd05": _nsd(pred, gt, spacing, 0.5), "nsd10": _nsd(pred, gt, spacing, 1.0),
+    nsd05, nsd10 = _nsd(pred, gt, spacing)
+    out = {"dice": 1.0 if both_empty else _dice(pred, gt), "nsd05": nsd05, "nsd10": nsd10,
            "hd95": 0.0 if both_empty else _robust_hd95(gt, pred, spacing)}
     out["sensitivity"], out["specificity"] = _sens_spec(pred, gt)
     out["gt_volume_mm3"] = float(np.sum(gt > 0) * voxel)
@@ -232,12 +246,13 @@ def region_scores(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...], 
     n_tp = n_fn = 0
     for comp in range(1, int(np.max(g_lab)) + 1):
         les = (g_lab == comp).astype(np.int32)
-        hits = np.unique(p_lab * ndimage.binary_dilation(les, structure=_STRUCT18, iterations=dil))
+        win = _box(les, dil)  # the dilation inside the lesion's box grown by the dilation count equals the full one
+        hits = np.unique(p_lab[win] * ndimage.binary_dilation(les[win], structure=_STRUCT18, iterations=dil))
         hits = hits[hits != 0]
         matched += hits.tolist()
         pr = np.isin(p_lab, hits).astype(np.int32) if len(hits) else np.zeros_like(les)
         hd = _robust_hd95(les, pr, spacing)
-        row = (_dice(pr, les), HD95_INF if np.isinf(hd) else hd, _nsd(pr, les, spacing, 0.5), _nsd(pr, les, spacing, 1.0))
+        row = (_dice(pr, les), HD95_INF if np.isinf(hd) else hd, *_nsd(pr, les, spacing))
         small = np.sum(les > 0) * voxel <= thr
         if not small:
             kept.append(row)
