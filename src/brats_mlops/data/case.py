@@ -94,6 +94,18 @@ def inverse_label_map(source: str) -> dict[int, int]:
     return invert_label_map(label_map_of(source))
 
 
+def internal_to_raw(labels, source: str):
+    """An internal label volume written in the raw labels of edition or convention ``source`` (values without a
+    raw counterpart, e.g. the healthy-tissue label, become background)."""
+    import numpy as np
+
+    lut = np.zeros(256, np.uint8)
+    for internal, raw in inverse_label_map(source).items():
+        if internal < 256:
+            lut[internal] = raw
+    return lut[np.asarray(labels, np.uint8)]
+
+
 @dataclass(frozen=True)
 class ImageRef:
     """One image on disk; ``channel`` selects a volume of a 4-D file (MSD)."""

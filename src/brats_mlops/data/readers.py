@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from brats_mlops.data.case import Case, ClinicalRecord, ImageRef, label_map_of
-from brats_mlops.data.editions import ALIASES, EDITIONS, Edition, detect, get_edition, resolve
 from brats_mlops.data.clinical import read_clinical_table
+from brats_mlops.data.editions import ALIASES, EDITIONS, Edition, detect, get_edition, resolve
 from brats_mlops.errors import UserError
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")

@@ -96,7 +96,7 @@ def region_metrics(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] 
     }
 
 
-def _window(mask: np.ndarray, margin: int) -> tuple[slice, ...]:
+def window(mask: np.ndarray, margin: int) -> tuple[slice, ...]:
     """Bounding box of ``mask`` grown by ``margin`` voxels (clipped): a dilation inside it equals the full one."""
     idx = np.nonzero(mask)
     return tuple(slice(max(int(i.min()) - margin, 0), min(int(i.max()) + margin + 1, n)) for i, n in zip(idx, mask.shape))
@@ -121,7 +121,7 @@ def lesion_wise(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = (
         les = lesions == i
         if not les.any():
             continue
-        win = _window(les, dilation)
+        win = window(les, dilation)
         les_dil = ndimage.binary_dilation(les[win], structure=_DILATION, iterations=dilation)
         hit = np.unique(pred_cc[win][les_dil])
         hit = hit[hit != 0]
@@ -192,18 +192,14 @@ def case_metrics(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = 
 
 def _case_metrics_2025(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...], prof: MetricProfile) -> dict[str, float]:
     """Internal labels -> the profile's task labels (data/case.py), then the 2025 rule (metrics/brats2025.py)."""
-    from brats_mlops.data.case import LABEL_MAPS, invert_label_map
+    from brats_mlops.data.case import LABEL_MAPS, internal_to_raw
     from brats_mlops.errors import UserError
     from brats_mlops.metrics.brats2025 import case_metrics_2025
 
     if prof.labels not in LABEL_MAPS:
         raise UserError(f"metric profile {prof.name} scores {prof.labels} labels, which the platform's internal labels "
                         f"(1 NCR, 2 ED, 3 ET) do not map to; score such files with `brats-mlops evaluate --profile {prof.name}`")
-    lut = np.zeros(256, np.uint8)
-    for internal, raw in invert_label_map(LABEL_MAPS[prof.labels]).items():
-        if internal < 256:
-            lut[internal] = raw
-    return case_metrics_2025(lut[np.asarray(pred, np.uint8)], lut[np.asarray(gt, np.uint8)], spacing, prof.task)
+    return case_metrics_2025(internal_to_raw(pred, prof.labels), internal_to_raw(gt, prof.labels), spacing, prof.task)
 
 
 def _remove_small(mask: np.ndarray, min_voxels: int) -> np.ndarray:

@@ -38,6 +38,8 @@ import cc3d
 import numpy as np
 from scipy import ndimage
 
+from brats_mlops.metrics.brats import window
+
 REGIONS_2024 = ("WT", "TC", "NETC", "SNFH", "ET", "RC")
 HD95_INF = 337.0  # the 2024 code's replacement for an infinite HD95
 _STRUCT18 = ndimage.generate_binary_structure(3, 2)
@@ -84,7 +86,7 @@ def _touching(a: np.ndarray, b: np.ndarray) -> set[tuple[float, float]]:
     pairs: set[tuple[float, float]] = set()
     if not np.any(a != 0) or not np.any(b != 0):
         return pairs
-    win = _box(a != 0, 1)  # a voxel of b within one voxel of a lies in a's box grown by one
+    win = window(a != 0, 1)  # a voxel of b within one voxel of a lies in a's box grown by one
     a, b = a[win], b[win]
     n = a.shape
     for off in zip(*np.nonzero(_STRUCT18)):
@@ -150,7 +152,7 @@ def _surface_distances(gt: np.ndarray, pred: np.ndarray, spacing: tuple[float, .
     both = (gt != 0) | (pred != 0)
     if not both.any():
         return np.array([]), np.array([]), np.array([]), np.array([])
-    win = _box(both, 0)
+    win = window(both, 0)
     shape = tuple(w.stop - w.start + 1 for w in win)
     crop_g, crop_p = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
     crop_g[:-1, :-1, :-1] = gt[win].astype(int)  # lesion numbers > 255 wrap, as in the official code's uint8 crop
@@ -179,17 +181,11 @@ def _robust_hd95(gt: np.ndarray, pred: np.ndarray, spacing: tuple[float, ...]) -
     return max(perc(d_gp, a_g), perc(d_pg, a_p))
 
 
-def _box(mask: np.ndarray, margin: int) -> tuple[slice, ...]:
-    """Bounding box of ``mask`` grown by ``margin`` voxels, clipped to the volume."""
-    idx = np.nonzero(mask)
-    return tuple(slice(max(int(i.min()) - margin, 0), min(int(i.max()) + margin + 1, n)) for i, n in zip(idx, mask.shape))
-
-
 def _medpy_distances(a: np.ndarray, b: np.ndarray, spacing) -> np.ndarray:
     """medpy's ``__surface_distances(a, b)``: distances of a's border voxels (6-neighbourhood erosion) to b's border.
     Computed in the box around both grown by one voxel (clipped at the volume's edge, where medpy's erosion also
     sees background): every border voxel and its nearest partner lie inside it, so the distances are the same."""
-    win = _box(a | b, 1)
+    win = window(a | b, 1)
     a, b = a[win], b[win]
     fp = ndimage.generate_binary_structure(3, 1)
     a_border = a ^ ndimage.binary_erosion(a, structure=fp, iterations=1)
@@ -246,7 +242,7 @@ def region_scores(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...], 
     n_tp = n_fn = 0
     for comp in range(1, int(np.max(g_lab)) + 1):
         les = (g_lab == comp).astype(np.int32)
-        win = _box(les, dil)  # the dilation inside the lesion's box grown by the dilation count equals the full one
+        win = window(les, dil)  # the dilation inside the lesion's box grown by the dilation count equals the full one
         hits = np.unique(p_lab[win] * ndimage.binary_dilation(les[win], structure=_STRUCT18, iterations=dil))
         hits = hits[hits != 0]
         matched += hits.tolist()

@@ -15,7 +15,7 @@ from typing import Any
 import mlflow
 import numpy as np
 
-from brats_mlops.data.case import inverse_label_map
+from brats_mlops.data.case import internal_to_raw
 from brats_mlops.data.io import load_case_images
 from brats_mlops.data.readers import read_case_folder
 from brats_mlops.inference.segment import predict_labels
@@ -28,11 +28,7 @@ from brats_mlops.utils.hashing import content_hash
 
 
 def to_convention(labels: np.ndarray, source: str) -> np.ndarray:
-    lut = np.zeros(4, np.uint8)
-    for internal, raw in inverse_label_map(source).items():
-        if internal < 4:
-            lut[internal] = raw
-    return lut[labels]
+    return internal_to_raw(labels, source)
 
 
 class SegmentationPyfunc(mlflow.pyfunc.PythonModel):
