@@ -187,6 +187,17 @@ def msd_tiny(root: Path, n: int = 3) -> Path:
     return root
 
 
+def _cavity(raw: np.ndarray, brain: np.ndarray) -> np.ndarray:
+    """A resection cavity: a ball inside the brain where it is farthest from both the tumour and the brain's edge."""
+    from scipy import ndimage
+
+    room = np.minimum(ndimage.distance_transform_edt(raw == 0), ndimage.distance_transform_edt(brain))
+    centre = np.unravel_index(int(np.argmax(room)), raw.shape)
+    r = float(np.clip(room[centre] - 1, 2, 4))
+    grid = np.indices(raw.shape).transpose(1, 2, 3, 0)
+    return (np.linalg.norm(grid - np.array(centre), axis=-1) <= r) & brain & (raw == 0)
+
+
 def edition_tiny(root: Path, edition: str, n: int = 3, seed: int = 41, **kw) -> Path:
     """A dataset folder in any edition's naming and labels (``data/editions.py``), made from tiny synthetic cases:
     the edition's case ids, modality suffixes and label values (tumour labels mapped from the internal ones; a
@@ -209,16 +220,23 @@ def edition_tiny(root: Path, edition: str, n: int = 3, seed: int = 41, **kw) -> 
         cid = fmt.format(j + 1)
         d = parent / cid
         d.mkdir(parents=True)
-        for mod, suffix in e.modalities.items():
-            shutil.copy(case / f"{case.name}_{mod}.nii.gz", d / f"{cid}{e.separator}{suffix}.nii.gz")
         img = nib.load(str(case / f"{case.name}_seg.nii.gz"))
         internal = np.select([np.asarray(img.dataobj) == v for v in (1, 2, 4)], [1, 2, 3], 0)
-        if to_raw:
-            raw = np.vectorize(lambda v: to_raw.get(int(v), 0))(internal)
-        else:
-            raw = (internal > 0).astype(np.uint8)  # MEN-RT: one GTV label
+        raw = np.vectorize(lambda v: to_raw.get(int(v), 0))(internal) if e.scheme.name != "gtv" else (internal > 0)
+        raw = raw.astype(np.uint8)  # MEN-RT: one GTV label
+        cavity = None
         if e.labels.resection_cavity is not None:
-            raw[:3, :3, :3] = e.labels.resection_cavity  # a cavity away from the tumour (background for training)
+            cavity = _cavity(raw, np.asarray(nib.load(str(case / f"{case.name}_t1ce.nii.gz")).dataobj) > 0)
+            raw[cavity] = e.labels.resection_cavity
+        for mod, suffix in e.modalities.items():
+            out = d / f"{cid}{e.separator}{suffix}.nii.gz"
+            if cavity is None:
+                shutil.copy(case / f"{case.name}_{mod}.nii.gz", out)
+                continue
+            m = nib.load(str(case / f"{case.name}_{mod}.nii.gz"))
+            arr = np.asarray(m.dataobj).astype(np.float32)
+            arr[cavity] *= 1.6 if mod in ("t2", "flair") else 0.3  # fluid: dark in T1/T1c, bright in T2/FLAIR
+            _save(arr, out, m.affine)
         if e.convention == "ped2024":
             core = np.argwhere(raw == 2)
             if len(core):

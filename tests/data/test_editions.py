@@ -56,19 +56,27 @@ def test_a_wrong_source_names_the_one_the_folder_has(tmp_path):
 def test_the_paediatric_2024_labels_map_to_the_internal_regions():
     """2024 PED: 1 ET, 2 NETC, 3 CC, 4 ED -> internal ET 3, core 1 (NETC and CC: TC = 1-3), ED 2."""
     assert LABEL_MAPS["brats2024-ped"] == {0: 0, 1: 3, 2: 1, 3: 1, 4: 2}
-    assert LABEL_MAPS["brats2024-gli"][4] == 0 and EDITIONS["brats2024-gli"].labels.resection_cavity == 4
+    assert LABEL_MAPS["brats2024-gli"][4] == 4 and EDITIONS["brats2024-gli"].labels.resection_cavity == 4
 
 
-def test_an_untrainable_edition_stops_preprocessing_with_one_line(tmp_path):
+def test_men_rt_and_the_cavity_preprocess_to_their_own_label_schemes_and_mixed_schemes_stop(tmp_path):
     from brats_mlops.config.schema import PreprocessParams
-    from brats_mlops.data.preprocessing import preprocess_dataset
+    from brats_mlops.data.preprocessing import Plans, preprocess_dataset
     from brats_mlops.errors import StageError
 
-    root = builders.edition_tiny(tmp_path / "rt", "brats2024-men-rt", n=2)
-    idx = discover("auto", root, ("t1ce",))
-    assert idx.source == "brats2024-men-rt"
-    with pytest.raises(StageError, match=r"brats2024-men-rt: its labels \(1 GTV.*not supported yet.*--profile 2025-MEN-RT"):
-        preprocess_dataset(idx.cases, ("t1ce",), PreprocessParams(), tmp_path / "pre")
+    cfg = PreprocessParams(crop_size=(32, 32, 24), healthy_label=True)
+    rt = discover("auto", builders.edition_tiny(tmp_path / "rt", "brats2024-men-rt", n=2), ("t1ce",))
+    assert rt.source == "brats2024-men-rt"
+    plans = preprocess_dataset(rt.cases, ("t1ce",), cfg, tmp_path / "pre_rt")
+    assert plans.label_scheme == "gtv" and plans.label_names == {0: "background", 1: "gross tumour volume", 2: "healthy brain"}
+    lab = np.load(Plans.label_path(tmp_path / "pre_rt", rt.cases[0].case_id))
+    assert set(np.unique(lab)) == {0, 1, 2}
+    gli = discover("auto", builders.edition_tiny(tmp_path / "gli", "brats2024-gli", n=2), MODS)
+    plans = preprocess_dataset(gli.cases, MODS, cfg, tmp_path / "pre_gli")
+    assert plans.label_scheme == "glioma+rc" and plans.num_classes == 6 and plans.label_names[4] == "resection cavity"
+    assert all(c.label_counts_original["4"] > 0 for c in plans.cases.values())  # the cavity is a trained label
+    with pytest.raises(StageError, match=r"mix label schemes glioma\+rc \(brats2024-gli\), gtv \(brats2024-men-rt\)"):
+        preprocess_dataset(gli.cases + rt.cases, ("t1ce",), cfg, tmp_path / "mixed")
 
 
 def test_adding_an_edition_is_one_entry(tmp_path, monkeypatch):

@@ -57,6 +57,36 @@ def test_export_passes_nnunets_integrity_check(tmp_path, monkeypatch, layout):
     assert np.array_equal(np.asarray(nib.load(str(out / "imagesTr" / f"{cid}_0002.nii.gz")).dataobj), first)
 
 
+@pytest.mark.parametrize("edition, mods", [("brats2024-gli", MODS), ("brats2024-men-rt", ("t1ce",))])
+def test_the_editions_regions_export_to_nnunet_and_map_back(tmp_path, monkeypatch, edition, mods):
+    """2024 GLI: the resection cavity is a region of its own; MEN-RT: one GTV region. nnU-Net accepts both, and the
+    labels it would predict map back to the same internal labels (nnunet/predict.py's table)."""
+    from nnunetv2.experiment_planning.verify_dataset_integrity import verify_dataset_integrity
+
+    from brats_mlops.data.case import scheme_of
+    from tests.builders import edition_tiny
+
+    cases = {c.case_id: c for c in discover(edition, edition_tiny(tmp_path / "raw", edition, n=5), mods).cases}
+    split = segmentation_split(list(cases), 0.2, 0, 0.2)
+    paths, cfg = _paths(tmp_path), NnunetParams()
+    for k, v in env.settings(paths, cfg).items():
+        monkeypatch.setenv(k, v)
+    out = export_dataset(cases, split_folds(split), mods, paths, cfg)
+    ds = json.loads((out / "dataset.json").read_text())
+    scheme = scheme_of(edition)
+    assert ds["label_scheme"] == scheme.name and len(ds["regions_class_order"]) == len(scheme.regions)
+    if edition == "brats2024-gli":
+        assert ds["labels"]["resection cavity"] == [3] and ds["labels"]["enhancing tumor"] == [4]
+    verify_dataset_integrity(str(out), num_processes=1)
+    back = np.asarray(scheme.from_nnunet(), np.uint8)
+    for cid in split["train"]:
+        internal = remap_labels(load_image(cases[cid].seg, dtype=None)[0], cases[cid].label_map)
+        nn = np.asarray(nib.load(str(out / "labelsTr" / f"{cid}.nii.gz")).dataobj)
+        assert np.array_equal(back[nn], internal)
+    if edition == "brats2024-gli":
+        assert any((np.asarray(nib.load(str(f)).dataobj) == 3).any() for f in (out / "labelsTr").iterdir())  # RC exported
+
+
 def test_splits_final_holds_the_platforms_folds(tmp_path):
     split = segmentation_split([f"c{i:02d}" for i in range(12)], 0.2, 3, 0.2, folds=3)
     folds = split_folds(split)

@@ -179,17 +179,19 @@ def _print_group_table(title: str, metrics: dict, groups: list[str], columns=GRO
 
 @app.command()
 def editions() -> None:
-    """List the BraTS editions and tasks the platform reads (``data.source``): case naming, labels, official profile."""
+    """List the BraTS editions and tasks the platform reads (``data.source``): case naming, labels, the label scheme its
+    models train on (regions), official profile."""
     from brats_mlops.data.editions import EDITIONS
 
     t = Table(title="data.source values (auto: detected from the naming)")
-    for col in ("source", "dataset", "a case", "labels", "profile", "trains"):
+    for col in ("source", "dataset", "a case", "labels", "trains on (regions)", "profile"):
         t.add_column(col, overflow="fold")
     for e in EDITIONS.values():
         example = {"msd": "imagesTr/BRATS_001.nii.gz"}.get(e.naming) or \
             f"{_example_id(e)}/{_example_id(e)}{e.separator}{next(iter(e.modalities.values()))}.nii.gz"
         labels = ", ".join(f"{k} {v}" for k, v in e.labels.names.items() if k)
-        t.add_row(e.name, e.title + (f" ({e.note})" if e.note else ""), example, labels, e.profile, "yes" if e.trainable else "no")
+        trains = f"{e.scheme.name} ({', '.join(r.upper() for r in e.scheme.regions)})" if e.trainable else "no"
+        t.add_row(e.name, e.title + (f" ({e.note})" if e.note else ""), example, labels, trains, e.profile)
     Console(width=max(160, console.width)).print(t)
 
 

@@ -93,7 +93,7 @@ class Survival2DParams(_Section):
 DIVISORS = {"resnet18_unet": 32, "seed004_model1": 4, "seed004_model2": 8}  # slice sides must be multiples of these
 
 
-def slices_problem(cfg: Slices2DParams, crop_size: tuple[int, ...], healthy_label: bool) -> str | None:
+def slices_problem(cfg: Slices2DParams, crop_size: tuple[int, ...], healthy_label: bool, num_classes: int | None = None) -> str | None:
     """Why ``slices2d`` does not fit the preprocessed data (slice side vs the network's poolings, class weights), or None."""
     div = DIVISORS[cfg.model]
     if cfg.size is not None and cfg.size % div:
@@ -101,7 +101,8 @@ def slices_problem(cfg: Slices2DParams, crop_size: tuple[int, ...], healthy_labe
     if cfg.size is None and any(c % div for c in crop_size[:2]):
         return (f"slices2d.size is null, so slices keep the crop's size {list(crop_size[:2])}, which must be divisible by "
                 f"{div} for slices2d.model={cfg.model}; set slices2d.size")
-    n = 5 if healthy_label else 4
+    n = num_classes or (5 if healthy_label else 4)  # the plans' classes (glioma: 4, + healthy brain)
     if len(cfg.loss.class_weights) != n:
-        return f"slices2d.loss.class_weights needs one weight per class ({n}), got {list(cfg.loss.class_weights)}"
+        return (f"slices2d.loss.class_weights needs one weight per class ({n}: the label scheme's labels"
+                f"{' and healthy brain' if healthy_label else ''}), got {list(cfg.loss.class_weights)}")
     return None

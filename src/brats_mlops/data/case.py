@@ -1,26 +1,24 @@
 """The internal case model and label convention every reader produces.
 
-Internal label convention (documented in README, used by every later stage):
+Internal label convention (documented in README, used by every later stage): a label scheme of ``data/labels.py``.
+The ``glioma`` scheme, which most editions map onto:
 
 =====  =============================================  ========================================================
 label  meaning                                        raw label in BraTS 2020-21 / 2023 / 2024 GLI / MSD / PED 2024
 =====  =============================================  ========================================================
-0      background (air and healthy tissue)            0 / 0 / 0 and 4 / 0 / 0
+0      background (air and healthy tissue)            0 / 0 / 0 / 0 / 0
 1      necrotic and non-enhancing tumour core (NCR)   1 / 1 / 1 / 2 / 2 (NETC) and 3 (CC)
 2      peritumoral edema (ED; 2023+: SNFH)            2 / 2 / 2 / 1 / 4
 3      enhancing tumour (ET)                          4 / 3 / 3 / 3 / 1
 =====  =============================================  ========================================================
 
-The per-edition facts (naming, label values, official profile) live in ``data/editions.py``; the maps below are
-derived from it. MEN-RT's single GTV label has no internal counterpart yet (not trainable; scored by
-``brats-mlops evaluate --profile 2025-MEN-RT``).
+BraTS 2024 GLI post-treatment (and 2025 GLI/MET) use ``glioma+rc``: raw 4 = resection cavity (RC) is internal 4, its
+own label and region (not tumour: WT/TC/ET as in 2023). MEN-RT uses ``gtv``: one label, 1 = gross tumour volume.
+The per-edition facts (naming, label values, scheme, official profile) live in ``data/editions.py``; the maps below
+are derived from it.
 
-Regions: whole tumour WT = {1, 2, 3}; tumour core TC = {1, 3}; enhancing tumour ET = {3}.
-Preprocessing may add label 4 = healthy brain tissue (the paper's "label 5").
-
-BraTS 2024 (GLI post-treatment) adds raw label 4 = resection cavity (RC). It is not tumour: the 2024 regions
-are WT = {1, 2, 3}, TC = {1, 3}, ET = {3} as in 2023, so RC maps to internal background for training and
-regions, and is scored on its own (``dice_rc``) only by ``brats-mlops evaluate --labels brats2024``.
+Regions (glioma): whole tumour WT = {1, 2, 3}; tumour core TC = {1, 3}; enhancing tumour ET = {3}.
+Preprocessing may add healthy brain tissue (the paper's "label 5") as the scheme's next label (4 for glioma).
 
 Modalities use the BraTS 2020 names ``t1, t1ce, t2, flair`` in that channel order.
 """
@@ -33,10 +31,10 @@ from pathlib import Path
 from typing import Literal
 
 from brats_mlops.data.editions import CONVENTIONS as _CONVENTIONS, EDITIONS
+from brats_mlops.data.labels import GLIOMA_LABELS as INTERNAL_LABELS, GLIOMA_REGIONS as REGIONS, LabelScheme, get_scheme
 
-INTERNAL_LABELS = {0: "background", 1: "necrotic/non-enhancing core", 2: "edema", 3: "enhancing tumour"}
-HEALTHY_LABEL = 4
-REGIONS = {"wt": (1, 2, 3), "tc": (1, 3), "et": (3,)}
+HEALTHY_LABEL = 4  # the glioma scheme's healthy-brain label (LabelScheme.healthy_label in general)
+
 
 class _Derived(Mapping):
     """A read-only view computed from data/editions.py at each lookup, so an edition added there (one entry) is
@@ -75,14 +73,21 @@ CONVENTIONS = tuple(_CONVENTIONS)
 RESECTION_CAVITY = {c.name: c.resection_cavity for c in _CONVENTIONS.values() if c.resection_cavity is not None}
 
 
+def scheme_of(source: str) -> LabelScheme:
+    """The internal label scheme of an edition or convention (``glioma`` for a name neither knows)."""
+    if source in EDITIONS:
+        return EDITIONS[source].scheme
+    return get_scheme(_CONVENTIONS[source].scheme if source in _CONVENTIONS else None)
+
+
 def label_map_of(source: str) -> dict[int, int]:
-    """raw -> internal labels of an edition or convention; empty for one the platform cannot train on yet (MEN-RT)."""
+    """raw -> internal labels of an edition or convention; empty for one the platform cannot train on."""
     return dict(LABEL_MAPS.get(source, {}))
 
 
 def invert_label_map(label_map: dict[int, int]) -> dict[int, int]:
-    """internal label -> raw label. Where several raw labels map to one internal label (BraTS 2024: 0 and 4 ->
-    background), the first wins, so internal background is written as raw 0."""
+    """internal label -> raw label. Where several raw labels map to one internal label (PED 2024: 2 NETC and 3 CC ->
+    core), the first wins."""
     inv: dict[int, int] = {}
     for raw, internal in label_map.items():
         inv.setdefault(internal, raw)

@@ -6,9 +6,10 @@ validation (which label values are allowed), preprocessing (raw → internal lab
 convention and the official metric profile), ``predict`` (the labels written back), the CLI choices and the run tags.
 Adding an edition is adding one entry to :data:`EDITIONS` (``tests/data/test_editions.py`` adds one in a test).
 
-A **label convention** (:data:`CONVENTIONS`) is a set of raw label values with their names and, where the platform can
-train on it, the map to the internal labels (1 NCR/NETC, 2 ED/SNFH, 3 ET; see ``data/case.py``). Several editions
-share one convention (BraTS 2020 and 2021: 1, 2, 4; 2021-2023 glioma: 1, 2, 3).
+A **label convention** (:data:`CONVENTIONS`) is a set of raw label values with their names, the internal label scheme
+the platform trains on (``data/labels.py``: ``glioma`` 1 NCR/NETC, 2 ED/SNFH, 3 ET; ``glioma+rc`` adds 4 resection
+cavity; ``gtv`` one gross tumour volume) and the map from raw to internal labels. Several editions share one
+convention (BraTS 2020 and 2021: 1, 2, 4; 2021-2023 glioma: 1, 2, 3).
 
 ``data.source: auto`` detects the edition from a folder's naming (:func:`detect`) where that is unambiguous: the task
 from the case folders (``BraTS-PED-00001-000``), the year from the dataset folder's name
@@ -21,29 +22,32 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from brats_mlops.data.labels import LabelScheme, get_scheme
 from brats_mlops.errors import UserError
 
 
 @dataclass(frozen=True)
 class Convention:
-    """Raw label values of a dataset family, their names, and raw → internal labels (``None``: not trainable yet)."""
+    """Raw label values of a dataset family, their names, raw → internal labels of its scheme (``None``: not
+    trainable), and the internal label scheme (``data/labels.py``)."""
 
     name: str
     names: dict[int, str]
     to_internal: dict[int, int] | None
     resection_cavity: int | None = None  # the raw label of the resection cavity, where there is one
+    scheme: str = "glioma"
 
 
 CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
     Convention("brats2020", {0: "background", 1: "NCR/NET", 2: "ED", 4: "ET"}, {0: 0, 1: 1, 2: 2, 4: 3}),
     Convention("brats2023", {0: "background", 1: "NETC", 2: "SNFH", 3: "ET"}, {0: 0, 1: 1, 2: 2, 3: 3}),
-    # 4 = resection cavity: not tumour; folded into background for training until the platform trains it (issue 23)
+    # 4 = resection cavity: not tumour (not in WT/TC/ET), trained and scored as its own label and region
     Convention("brats2024", {0: "background", 1: "NETC", 2: "SNFH", 3: "ET", 4: "RC (resection cavity)"},
-               {0: 0, 1: 1, 2: 2, 3: 3, 4: 0}, resection_cavity=4),
+               {0: 0, 1: 1, 2: 2, 3: 3, 4: 4}, resection_cavity=4, scheme="glioma+rc"),
     Convention("msd", {0: "background", 1: "edema", 2: "non-enhancing tumour", 3: "enhancing tumour"}, {0: 0, 1: 2, 2: 1, 3: 3}),
     # 2024+ paediatric: TC = ET + NETC + CC, so the cystic component joins the core (internal 1) for training
     Convention("ped2024", {0: "background", 1: "ET", 2: "NETC", 3: "CC (cystic component)", 4: "ED"}, {0: 0, 1: 3, 2: 1, 3: 1, 4: 2}),
-    Convention("menrt", {0: "background", 1: "GTV (gross tumour volume)"}, None),
+    Convention("menrt", {0: "background", 1: "GTV (gross tumour volume)"}, {0: 0, 1: 1}, scheme="gtv"),
 )}
 
 
@@ -73,6 +77,11 @@ class Edition:
     def trainable(self) -> bool:
         return self.labels.to_internal is not None
 
+    @property
+    def scheme(self) -> LabelScheme:
+        """The internal labels and regions the platform trains on for this edition."""
+        return get_scheme(self.labels.scheme)
+
 
 B23 = {"t1": "t1n", "t1ce": "t1c", "t2": "t2w", "flair": "t2f"}  # BraTS 2023+ modality suffixes
 
@@ -99,7 +108,7 @@ EDITIONS: dict[str, Edition] = {e.name: e for e in (
     _b23("brats2024-ped", 2024, "PED", "ped2024", "2025-PED", note="scored with the 2025 rule (same labels; the 2024 PED code is not implemented)"),
     Edition("brats2024-men-rt", "BraTS 2024 MEN-RT (radiotherapy, one T1c, one GTV label)", "brats2023",
             r"BraTS-MEN-RT-\d{4}-\d", "menrt", "2025-MEN-RT", modalities={"t1ce": "t1c"}, seg_suffix="gtv", year=2024,
-            task="MEN-RT", note="naming from the challenge's data description (<id>_t1c, <id>_gtv); scoring only, not trainable yet"),
+            task="MEN-RT", note="naming from the challenge's data description (<id>_t1c, <id>_gtv), not checked on the released data; one region (GTV)"),
     _b23("brats2025-gli", 2025, "GLI", "brats2024", "2025-GLI"),
     _b23("brats2025-met", 2025, "MET", "brats2024", "2025-MET"),
     _b23("brats2025-ped", 2025, "PED", "ped2024", "2025-PED"),

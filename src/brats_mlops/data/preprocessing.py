@@ -4,7 +4,7 @@ Segmentation inputs (labelled cases that passed validation)
     crop to ``preprocess.crop_size`` (centre of the volume, or centre of the brain's bounding box with
     ``crop: foreground``; zero-padded where the volume is smaller) → optional clip of each modality to its
     ``percentiles`` within the brain → z-score over brain (non-zero) voxels per modality → labels remapped
-    to the internal contiguous scheme (0 bg, 1 NCR, 2 ED, 3 ET), optionally 4 = healthy brain.
+    to the edition's internal scheme (``data/labels.py``; glioma: 0 bg, 1 NCR, 2 ED, 3 ET), optionally + healthy brain.
     Stored as ``images/<id>.npy`` (float32, C×X×Y×Z) and ``labels/<id>.npy`` (uint8, X×Y×Z): plain ``.npy``
     loads without decompression and can be memory-mapped (see BENCHMARKS.md for the measured gain).
 
@@ -29,8 +29,10 @@ from pydantic import BaseModel, ConfigDict
 from scipy import ndimage
 
 from brats_mlops.config.schema import AutoencoderPreprocessParams, PreprocessParams
-from brats_mlops.data.case import HEALTHY_LABEL, INTERNAL_LABELS, Case, invert_label_map
+from brats_mlops.errors import StageError
+from brats_mlops.data.case import Case, invert_label_map, scheme_of
 from brats_mlops.data.io import load_case_images, load_image
+from brats_mlops.data.labels import LabelScheme, get_scheme
 from brats_mlops.utils.progress import progress
 
 PLANS_VERSION = 1
@@ -155,6 +157,7 @@ class Plans(BaseModel):
     percentile_clip: tuple[float, float] | None
     gaussian_sigma: float = 0.0
     healthy_label: bool
+    label_scheme: str = "glioma"  # data/labels.py: the internal labels and regions (plans written before: glioma)
     label_names: dict[int, str]
     raw_label_map: dict[int, int]
     autoencoder: dict[str, Any]
@@ -164,6 +167,10 @@ class Plans(BaseModel):
     @property
     def num_classes(self) -> int:
         return len(self.label_names)
+
+    @property
+    def scheme(self) -> LabelScheme:
+        return get_scheme(self.label_scheme)
 
     @classmethod
     def load(cls, preprocessed_dir: str | Path) -> "Plans":
@@ -249,8 +256,9 @@ def _autoencoder_input(case, images, mask, modalities, spacing, cfg: PreprocessP
 def _segmentation_input(case, images, mask, modalities, cfg: PreprocessParams, out: Path, plan: dict[str, Any]) -> dict[str, Any]:
     seg_raw, _, _ = load_image(case.seg, dtype=None)
     seg = remap_labels(seg_raw, case.label_map)
+    scheme = scheme_of(case.source)
     if cfg.healthy_label:
-        seg = np.where((seg == 0) & mask, HEALTHY_LABEL, seg).astype(np.uint8)
+        seg = np.where((seg == 0) & mask, scheme.healthy_label, seg).astype(np.uint8)
     start = crop_start(images.shape[1:], cfg.crop_size, cfg.crop, mask)
     img_c = crop_or_pad(images, start, cfg.crop_size).astype(np.float32)
     seg_c = crop_or_pad(seg, start, cfg.crop_size)
@@ -263,10 +271,11 @@ def _segmentation_input(case, images, mask, modalities, cfg: PreprocessParams, o
     np.save(Plans.label_path(out, case.case_id), seg_c.astype(np.uint8))
 
     def counts(s: np.ndarray, m: np.ndarray) -> dict[str, int]:
-        tumour = np.bincount(s.ravel(), minlength=5)
-        in_brain = np.bincount(s[m].ravel(), minlength=5)
-        c = {str(k): int(tumour[k]) for k in (1, 2, 3)}
-        c["healthy"] = int(in_brain[0] + in_brain[HEALTHY_LABEL])
+        n = scheme.healthy_label + 1
+        tumour = np.bincount(s.ravel(), minlength=n)
+        in_brain = np.bincount(s[m].ravel(), minlength=n)
+        c = {str(k): int(tumour[k]) for k in range(1, scheme.num_labels)}
+        c["healthy"] = int(in_brain[0] + in_brain[scheme.healthy_label])
         c["air"] = int(m.size - np.count_nonzero(m))
         return c
 
@@ -290,17 +299,14 @@ def _job(args: tuple) -> dict[str, Any]:
 def preprocess_dataset(
     cases: list[Case], modalities: tuple[str, ...], cfg: PreprocessParams, out: str | Path, num_workers: int = 1
 ) -> Plans:
-    """Preprocess ``cases`` (already validated) in parallel, write arrays and ``plans.json``. An edition whose labels
-    have no internal counterpart (MEN-RT's single GTV; ``data/editions.py``) stops here with one line."""
-    untrainable = sorted({c.source for c in cases if c.seg is not None and not c.label_map})
-    if untrainable:
-        from brats_mlops.data.editions import EDITIONS
-        from brats_mlops.errors import StageError
-
-        e = EDITIONS[untrainable[0]]
-        raise StageError(f"data.source {e.name}: its labels ({', '.join(f'{k} {v}' for k, v in e.labels.names.items() if k)}) "
-                         f"have no counterpart in the platform's training labels (1 NCR, 2 ED, 3 ET): training on this edition "
-                         f"is not supported yet; score its predictions with `brats-mlops evaluate --profile {e.profile}`")
+    """Preprocess ``cases`` (already validated) in parallel, write arrays and ``plans.json``. Cases whose labels have no
+    internal counterpart, or of editions with different label schemes (``data/labels.py``), stop here with one line."""
+    bad = sorted({c.source for c in cases if c.seg is not None and not c.label_map})
+    schemes = {scheme_of(c.source).name: c.source for c in cases}
+    if bad or len(schemes) > 1:
+        raise StageError(f"data.source {bad[0]}: its labels have no internal counterpart; score it with `brats-mlops "
+                         "evaluate --profile ...` (see `brats-mlops editions`)" if bad else f"the cases mix label schemes "
+                         f"{', '.join(f'{k} ({v})' for k, v in schemes.items())}: preprocess one scheme at a time")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(c, modalities, cfg, out) for c in cases]
@@ -309,10 +315,9 @@ def preprocess_dataset(
             plans = list(progress(pool.map(_job, jobs, chunksize=1), total=len(jobs), desc="preprocess"))
     else:
         plans = [_job(j) for j in progress(jobs, desc="preprocess")]
-    names = dict(INTERNAL_LABELS)
-    if cfg.healthy_label:
-        names[HEALTHY_LABEL] = "healthy brain"
     source = cases[0].source if cases else "unknown"
+    scheme = scheme_of(source)
+    names = scheme.label_names(healthy=cfg.healthy_label)
     p = Plans(
         source=source,
         modalities=modalities,
@@ -322,6 +327,7 @@ def preprocess_dataset(
         percentile_clip=cfg.percentiles if cfg.percentile_rescale else None,
         gaussian_sigma=cfg.gaussian_sigma,
         healthy_label=cfg.healthy_label,
+        label_scheme=scheme.name,
         label_names=names,
         raw_label_map=cases[0].label_map if cases else {},
         autoencoder=cfg.autoencoder.model_dump(mode="json"),
@@ -336,8 +342,9 @@ def label_tables(plans: Plans) -> dict[str, Any]:
     """The paper's Table 1 (label distribution before/after crop) and Table 2 (tumour voxels retained)."""
     inv = invert_label_map(plans.raw_label_map)
     lab = [c for c in plans.cases.values() if c.has_seg]
-    keys = ["air", "healthy", "1", "2", "3"]
-    names = {"air": "air (outside brain)", "healthy": "healthy brain", "1": INTERNAL_LABELS[1], "2": INTERNAL_LABELS[2], "3": INTERNAL_LABELS[3]}
+    tumour = [str(k) for k in plans.scheme.labels if k]
+    keys = ["air", "healthy", *tumour]
+    names = {"air": "air (outside brain)", "healthy": "healthy brain", **{k: plans.scheme.labels[int(k)] for k in tumour}}
     t1, t2 = [], []
     for k in keys:
         orig = [c.label_counts_original[k] / float(np.prod(c.original_shape)) for c in lab]
@@ -346,7 +353,7 @@ def label_tables(plans: Plans) -> dict[str, Any]:
         t1.append({"label": k if raw is None else f"{k} (raw {raw})", "description": names[k],
                    "original_pct": 100 * float(np.mean(orig)) if lab else 0.0,
                    "cropped_pct": 100 * float(np.mean(crop)) if lab else 0.0})
-    for k in ("1", "2", "3"):
+    for k in tumour:
         o = float(np.mean([c.label_counts_original[k] for c in lab])) if lab else 0.0
         cr = float(np.mean([c.label_counts_cropped[k] for c in lab])) if lab else 0.0
         t2.append({"label": f"{k} (raw {inv.get(int(k))})", "description": names[k], "original_avg": o,

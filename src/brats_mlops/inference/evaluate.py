@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brats_mlops.data.case import Case
+from brats_mlops.data.case import Case, scheme_of
 from brats_mlops.data.io import load_case_images, load_image
 from brats_mlops.data.preprocessing import remap_labels
 from brats_mlops.inference.segment import predict_labels
@@ -26,7 +26,7 @@ SUMMARY_KEYS = ["dice_wt", "dice_tc", "dice_et", "dice_brats", "iou_wt", "iou_tc
                 "dice_ncr", "dice_ed",
                 "lesion_num_tp_wt", "lesion_num_fn_wt", "lesion_num_fp_wt", "lesion_num_tp_tc", "lesion_num_fn_tc", "lesion_num_fp_tc",
                 "lesion_num_tp_et", "lesion_num_fn_et", "lesion_num_fp_et"]
-CLASS_KEYS = [f"{m}_c{k}" for m in ("dice", "iou") for k in range(4)] + ["pixel_accuracy"]  # seed 004's figures
+CLASS_KEYS = [f"{m}_c{k}" for m in ("dice", "iou") for k in range(5)] + ["pixel_accuracy"]  # seed 004's figures (c4: RC)
 # what a registered segmentation version carries and what ablations compare
 KEY_METRICS = ("dice_wt", "dice_tc", "dice_et", "dice_brats", "hd95_wt", "hd95_tc", "hd95_et")
 
@@ -88,10 +88,12 @@ def score_cases(predict: Callable[[np.ndarray, tuple[float, ...]], np.ndarray], 
         images, _, spacing = load_case_images(case, modalities)
         gt = remap_labels(load_image(case.seg, dtype=None)[0], case.label_map)
         pred = predict(images, spacing)
+        scheme = scheme_of(case.source)
         row = {"case_id": cid, **case_metrics(pred, gt, spacing, profile=profile)}
         if with_class_scores:
-            row.update(class_scores(pred, gt))
-        row.update({f"{k}_post": v for k, v in case_metrics(postprocess(pred, postprocess_min_voxels), gt, spacing, profile=profile).items()})
+            row.update(class_scores(pred, gt, scheme.num_labels))
+        post = postprocess(pred, postprocess_min_voxels, scheme=scheme.name)
+        row.update({f"{k}_post": v for k, v in case_metrics(post, gt, spacing, profile=profile).items()})
         yield CaseResult(cid, images, pred, gt, row)
 
 
@@ -116,7 +118,7 @@ def summarise(df: pd.DataFrame, evaluated_on: str, best_epoch: int, profile: str
         k for k in df.columns if k != "case_id" and not k.endswith("_post") and k not in CLASS_KEYS]
     summary: dict[str, Any] = {k: float(df[k].mean()) for k in keys}
     summary.update({f"{k}_post": float(df[f"{k}_post"].mean()) for k in keys})
-    summary.update({k: float(df[k].mean()) for k in CLASS_KEYS if k in df})
+    summary.update({k: float(df[k].mean()) for k in CLASS_KEYS if k in df})  # the scheme's labels only
     summary.update({f"{k}_std": float(df[k].std(ddof=1)) if len(df) > 1 else 0.0 for k in ("dice_wt", "dice_tc", "dice_et", "dice_brats") if k in df})
     summary["n_cases"] = len(df)
     summary["evaluated_on"] = evaluated_on

@@ -53,7 +53,8 @@ def ensemble(models: list[torch.nn.Module], mode: str) -> Any:
 @torch.no_grad()
 def predict_labels(model: torch.nn.Module | list[torch.nn.Module], images: np.ndarray, mc: dict[str, Any],
                    device: str | torch.device = "cpu", overlap: float | None = None, tta: str | None = None) -> np.ndarray:
-    """(C, H, W, D) raw intensities → (H, W, D) uint8 internal labels (0 bg, 1 NCR, 2 ED, 3 ET).
+    """(C, H, W, D) raw intensities → (H, W, D) uint8 internal labels of the model's label scheme (glioma: 0 bg,
+    1 NCR, 2 ED, 3 ET; ``mc["label_scheme"]``, ``data/labels.py``).
 
     Any spatial size works: windows of the training crop (``mc["roi_size"]``) slide over the volume with a
     Gaussian blend. ``tta="mirror"`` averages the 8 mirror images (:func:`mirror_tta`; 8× the time); None takes
@@ -89,6 +90,7 @@ def predict_labels(model: torch.nn.Module | list[torch.nn.Module], images: np.nd
     if tta not in ("none", "mirror"):
         raise ValueError(f"unknown test-time augmentation {tta!r}; valid: none, mirror")
     logits = mirror_tta(window, x, mc["mode"]) if tta == "mirror" else window(x)
-    lab = logits_to_labels(logits, mc["mode"], tuple(mc["region_thresholds"]), mc.get("healthy_label", False))[0]
+    lab = logits_to_labels(logits, mc["mode"], tuple(mc["region_thresholds"]), mc.get("healthy_label", False),
+                           mc.get("label_scheme"))[0]
     out[box] = lab.cpu().numpy().astype(np.uint8)
     return out

@@ -5,14 +5,15 @@ Label mode (softmax over the labels, logits (B, K, H, W, D), target (B, 1, H, W,
     averaged over the non-background classes (MONAI ``DiceLoss(include_background=False)``).
     ``+ β · CE``: cross-entropy with class weights inversely proportional to the training split's voxel
     frequencies (``class_weights_from_frequencies``).
-Region mode (sigmoid over WT, TC, ET; logits (B, 3, H, W, D)):
-    Dice over the three region channels, BCE instead of CE; predictions go back to labels by thresholds.
+Region mode (sigmoid over WT, TC, ET — or the label scheme's regions, e.g. + RC; logits (B, R, H, W, D)):
+    Dice over the region channels, BCE instead of CE; predictions go back to labels by thresholds.
 Both modes: ``+ focal`` (MONAI ``FocalLoss``, γ = 2) and ``+ λ · edge`` (seed 003: MSE between the normalised
 gradient magnitudes of the predicted probabilities and of the target).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal, Sequence
 
 import torch
@@ -31,9 +32,10 @@ def class_weights_from_frequencies(counts: Sequence[float]) -> torch.Tensor:
     return (w / w.mean()).float()
 
 
-def labels_to_regions(y: torch.Tensor) -> torch.Tensor:
-    """Integer labels (B, 1, ...) in the internal convention → (B, 3, ...) float masks WT, TC, ET."""
-    return torch.cat([torch.isin(y, torch.tensor(REGIONS[r], device=y.device)).float() for r in ("wt", "tc", "et")], dim=1)
+def labels_to_regions(y: torch.Tensor, regions: Mapping[str, Sequence[int]] = REGIONS) -> torch.Tensor:
+    """Integer labels (B, 1, ...) in the internal convention → (B, R, ...) float masks of ``regions`` (default the
+    glioma WT, TC, ET; a label scheme's ``regions``, ``data/labels.py``)."""
+    return torch.cat([torch.isin(y, torch.tensor(v, device=y.device)).float() for v in regions.values()], dim=1)
 
 
 class EdgeLoss(nn.Module):
@@ -56,7 +58,8 @@ class SegmentationLoss(nn.Module):
     softmax/sigmoid probabilities against the one-hot labels/regions, seed 003).
 
     Args:
-        mode: ``"label"`` (softmax over ``num_classes``) or ``"region"`` (sigmoid over WT, TC, ET).
+        mode: ``"label"`` (softmax over ``num_classes``) or ``"region"`` (sigmoid per region: WT, TC, ET, or
+            ``regions`` of the label scheme).
         class_weights: CE class weights in label mode (None: unweighted).
         eps: ε of the soft Dice (numerator and denominator).
     """
@@ -71,6 +74,7 @@ class SegmentationLoss(nn.Module):
         class_weights: torch.Tensor | None = None,
         eps: float = 1e-5,
         mse_weight: float = 0.0,
+        regions: Mapping[str, Sequence[int]] = REGIONS,
     ):
         super().__init__()
         if mode not in ("label", "region"):
@@ -78,6 +82,7 @@ class SegmentationLoss(nn.Module):
         if min(dice_weight, ce_weight, focal_weight, edge_weight, mse_weight) < 0:
             raise ValueError("loss weights must be >= 0")
         self.mode = mode
+        self.regions = dict(regions)
         self.w = {"dice": dice_weight, "ce": ce_weight, "focal": focal_weight, "edge": edge_weight, "mse": mse_weight}
         if mode == "label":
             self.dice = DiceLoss(include_background=False, to_onehot_y=True, softmax=True, smooth_nr=eps, smooth_dr=eps)
@@ -107,7 +112,7 @@ class SegmentationLoss(nn.Module):
                 onehot = F.one_hot(target[:, 0].long(), logits.shape[1]).movedim(-1, 1).float()
                 out["mse"] = F.mse_loss(torch.softmax(logits, 1), onehot)
         else:
-            target = labels_to_regions(y)
+            target = labels_to_regions(y, self.regions)
             if self.w["dice"]:
                 out["dice"] = self.dice(logits, target)
             if self.w["ce"]:

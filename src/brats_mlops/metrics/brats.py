@@ -46,8 +46,9 @@ _DILATION = ndimage.generate_binary_structure(3, 2)  # the 18-neighbourhood, as 
 PER_LABEL = {"ncr": 1, "ed": 2}  # per-label Dice beyond the regions (ET label == ET region); seed 000 §3.3.2
 
 
-def region_masks(labels: np.ndarray) -> dict[str, np.ndarray]:
-    return {r: np.isin(labels, v) for r, v in REGIONS.items()}
+def region_masks(labels: np.ndarray, regions: dict[str, tuple[int, ...]] | None = None) -> dict[str, np.ndarray]:
+    """Boolean masks of ``regions`` (internal labels per region; default the glioma WT, TC, ET)."""
+    return {r: np.isin(labels, v) for r, v in (regions or REGIONS).items()}
 
 
 def _percentile_by_area(distances: np.ndarray, areas: np.ndarray, percent: float) -> float:
@@ -152,9 +153,10 @@ def label_dice(pred: np.ndarray, gt: np.ndarray) -> float:
     return 1.0 if s == 0 else 2.0 * np.count_nonzero(p & g) / s
 
 
-def region_dice(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
-    """Whole-volume Dice per region (``wt``, ``tc``, ``et``) of two internal label volumes (1 when both are empty)."""
-    pm, gm = region_masks(pred), region_masks(gt)
+def region_dice(pred: np.ndarray, gt: np.ndarray, regions: dict[str, tuple[int, ...]] | None = None) -> dict[str, float]:
+    """Whole-volume Dice per region (default ``wt``, ``tc``, ``et``) of two internal label volumes (1 when both are
+    empty)."""
+    pm, gm = region_masks(pred, regions), region_masks(gt, regions)
     return {r: label_dice(pm[r], gm[r]) for r in pm}
 
 
@@ -167,12 +169,8 @@ def case_metrics(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = 
     prof = get_profile(profile)
     if pred.shape != gt.shape:
         raise ValueError(f"prediction shape {pred.shape} != ground-truth shape {gt.shape}")
-    if prof.rule == "2025":
-        return _case_metrics_2025(pred, gt, spacing, prof)
     if prof.rule != "2023":
-        from brats_mlops.errors import UserError
-        raise UserError(f"metric profile {prof.name} scores the resection cavity, which the platform's internal labels "
-                        f"do not hold yet; score such predictions with `brats-mlops evaluate --profile {prof.name}`")
+        return _case_metrics_task(pred, gt, spacing, prof)
     out: dict[str, float] = {}
     pm, gm = region_masks(pred), region_masks(gt)
     for r in ("wt", "tc", "et"):
@@ -190,16 +188,21 @@ def case_metrics(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = 
     return out
 
 
-def _case_metrics_2025(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...], prof: MetricProfile) -> dict[str, float]:
-    """Internal labels -> the profile's task labels (data/case.py), then the 2025 rule (metrics/brats2025.py)."""
+def _case_metrics_task(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...], prof: MetricProfile) -> dict[str, float]:
+    """Internal labels -> the profile's task labels (data/case.py), then the 2024 or 2025 rule (metrics/brats2024.py,
+    metrics/brats2025.py): its keys, its regions or label groups."""
     from brats_mlops.data.case import LABEL_MAPS, internal_to_raw
     from brats_mlops.errors import UserError
-    from brats_mlops.metrics.brats2025 import case_metrics_2025
 
     if prof.labels not in LABEL_MAPS:
-        raise UserError(f"metric profile {prof.name} scores {prof.labels} labels, which the platform's internal labels "
-                        f"(1 NCR, 2 ED, 3 ET) do not map to; score such files with `brats-mlops evaluate --profile {prof.name}`")
-    return case_metrics_2025(internal_to_raw(pred, prof.labels), internal_to_raw(gt, prof.labels), spacing, prof.task)
+        raise UserError(f"metric profile {prof.name} scores {prof.labels} labels, which have no internal counterpart; "
+                        f"score such files with `brats-mlops evaluate --profile {prof.name}`")
+    p, g = internal_to_raw(pred, prof.labels), internal_to_raw(gt, prof.labels)
+    if prof.rule == "2024":
+        from brats_mlops.metrics.brats2024 import case_metrics_2024
+        return case_metrics_2024(p, g, spacing)
+    from brats_mlops.metrics.brats2025 import case_metrics_2025
+    return case_metrics_2025(p, g, spacing, prof.task)
 
 
 def _remove_small(mask: np.ndarray, min_voxels: int) -> np.ndarray:
@@ -208,11 +211,27 @@ def _remove_small(mask: np.ndarray, min_voxels: int) -> np.ndarray:
     return cc3d.dust(mask.astype(np.uint8), threshold=min_voxels + 1, connectivity=26).astype(bool)
 
 
-def postprocess(labels: np.ndarray, min_voxels: int = 50, fill_holes: bool = True) -> np.ndarray:
+def postprocess(labels: np.ndarray, min_voxels: int = 50, fill_holes: bool = True, scheme: str | None = None) -> np.ndarray:
     """Seed 003's post-processing on internal labels, in its order: remove dust (26-connected components of
     ≤ ``min_voxels`` voxels) from ET, then TC, then WT. With ``fill_holes``, a hole that removing ET dust opens inside
     the tumour core becomes necrosis (NCR), and a hole that removing TC dust opens inside the whole tumour becomes
-    edema (ED) — a hole counts when it is made of removed voxels; dust that leaves no enclosed hole becomes background."""
+    edema (ED) — a hole counts when it is made of removed voxels; dust that leaves no enclosed hole becomes background.
+    A label scheme's other regions (``data/labels.py``: the resection cavity, MEN-RT's GTV) only lose their dust."""
+    from brats_mlops.data.labels import get_scheme
+
+    regions = get_scheme(scheme).regions
+    glioma = all(r in regions for r in ("wt", "tc", "et"))
+    out = _postprocess_glioma(np.where(np.isin(labels, (1, 2, 3)), labels, 0), min_voxels, fill_holes) if glioma \
+        else np.zeros_like(labels)
+    for r, labs in regions.items():
+        if glioma and r in ("wt", "tc", "et"):
+            continue
+        keep = _remove_small(np.isin(labels, labs) & (out == 0), min_voxels)
+        out[keep] = labels[keep]
+    return out
+
+
+def _postprocess_glioma(labels: np.ndarray, min_voxels: int, fill_holes: bool) -> np.ndarray:
     out, removed = labels.copy(), np.zeros(labels.shape, bool)
     for region, fill in (((3,), 1), ((1, 3), 2)):  # ET dust -> TC holes are NCR; TC dust -> WT holes are ED
         mask = np.isin(out, region)

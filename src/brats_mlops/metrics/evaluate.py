@@ -130,7 +130,8 @@ def to_convention(raw: np.ndarray, src: str, dst: str, path: Path) -> np.ndarray
     if src == dst:
         return raw
     lm = LABEL_MAPS.get(src)
-    lossless = lm is not None and dst in LABEL_MAPS and len(set(lm.values())) == len(lm)
+    lossless = (lm is not None and dst in LABEL_MAPS and len(set(lm.values())) == len(lm)
+                and set(lm.values()) <= set(LABEL_MAPS[dst].values()))  # e.g. 2024's cavity has no 2023 label
     if not lossless:
         raise EvaluationError(f"{path}: the profile scores {dst} labels and the files are in {src} labels, which do not "
                               f"convert without loss; pass --labels {dst} if the files use it, or choose a profile for {src}")

@@ -86,18 +86,28 @@ def get_profile(name: str | MetricProfile | None = None) -> MetricProfile:
 
 def stage_profile(name: str, source: str, root) -> MetricProfile:
     """The profile an evaluate stage scores with: ``evaluate.profile``, or with ``auto`` the dataset edition's
-    (``data/editions.py``). A profile the stages cannot score on the platform's internal labels yet (2024-GLI's
-    cavity, MEN-RT's GTV) is a :class:`StageError` naming what to set instead."""
-    from brats_mlops.data.case import LABEL_MAPS
+    (``data/editions.py``). A profile that cannot score the edition's internal labels (``data/labels.py``: a 2023
+    profile needs the glioma regions; a 2024/2025 profile needs its task labels to hold every internal label, e.g.
+    2023-GLI on MEN-RT's GTV, or 2025-PED on the 2024 cavity) is a :class:`StageError` naming what to set instead."""
+    from brats_mlops.data.case import LABEL_MAPS, scheme_of
     from brats_mlops.data.editions import resolve
-    from brats_mlops.errors import StageError
+    from brats_mlops.errors import StageError, UserError
 
-    edition = resolve(source, root) if name == "auto" else None
-    prof = get_profile(edition.profile if edition else name)
-    if prof.rule == "2024" or prof.labels not in LABEL_MAPS:
-        origin = f"data.source {edition.name}'s official profile" if edition else "evaluate.profile"
-        raise StageError(f"{origin} is {prof.name}, which scores labels the platform's models do not predict yet "
-                         f"({'the resection cavity' if prof.rule == '2024' else prof.labels}); set evaluate.profile to one "
-                         f"the stages can score (e.g. {'2025-GLI' if prof.labels == 'brats2024' else '2023-GLI'}) and score "
-                         f"exported predictions with `brats-mlops evaluate --profile {prof.name}`")
+    try:
+        edition = resolve(source, root)
+    except UserError:
+        if name == "auto":
+            raise
+        edition = None
+    prof = get_profile(edition.profile if name == "auto" else name)
+    if edition is None:
+        return prof
+    data = edition.scheme
+    if prof.rule == "2023":
+        fits = all(r in data.regions for r in ("wt", "tc", "et"))
+    else:
+        fits = prof.labels in LABEL_MAPS and data.labels.items() <= scheme_of(prof.labels).labels.items()
+    if not fits:
+        raise StageError(f"evaluate.profile {prof.name} cannot score {edition.name}'s labels ({', '.join(data.labels.values())}); "
+                         f"set evaluate.profile to auto ({edition.profile}) or another profile for {edition.convention} labels")
     return prof

@@ -10,11 +10,6 @@ from brats_mlops.config.paths import PathsParams
 
 DATASET_NAME = "BraTSPlatform"
 PLANS = "nnUNetPlans"
-# nnU-Net's region-based BraTS setting (its Dataset137_BraTS21): outputs are the WT, TC and ET regions (sigmoids),
-# written back as labels 1 (WT only), 2 (TC without ET), 3 (ET). In the platform's internal convention those are
-# 2 (edema), 1 (necrotic/non-enhancing core) and 3 (enhancing): the same permutation maps both ways.
-INTERNAL_TO_NNUNET = (0, 2, 1, 3)
-NNUNET_TO_INTERNAL = (0, 2, 1, 3)
 CHANNEL_NAMES = {"t1": "T1", "t1ce": "T1ce", "t2": "T2", "flair": "Flair"}  # none is "CT": nnU-Net z-scores each
 
 

@@ -21,22 +21,23 @@ import numpy as np
 
 from brats_mlops.config.nnunet import NnunetParams
 from brats_mlops.config.paths import PathsParams
-from brats_mlops.data.case import Case
+from brats_mlops.data.case import Case, scheme_of
 from brats_mlops.data.io import load_image
+from brats_mlops.data.labels import get_scheme
 from brats_mlops.data.preprocessing import remap_labels
 from brats_mlops.errors import UserError
-from brats_mlops.nnunet.env import CHANNEL_NAMES, INTERNAL_TO_NNUNET, PLANS, preprocessed_dataset, raw_dataset
+from brats_mlops.nnunet.env import CHANNEL_NAMES, PLANS, preprocessed_dataset, raw_dataset
 from brats_mlops.utils.progress import progress
 
-REGION_LABELS = {"background": 0, "whole tumor": [1, 2, 3], "tumor core": [2, 3], "enhancing tumor": [3]}
-
-
-def dataset_json(modalities: list[str] | tuple[str, ...], n_training: int) -> dict[str, Any]:
-    """nnU-Net's ``dataset.json`` for region-based BraTS training (its Dataset137_BraTS21 setting), read with nibabel."""
+def dataset_json(modalities: list[str] | tuple[str, ...], n_training: int, scheme: str = "glioma") -> dict[str, Any]:
+    """nnU-Net's ``dataset.json`` for region-based training on the label scheme's regions (``data/labels.py``; glioma:
+    its Dataset137_BraTS21 setting, WT/TC/ET; 2024 GLI: + the resection cavity; MEN-RT: the GTV), read with nibabel."""
+    labels, order, _ = get_scheme(scheme).nnunet_labels()
     return {
         "channel_names": {str(i): CHANNEL_NAMES[m] for i, m in enumerate(modalities)},
-        "labels": REGION_LABELS,
-        "regions_class_order": [1, 2, 3],
+        "labels": labels,
+        "regions_class_order": order,
+        "label_scheme": scheme,  # the platform's; nnU-Net ignores it, predict.py maps back with it
         "numTraining": n_training,
         "file_ending": ".nii.gz",
         "overwrite_image_reader_writer": "NibabelIO",
@@ -59,7 +60,8 @@ def export_case(case: Case, modalities: list[str] | tuple[str, ...], images_dir:
     for i, mod in enumerate(modalities):
         _image(case.images[mod], images_dir / f"{case.case_id}_{i:04d}.nii.gz")
     seg, affine, _ = load_image(case.seg, dtype=None)
-    nn = np.asarray(INTERNAL_TO_NNUNET, np.uint8)[remap_labels(np.asarray(seg), case.label_map)]
+    to_nn = scheme_of(case.source).nnunet_labels()[2]
+    nn = np.asarray(to_nn, np.uint8)[remap_labels(np.asarray(seg), case.label_map)]
     nib.save(nib.Nifti1Image(nn, affine), str(labels_dir / f"{case.case_id}.nii.gz"))
 
 
@@ -79,7 +81,8 @@ def export_dataset(cases: dict[str, Case], folds: list[dict[str, list[str]]], mo
     labels.mkdir()
     for cid in progress(ids, desc="export to nnU-Net"):
         export_case(cases[cid], modalities, images, labels)
-    (out / "dataset.json").write_text(json.dumps(dataset_json(modalities, len(ids)), indent=1) + "\n")
+    scheme = scheme_of(cases[ids[0]].source).name if ids else "glioma"
+    (out / "dataset.json").write_text(json.dumps(dataset_json(modalities, len(ids), scheme), indent=1) + "\n")
     return out
 
 

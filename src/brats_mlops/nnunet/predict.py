@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from brats_mlops.data.labels import get_scheme
 from brats_mlops.errors import UserError
 from brats_mlops.models.checkpoint import load_nnunet_checkpoint
-from brats_mlops.nnunet.env import NNUNET_TO_INTERNAL
 
 
 class ModelFolderError(UserError, FileNotFoundError):
@@ -60,4 +60,5 @@ def predict_internal(predictor, images: np.ndarray, spacing: tuple[float, ...]) 
     as nibabel reads it: nnU-Net's NibabelIO sees the axes and spacing reversed, so they are reversed here too."""
     x = np.ascontiguousarray(np.asarray(images, dtype=np.float32).transpose(0, 3, 2, 1))
     seg = predictor.predict_single_npy_array(x, {"spacing": [float(s) for s in spacing[::-1]]}, None, None, False)
-    return np.asarray(NNUNET_TO_INTERNAL, np.uint8)[np.asarray(seg).transpose(2, 1, 0)]
+    back = get_scheme(predictor.dataset_json.get("label_scheme")).from_nnunet()  # data/labels.py
+    return np.asarray(back, np.uint8)[np.asarray(seg).transpose(2, 1, 0)]

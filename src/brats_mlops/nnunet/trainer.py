@@ -25,11 +25,11 @@ from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
 from brats_mlops.config.nnunet import NnunetParams
 from brats_mlops.config.paths import PathsParams
+from brats_mlops.data.labels import REGION_TITLES
 from brats_mlops.errors import UserError
 from brats_mlops.utils import faults
 from brats_mlops.nnunet.env import PLANS, preprocessed_dataset, trained_model_folder
 
-REGIONS = ("wt", "tc", "et")  # nnU-Net's regions in dataset.json order
 RUN_ID_FILE = "mlflow_run_id.txt"
 CONFIG_FILE = "brats_config.json"
 
@@ -60,8 +60,13 @@ class nnUNetTrainer_Platform(nnUNetTrainer):  # noqa: N801 - nnU-Net's trainer-v
         record = {"train_loss": lg.get_value("train_losses", e), "val_loss": lg.get_value("val_losses", e),
                   "pseudo_dice": lg.get_value("mean_fg_dice", e), "ema_pseudo_dice": lg.get_value("ema_fg_dice", e),
                   "lr": lg.get_value("lrs", e), "epoch_time_s": time() - lg.get_value("epoch_start_timestamps", e)}
-        record.update({f"pseudo_dice_{r}": d for r, d in zip(REGIONS, lg.get_value("dice_per_class_or_region", e))})
+        record.update({f"pseudo_dice_{r}": d for r, d in zip(self.region_names(), lg.get_value("dice_per_class_or_region", e))})
         return {k: float(v) for k, v in record.items()}
+
+    def region_names(self) -> list[str]:
+        """The regions of dataset.json in its order, by the platform's short names (wt, tc, et, rc, gtv)."""
+        short = {title: name for name, title in REGION_TITLES.items()}
+        return [short.get(k, k) for k in self.dataset_json["labels"] if k != "background"]
 
     def on_validation_epoch_end(self, val_outputs: list[dict]) -> None:
         super().on_validation_epoch_end(val_outputs)

@@ -1,9 +1,10 @@
 """Segment (and optionally classify survival of) a new case folder with registered models.
 
 Outputs in ``out_dir``:
-  ``<case>_seg.nii.gz``  labels in the input's convention (BraTS 2020/2021: 0/1/2/4, 2023/2024: 0/1/2/3, MSD: 1 edema,
-                        2 non-enhancing, 3 enhancing), with the
-                        affine and header of the input's images;
+  ``<case>_seg.nii.gz``  labels in the input edition's convention (BraTS 2020/2021: 0/1/2/4, 2023: 0/1/2/3, 2024 GLI:
+                        + 4 resection cavity, PED 2024: 1 ET, 2 NETC, 4 ED, MEN-RT: 1 GTV, MSD: 1 edema,
+                        2 non-enhancing, 3 enhancing; ``brats-mlops editions``), with the affine and header of the
+                        input's images;
   ``<case>_overlay.png`` three views through the tumour;
   ``<case>.json``        tumour volumes per region (cm³), the models used, and the survival class with its
                         probability when an age is given.
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from brats_mlops.data.case import REGIONS
+from brats_mlops.data.case import scheme_of
 from brats_mlops.data.io import load_case_images, save_like
 from brats_mlops.data.preprocessing import remap_labels
 from brats_mlops.data.editions import EDITIONS
@@ -89,12 +90,13 @@ def predict_case(case_dir: str | Path, out_dir: str | Path, seg_uri: str, surviv
     case_dir, out_dir = Path(case_dir), Path(out_dir)
     ensemble_uris = list(ensemble_uris or [])
     require_registered([seg_uri, *ensemble_uris] + ([survival_uri] if age is not None and survival_uri else []))  # fail before any work
-    case = read_case_folder(case_dir, MODALITIES)  # names the folder and the missing modality
-    images, _, spacing = load_case_images(case, list(MODALITIES))  # names the file that cannot be read
+    seg = load_registered(seg_uri).unwrap_python_model()
+    mods = tuple(getattr(seg, "mc", {}).get("modalities", MODALITIES))  # the model's inputs (MEN-RT: T1c only)
+    case = read_case_folder(case_dir, mods)  # names the folder and the missing modality
+    images, _, spacing = load_case_images(case, list(mods))  # names the file that cannot be read
     if ensemble_uris:
         labels = ensemble_labels([seg_uri, *ensemble_uris], case_dir, tta).astype(np.uint8)
     else:
-        seg = load_registered(seg_uri).unwrap_python_model()
         labels = np.asarray(seg.predict_case(case_dir, tta=tta)).astype(np.uint8)  # input convention
     internal = remap_labels(labels, case.label_map)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -102,14 +104,16 @@ def predict_case(case_dir: str | Path, out_dir: str | Path, seg_uri: str, surviv
     ref = case.images["t1ce"].path
     save_like(labels, ref, out_dir / f"{cid}_seg.nii.gz")
     vols = segmentation_volumes(internal, spacing)
-    overlay_figure(images[MODALITIES.index("flair")], internal, None, out_dir / f"{cid}_overlay.png",
-                   title=f"{cid}: WT {vols['wt_cm3']:.1f} cm³, TC {vols['tc_cm3']:.1f} cm³, ET {vols['et_cm3']:.1f} cm³ ({seg_uri})")
+    regions = scheme_of(case.source).regions  # the edition's regions (glioma WT/TC/ET, + RC; MEN-RT: GTV)
+    volumes = {r: float(np.isin(internal, labs).sum()) * float(np.prod(spacing)) / 1000.0 for r, labs in regions.items()}
+    overlay_figure(images[mods.index("flair") if "flair" in mods else 0], internal, None, out_dir / f"{cid}_overlay.png",
+                   title=f"{cid}: " + ", ".join(f"{r.upper()} {v:.1f} cm³" for r, v in volumes.items()) + f" ({seg_uri})")
     result: dict[str, Any] = {
         "case_id": cid, "case_dir": str(case_dir), "edition": case.source, "naming": case.source, "label_convention": EDITIONS[case.source].convention,
         "segmentation_model": seg_uri, "ensemble_with": ensemble_uris, "tta": tta or "model default",
         "segmentation": str(out_dir / f"{cid}_seg.nii.gz"),
         "overlay": str(out_dir / f"{cid}_overlay.png"),
-        "volumes_cm3": {r: vols[f"{r}_cm3"] for r in REGIONS}, "ratios": {k: vols[k] for k in ("tc_wt", "et_wt", "et_tc")},
+        "volumes_cm3": volumes, "ratios": {k: vols[k] for k in ("tc_wt", "et_wt", "et_tc")},
     }
     if age is not None and survival_uri:
         surv = load_registered(survival_uri)

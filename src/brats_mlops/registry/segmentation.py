@@ -47,7 +47,7 @@ class SegmentationPyfunc(mlflow.pyfunc.PythonModel):
         if self.mc.get("postprocess_min_voxels") is not None:
             from brats_mlops.metrics import postprocess
 
-            lab = postprocess(lab, self.mc["postprocess_min_voxels"])
+            lab = postprocess(lab, self.mc["postprocess_min_voxels"], scheme=self.mc.get("label_scheme"))
         return lab
 
     def predict_case(self, folder: str | Path, tta: str | None = None) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from brats_mlops.config.schema import AugmentationParams, Params, SegmentationParams
-from brats_mlops.data.case import REGIONS
+from brats_mlops.data.labels import get_scheme
 from brats_mlops.data.preprocessing import Plans
 from brats_mlops.data.splits import read_split
 from brats_mlops.losses import SegmentationLoss, class_weights_from_frequencies
@@ -45,13 +45,14 @@ def lr_at(epoch: int, cfg: SegmentationParams) -> float:
 
 def model_config(cfg: SegmentationParams, in_channels: int, num_classes: int, modalities: tuple[str, ...],
                  crop_size: tuple[int, ...], healthy_label: bool, percentile_clip: tuple[float, float] | None = None,
-                 gaussian_sigma: float = 0.0) -> dict[str, Any]:
+                 gaussian_sigma: float = 0.0, label_scheme: str = "glioma") -> dict[str, Any]:
     """Everything needed to rebuild the network and use it (stored in every checkpoint)."""
     return {
         "model": cfg.model,
         "channels": list(cfg.channels),
         "in_channels": in_channels,
-        "out_channels": num_classes if cfg.mode == "label" else 3,
+        "out_channels": num_classes if cfg.mode == "label" else len(get_scheme(label_scheme).regions),
+        "label_scheme": label_scheme,  # data/labels.py: the internal labels and the regions of region mode
         "mode": cfg.mode,
         "region_thresholds": list(cfg.region_thresholds),
         "modalities": list(modalities),
@@ -71,7 +72,7 @@ class SegmentationTrainer(Trainer):
         cfg: the ``segmentation`` params.
         preprocessed_dir: output of the preprocess stage.
         split: ``{"train": [...], "val": [...]}`` case ids.
-        num_classes, modalities, crop_size, healthy_label: from the plans.
+        num_classes, modalities, crop_size, healthy_label, label_scheme: from the plans.
         checkpoint_dir: where ``last.pt`` and ``best.pt`` live.
         seed: global seed.
     """
@@ -82,11 +83,12 @@ class SegmentationTrainer(Trainer):
 
     def __init__(self, cfg: SegmentationParams, preprocessed_dir: Path, split: dict[str, list[str]], num_classes: int,
                  modalities: tuple[str, ...], crop_size: tuple[int, ...], healthy_label: bool, checkpoint_dir: Path, seed: int,
-                 percentile_clip: tuple[float, float] | None = None, gaussian_sigma: float = 0.0):
+                 percentile_clip: tuple[float, float] | None = None, gaussian_sigma: float = 0.0, label_scheme: str = "glioma"):
         super().__init__(checkpoint_dir, seed, cfg.epochs, cfg.val_every)
         self.cfg, self.dir, self.split = cfg, Path(preprocessed_dir), split
         self.model_config = model_config(cfg, len(modalities), num_classes, modalities, crop_size, healthy_label, percentile_clip,
-                                         gaussian_sigma)
+                                         gaussian_sigma, label_scheme)
+        self.regions = get_scheme(label_scheme).regions
         self.config_hash = config_hash(cfg, {"split": split, "seed": seed, "model_config": self.model_config})
         self.model = build_segmentation(self.model_config).to(self.device)
         self.lineage: dict[str, str] = {}
@@ -106,7 +108,7 @@ class SegmentationTrainer(Trainer):
             weights = class_weights_from_frequencies(label_frequencies(self.dir, split["train"], num_classes))
         self.class_weights = weights
         self.loss = SegmentationLoss(cfg.mode, cfg.loss.dice, cfg.loss.ce_beta, cfg.loss.focal, cfg.loss.edge, weights,
-                                     mse_weight=cfg.loss.mse).to(self.device)
+                                     mse_weight=cfg.loss.mse, regions=self.regions).to(self.device)
         opt_cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
         self.opt = opt_cls([p for p in self.model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.sched = (torch.optim.lr_scheduler.ExponentialLR(self.opt, gamma=cfg.exp_gamma) if cfg.schedule == "exponential"
@@ -128,7 +130,7 @@ class SegmentationTrainer(Trainer):
         split = split or read_split(p.segmentation_split)
         return cls(params.segmentation, Path(p.preprocessed_dir), split, plans.num_classes, plans.modalities, plans.crop_size,
                    plans.healthy_label, Path(checkpoint_dir or p.segmentation_checkpoints), params.seed, plans.percentile_clip,
-                   plans.gaussian_sigma)
+                   plans.gaussian_sigma, plans.label_scheme)
 
     def stateful(self) -> dict[str, Any]:
         return {"model": self.model, "optimizer": self.opt, "scheduler": self.sched, "scaler": self.scaler}
@@ -158,23 +160,25 @@ class SegmentationTrainer(Trainer):
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Mean Dice per region over the validation cases (whole volume, no sliding window) and their mean."""
+        """Mean Dice per region of the label scheme over the validation cases (whole volume, no sliding window) and
+        their mean (``val_dice_composite``)."""
         self.model.eval()
-        scores: dict[str, list[float]] = {r: [] for r in REGIONS}
+        scores: dict[str, list[float]] = {r: [] for r in self.regions}
         hd: list[float] = []  # HD95 per region and case (voxels), for select_on: dice_hd95
         for item in self.val_ds:
             x = as_input(item["image"][None], self.device)
             with torch.autocast(self.device.type, enabled=self.amp):
                 logits = self.model(x)
-            pred = logits_to_labels(logits.float(), self.cfg.mode, self.cfg.region_thresholds, self.model_config["healthy_label"])
+            pred = logits_to_labels(logits.float(), self.cfg.mode, self.cfg.region_thresholds, self.model_config["healthy_label"],
+                                    self.model_config["label_scheme"])
             p, g = pred[0].cpu().numpy(), item["label"][0].numpy()
-            for r, d in region_dice(p, g).items():
+            for r, d in region_dice(p, g, self.regions).items():
                 scores[r].append(d)
             if self.cfg.select_on == "dice_hd95":
-                pm, gm = region_masks(p), region_masks(g)
+                pm, gm = region_masks(p, self.regions), region_masks(g, self.regions)
                 hd += [hd95(pm[r], gm[r]) for r in pm]
         out = {f"val_dice_{r}": float(np.mean(v)) for r, v in scores.items()}
-        out["val_dice_composite"] = float(np.mean([out["val_dice_wt"], out["val_dice_tc"], out["val_dice_et"]]))
+        out["val_dice_composite"] = float(np.mean([out[f"val_dice_{r}"] for r in scores]))
         if self.cfg.select_on == "dice_hd95":
             out["val_hd95_mean"] = float(np.mean(hd))
             out["val_dice_hd95"] = out["val_dice_composite"] - out["val_hd95_mean"] / self.cfg.hd95_scale
@@ -188,8 +192,9 @@ HISTORY_KEYS = ["epoch", "train_loss", "val_dice_wt", "val_dice_tc", "val_dice_e
 
 
 def save_history(history: list[dict[str, float]], path: Path) -> None:
-    """Write the history as the TSV that dvc.yaml declares as a plot."""
-    history_tsv(history, HISTORY_KEYS, path)
+    """Write the history as the TSV that dvc.yaml declares as a plot (with a label scheme's other regions: RC, GTV)."""
+    extra = sorted({k for h in history for k in h if k.startswith("val_dice_") and k not in HISTORY_KEYS and k != "val_dice_hd95"})
+    history_tsv(history, HISTORY_KEYS[:-2] + extra + HISTORY_KEYS[-2:], path)
 
 
 def train_segmentation(params: Params, tracker: Tracker | None = None, checkpoint_dir: str | Path | None = None,

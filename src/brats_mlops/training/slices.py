@@ -24,7 +24,7 @@ from torch.utils.data import Subset
 from brats_mlops.config.schema import Params
 from brats_mlops.config.paths import ParamsError
 from brats_mlops.config.slices import Slices2DParams, slices_problem
-from brats_mlops.data.case import REGIONS
+from brats_mlops.data.labels import get_scheme
 from brats_mlops.data.preprocessing import Plans, load_preprocessed
 from brats_mlops.data.slices import (SliceDataset, SliceRef, index_slices, normalise_volume, patients_shared, slice_augmentation,
                                      slice_split)
@@ -46,6 +46,7 @@ def model_config(cfg: Slices2DParams, plans: Plans) -> dict[str, Any]:
             "mode": "label", "modalities": list(plans.modalities), "crop_mode": plans.crop_mode,
             "crop_size": list(plans.crop_size), "roi_size": list(plans.crop_size), "size": cfg.size,
             "normalisation": cfg.normalisation, "healthy_label": plans.healthy_label, "region_thresholds": [0.5, 0.5, 0.5],
+            "label_scheme": plans.label_scheme,
             "percentile_clip": list(plans.percentile_clip) if plans.percentile_clip else None,
             **({"gaussian_sigma": plans.gaussian_sigma} if plans.gaussian_sigma else {})}
 
@@ -89,7 +90,7 @@ class SliceTrainer(Trainer):
     def from_params(cls, params: Params, checkpoint_dir: str | Path | None = None) -> "SliceTrainer":
         p = params.paths
         plans = Plans.load(p.preprocessed_dir)
-        problem = slices_problem(params.slices2d, plans.crop_size, plans.healthy_label)
+        problem = slices_problem(params.slices2d, plans.crop_size, plans.healthy_label, plans.num_classes)
         if problem:  # checked here, not in params validation: the default pipeline does not run the 2-D stages
             raise ParamsError(problem)
         return cls(params.slices2d, Path(p.preprocessed_dir), read_split(p.segmentation_split), plans,
@@ -129,17 +130,18 @@ class SliceTrainer(Trainer):
         by_case: dict[str, list[int]] = defaultdict(list)
         for r in self.parts.get("val", []):
             by_case[r.case_id].append(r.z)
-        scores: dict[str, list[float]] = {r: [] for r in REGIONS}
+        regions = get_scheme(self.model_config.get("label_scheme")).regions
+        scores: dict[str, list[float]] = {r: [] for r in regions}
         for cid, zs in sorted(by_case.items()):
             img, lab = load_preprocessed(self.dir, cid, mmap=True)
             vol = normalise_volume(img, self.cfg.normalisation)
             pred = predict_slices(self.model, vol, self.model_config, sorted(zs), self.cfg.infer_batch_size, self.device)
             zs = sorted(zs)
             p, g = np.stack([pred[z] for z in zs], -1), np.asarray(lab[..., zs])
-            for region, d in region_dice(p, g).items():
+            for region, d in region_dice(p, g, regions).items():
                 scores[region].append(d)
         out = {f"val_dice_{r}": float(np.mean(v)) for r, v in scores.items()}
-        out["val_dice_composite"] = float(np.mean([out["val_dice_wt"], out["val_dice_tc"], out["val_dice_et"]]))
+        out["val_dice_composite"] = float(np.mean([out[f"val_dice_{r}"] for r in regions]))
         return out
 
     def postfix(self, record: dict[str, float]) -> dict[str, str]:
