@@ -14,7 +14,7 @@ from brats_mlops.data.editions import edition_tag
 from brats_mlops.data.preprocessing import dump_json
 from brats_mlops.data.readers import discover
 from brats_mlops.data.splits import read_split
-from brats_mlops.inference.evaluate import KEY_METRICS, evaluate_cases, held_out, load_evaluated, summarise
+from brats_mlops.inference.evaluate import evaluate_cases, headline, held_out, key_metrics, load_evaluated, summarise
 from brats_mlops.metrics.profiles import stage_profile
 from brats_mlops.models.checkpoint import checkpoint_run_id
 from brats_mlops.names import (MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, STAGE_EVAL_SEG, STAGE_EVAL_SEG_2D, TAG_ABLATION_GROUP,
@@ -53,7 +53,7 @@ def main(two_d: bool = False) -> None:
             if i < N_OVERLAYS:
                 flair = r.images[mc["modalities"].index("flair") if "flair" in mc["modalities"] else 0]
                 run.log_artifact(overlay_figure(flair, r.pred, r.gt, out_dir / "overlays" / f"{r.case_id}.png", title=f"{r.case_id}: "
-                                                f"Dice WT {r.row['dice_wt']:.3f} TC {r.row['dice_tc']:.3f} ET {r.row['dice_et']:.3f}"), "overlays")
+                                                f"{headline(r.row)}"), "overlays")
         df = pd.DataFrame(rows)
         out_dir.mkdir(parents=True, exist_ok=True)
         df.to_csv(out_dir / "cases.csv", index=False)
@@ -61,13 +61,13 @@ def main(two_d: bool = False) -> None:
         dump_json(summary, p.metrics(kind))
         run.log_metrics(summary)
         run.log_artifact(out_dir / "cases.csv", "evaluation")
-        key = {k: summary[k] for k in KEY_METRICS}
+        key = key_metrics(summary)
         if train_run:  # the held-out metrics also go to the training run, so ablations compare there
             log_to_run(train_run, {f"test_{k}": v for k, v in key.items()})
         uri, version = register_evaluated(checkpoints, key, train_run, cfg.ablation_group, p, name, None if two_d else
                                           {"brats.evaluate_tta": params.evaluate.tta, "brats.ensemble": len(checkpoints)})
-        log.info("Dice WT %.4f TC %.4f ET %.4f (D_BraTS %.4f) on %d cases; registered %s version %s as @challenger",
-                 summary["dice_wt"], summary["dice_tc"], summary["dice_et"], summary["dice_brats"], len(df), uri, version)
+        log.info("%s (D_BraTS %.4f) on %d cases; registered %s version %s as @challenger", headline(summary),
+                 summary["dice_brats"], len(df), uri, version)
 
 
 if __name__ == "__main__":

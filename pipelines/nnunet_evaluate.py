@@ -15,7 +15,7 @@ from brats_mlops.data.preprocessing import dump_json
 from brats_mlops.data.readers import discover
 from brats_mlops.data.splits import read_split
 from brats_mlops.errors import UserError
-from brats_mlops.inference.evaluate import KEY_METRICS, held_out, score_cases, summarise
+from brats_mlops.inference.evaluate import headline, held_out, key_metrics, score_cases, summarise
 from brats_mlops.metrics.profiles import stage_profile
 from brats_mlops.names import STAGE_NNUNET_EVAL, TAG_ABLATION_GROUP, TAG_METRIC_PROFILE, TAG_TRAIN_RUN
 from brats_mlops.nnunet import env
@@ -57,12 +57,12 @@ def main() -> None:
         dump_json(summary, p.metrics("segmentation_nnunet"))
         run.log_metrics(summary)
         run.log_artifact(out_dir / "cases.csv", "evaluation")
-        key = {k: summary[k] for k in KEY_METRICS}
+        key = key_metrics(summary)
         log_to_run(train_run, {f"test_{k}": v for k, v in key.items()})
         uri, version = register_nnunet(model_folder, folds, params.data.modalities, cfg.tta, key, train_run,
                                        cfg.ablation_group, p)
-        log.info("Dice WT %.4f TC %.4f ET %.4f (D_BraTS %.4f) on %d cases; registered %s version %s as @challenger",
-                 summary["dice_wt"], summary["dice_tc"], summary["dice_et"], summary["dice_brats"], len(df), uri, version)
+        log.info("%s (D_BraTS %.4f) on %d cases; registered %s version %s as @challenger", headline(summary),
+                 summary["dice_brats"], len(df), uri, version)
 
 
 if __name__ == "__main__":

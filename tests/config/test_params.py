@@ -92,7 +92,7 @@ def test_seed_presets_set_the_seeds_settings_and_check_against_the_2d_networks(t
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("seed002", {"data.source": "brats2024-gli", "evaluate.profile": "2025-GLI", "preprocess.percentile_rescale": True, "preprocess.percentiles": [2.5, 97.5],
+    ("seed002", {"data.source": "brats2024-gli", "evaluate.profile": "2024-GLI", "preprocess.percentile_rescale": True, "preprocess.percentiles": [2.5, 97.5],
                  "segmentation.model": "unet3d", "segmentation.channels": [32, 64, 128], "segmentation.loss.ce_beta": 1.0,
                  "segmentation.loss.dice": 0.0}),
     ("seed003", {"data.source": "brats2023-gli", "evaluate.profile": "auto", "segmentation.mode": "region", "segmentation.region_thresholds": [0.45, 0.4, 0.45],

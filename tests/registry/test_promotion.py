@@ -51,8 +51,8 @@ def test_better_model_promoted_worse_refused_force_recorded(tmp_path):
 
 
 def test_missing_metrics_unvalidated_data_and_failed_load_are_refused(tmp_path):
-    v1 = make_version(SEG, {"dice_brats": 0.9})
-    with pytest.raises(PromotionRefused, match=r"lacks \['dice_wt', 'dice_tc', 'dice_et'\]"):
+    v1 = make_version(SEG, {"dice_wt": 0.9, "dice_brats": float("nan")})  # the mean over the edition's regions
+    with pytest.raises(PromotionRefused, match=r"lacks \['dice_brats'\]"):
         promote(SEG, v1, root=tmp_path)
     v2 = make_version(SEG, seg_metrics(0.9), tags={})
     with pytest.raises(PromotionRefused, match="data: the training data's validation is not recorded"):

@@ -178,7 +178,7 @@ def predict(
         fail(str(err))
     v = r["volumes_cm3"]
     used = seg_uri + "".join(f" + {u}" for u in extra) + (f", TTA {tta}" if tta else "")
-    console.print(f"{r['case_id']} ({r['naming']} naming): WT {v['wt']:.1f} cm³, TC {v['tc']:.1f} cm³, ET {v['et']:.1f} cm³  [{used}]")
+    console.print(f"{r['case_id']} ({r['naming']} naming): " + ", ".join(f"{k.upper()} {x:.1f} cm³" for k, x in v.items()) + f"  [{used}]")
     if "survival" in r:
         s_ = r["survival"]
         console.print(f"survival: {s_['class_name']} (class {s_['class']}, p={s_['probability']:.2f})  [{surv_uri}]")

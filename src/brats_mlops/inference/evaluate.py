@@ -27,8 +27,27 @@ SUMMARY_KEYS = ["dice_wt", "dice_tc", "dice_et", "dice_brats", "iou_wt", "iou_tc
                 "lesion_num_tp_wt", "lesion_num_fn_wt", "lesion_num_fp_wt", "lesion_num_tp_tc", "lesion_num_fn_tc", "lesion_num_fp_tc",
                 "lesion_num_tp_et", "lesion_num_fn_et", "lesion_num_fp_et"]
 CLASS_KEYS = [f"{m}_c{k}" for m in ("dice", "iou") for k in range(5)] + ["pixel_accuracy"]  # seed 004's figures (c4: RC)
-# what a registered segmentation version carries and what ablations compare
+# what a registered segmentation version carries and what ablations compare (glioma; key_metrics: any edition)
 KEY_METRICS = ("dice_wt", "dice_tc", "dice_et", "dice_brats", "hd95_wt", "hd95_tc", "hd95_et")
+REGION_ORDER = ("wt", "tc", "et", "rc", "gtv")
+
+
+def scored_regions(metrics: dict[str, Any]) -> list[str]:
+    """The regions a metrics row or summary holds a Dice for (WT/TC/ET; + RC for 2024/2025 GLI; GTV for MEN-RT)."""
+    return [r for r in REGION_ORDER if f"dice_{r}" in metrics]
+
+
+def key_metrics(summary: dict[str, Any]) -> dict[str, float]:
+    """What a registered version carries and ablations compare: Dice of each scored region, ``dice_brats``, and
+    HD95 of each region (:data:`KEY_METRICS` for the glioma regions)."""
+    regions = scored_regions(summary)
+    keys = [f"dice_{r}" for r in regions] + ["dice_brats"] + [f"hd95_{r}" for r in regions if f"hd95_{r}" in summary]
+    return {k: summary[k] for k in keys}
+
+
+def headline(metrics: dict[str, Any]) -> str:
+    """``Dice WT 0.812 TC 0.701 ET 0.655`` over the scored regions (a figure title, a log line)."""
+    return "Dice " + " ".join(f"{r.upper()} {metrics[f'dice_{r}']:.3f}" for r in scored_regions(metrics))
 
 
 def load_evaluated(checkpoint_dir: Path, ensemble: str = "none") -> tuple[list[torch.nn.Module], dict[str, Any], list[Path]]:
@@ -119,7 +138,8 @@ def summarise(df: pd.DataFrame, evaluated_on: str, best_epoch: int, profile: str
     summary: dict[str, Any] = {k: float(df[k].mean()) for k in keys}
     summary.update({f"{k}_post": float(df[f"{k}_post"].mean()) for k in keys})
     summary.update({k: float(df[k].mean()) for k in CLASS_KEYS if k in df})  # the scheme's labels only
-    summary.update({f"{k}_std": float(df[k].std(ddof=1)) if len(df) > 1 else 0.0 for k in ("dice_wt", "dice_tc", "dice_et", "dice_brats") if k in df})
+    spread = [f"dice_{r}" for r in scored_regions(summary)] + ["dice_brats"]
+    summary.update({f"{k}_std": float(df[k].std(ddof=1)) if len(df) > 1 else 0.0 for k in spread if k in df})
     summary["n_cases"] = len(df)
     summary["evaluated_on"] = evaluated_on
     summary["best_epoch"] = int(best_epoch)

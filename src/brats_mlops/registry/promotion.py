@@ -44,11 +44,12 @@ class ModelSpec:
 
 
 SPECS: dict[str, ModelSpec] = {
-    MODEL_SEGMENTATION: ModelSpec("dice_brats", True, ("dice_wt", "dice_tc", "dice_et", "dice_brats")),
+    # dice_brats: the mean over the edition's scored regions (WT/TC/ET; MEN-RT: GTV), so one gate fits every edition
+    MODEL_SEGMENTATION: ModelSpec("dice_brats", True, ("dice_brats",)),
     MODEL_AUTOENCODER: ModelSpec("val_l1", False, ("val_l1",)),
     MODEL_SURVIVAL: ModelSpec("macro_f1", True, ("macro_f1", "cv_macro_f1")),
-    MODEL_SEGMENTATION_2D: ModelSpec("dice_brats", True, ("dice_wt", "dice_tc", "dice_et", "dice_brats")),
-    MODEL_SEGMENTATION_NNUNET: ModelSpec("dice_brats", True, ("dice_wt", "dice_tc", "dice_et", "dice_brats")),
+    MODEL_SEGMENTATION_2D: ModelSpec("dice_brats", True, ("dice_brats",)),
+    MODEL_SEGMENTATION_NNUNET: ModelSpec("dice_brats", True, ("dice_brats",)),
     MODEL_SURVIVAL_2D: ModelSpec("patient_majority_macro_f1", True, ("patient_majority_accuracy", "patient_majority_macro_f1")),
 }
 

@@ -177,9 +177,9 @@ def _show(case: logic.ViewerCase, preds: dict[str, np.ndarray], surv) -> None:
                                    caption="error map (whole tumour): white TP, red FP, blue FN", width="stretch")
     rows = []
     for u, p in preds.items():
-        row = {"model": u, **{f"{k} cm³": round(v, 2) for k, v in logic.volumes_cm3(p, case.spacing).items()}}
+        row = {"model": u, **{f"{k} cm³": round(v, 2) for k, v in logic.volumes_cm3(p, case.spacing, case.source).items()}}
         if case.gt is not None:
-            row.update({k: round(v, 4) for k, v in logic.case_scores(p, case.gt, case.spacing).items()})
+            row.update({k: round(v, 4) for k, v in logic.case_scores(p, case.gt, case.spacing, case.source).items()})
         rows.append(row)
     st.subheader("metrics" if case.gt is not None else "volumes")
     import pandas as pd

@@ -126,17 +126,27 @@ def error_map(image2d: np.ndarray, pred2d: np.ndarray, gt2d: np.ndarray) -> np.n
     return rgb.astype(np.uint8)
 
 
-def volumes_cm3(labels: np.ndarray, spacing: tuple[float, ...]) -> dict[str, float]:
+def volumes_cm3(labels: np.ndarray, spacing: tuple[float, ...], source: str | None = None) -> dict[str, float]:
+    """Volume of each region of the case's label scheme (glioma WT/TC/ET, + RC for 2024 GLI, GTV for MEN-RT)."""
+    from brats_mlops.data.case import scheme_of
+
     voxel = float(np.prod(spacing)) / 1000.0
-    return {r.upper(): float(np.isin(labels, codes).sum() * voxel) for r, codes in REGIONS.items()}
+    regions = scheme_of(source).regions if source else REGIONS
+    return {r.upper(): float(np.isin(labels, codes).sum() * voxel) for r, codes in regions.items()}
 
 
-def case_scores(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...]) -> dict[str, float]:
-    """Dice and HD95 per region and the composite (official BraTS 2023 definitions)."""
-    from brats_mlops.metrics import case_metrics
+def case_scores(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...], source: str | None = None) -> dict[str, float]:
+    """Whole-volume Dice and HD95 per region of the case's label scheme, and their mean Dice (the composite)."""
+    from brats_mlops.data.case import scheme_of
+    from brats_mlops.metrics import hd95, region_dice, region_masks
 
-    m = case_metrics(pred, gt, spacing, lesion=False)
-    return {k: m[k] for k in ("dice_wt", "dice_tc", "dice_et", "dice_brats", "hd95_wt", "hd95_tc", "hd95_et")}
+    regions = scheme_of(source).regions if source else REGIONS
+    dice = region_dice(pred, gt, regions)
+    pm, gm = region_masks(pred, regions), region_masks(gt, regions)
+    out = {f"dice_{r}": d for r, d in dice.items()}
+    out["dice_brats"] = float(np.mean([dice[r] for r in ("wt", "tc", "et") if r in dice] or list(dice.values())))
+    out.update({f"hd95_{r}": hd95(pm[r], gm[r], spacing) for r in regions})
+    return out
 
 
 def nifti_bytes(labels: np.ndarray, case: ViewerCase) -> bytes:
