@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED := 1
 # dvc.yaml stages call `python`: make it the venv's
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run slices nnunet test venv ui bench clean-venv help sysdeps deps
+.PHONY: run slices nnunet test venv ui bench clean-venv help sysdeps deps docs
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -54,6 +54,10 @@ test: $(STAMP) sysdeps  ## set up and run the whole test suite (slow tests inclu
 
 deps: $(STAMP)  ## rewrite every stage's source deps in the dvc.yaml files as the modules it imports (tests check them)
 	$(BIN)/python -m brats_mlops.utils.stage_deps --write
+
+docs: $(STAMP)  ## build the documentation site from docs/ into site/ (offline, strict: a broken link fails)
+	$(BIN)/mkdocs build --strict
+	@echo "open site/index.html"
 
 ui: $(STAMP)  ## open the MLflow UI on the embedded tracking store
 	$(BIN)/python -m mlflow_server.ui

@@ -256,10 +256,10 @@ class TrackingParams(_Section):
 
 
 class EvaluateParams(_Section):
-    # metrics/profiles.py; auto: the dataset edition's (data/editions.py). 2024-GLI and 2025-MEN-RT are left out: the
-    # cavity and the GTV have no internal label yet (brats-mlops evaluate scores them)
-    profile: Literal["auto", "2023-GLI", "2023-SSA", "2023-PED", "2023-MEN", "2023-MET", "2025-GLI", "2025-MET", "2025-PED",
-                     "2025-MEN", "2025-GoAT"] = "auto"
+    # metrics/profiles.py; auto: the dataset edition's (data/editions.py); a profile that cannot score the edition's
+    # label scheme stops the stage (metrics/profiles.py: stage_profile)
+    profile: Literal["auto", "2023-GLI", "2023-SSA", "2023-PED", "2023-MEN", "2023-MET", "2024-GLI", "2025-GLI", "2025-MET",
+                     "2025-PED", "2025-MEN-RT", "2025-MEN", "2025-GoAT"] = "auto"
     tta: Literal["none", "mirror"] = "none"  # evaluate_segmentation (3-D): test-time augmentation by mirroring
     ensemble: Literal["none", "folds"] = "none"  # folds: average the k folds of segmentation.folds (nnU-Net's ensembling)
 

@@ -1,6 +1,6 @@
 """The internal case model and label convention every reader produces.
 
-Internal label convention (documented in README, used by every later stage): a label scheme of ``data/labels.py``.
+Internal label convention (documented in docs/data.md, used by every later stage): a label scheme of ``data/labels.py``.
 The ``glioma`` scheme, which most editions map onto:
 
 =====  =============================================  ========================================================

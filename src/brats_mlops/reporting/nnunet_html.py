@@ -12,7 +12,7 @@ from brats_mlops.reporting.html import CSS, _json, _table
 NOTE = ("On this CPU nnU-Net runs at about the training time of the platform's 3-D model (<code>nnunet.epochs</code> × "
         "<code>nnunet.iterations_per_epoch</code>), a tiny fraction of its own schedule (1000 × 250 iterations): the row shows "
         "that nnU-Net runs, is tracked and is scored like the platform's models on the same cases — not how it ranks. "
-        "Its own settings are the preset <code>nnunet_gpu</code> (README, \u201cnnU-Net v2 beside the platform's models\u201d).")
+        "Its own settings are the preset <code>nnunet_gpu</code> (docs/nnunet.md).")
 
 
 def build_nnunet_page(rows: list[dict], chart: Path | None, metrics: Path, reports: Path) -> str:
