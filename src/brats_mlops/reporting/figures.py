@@ -57,7 +57,8 @@ def training_curves(history: list[dict[str, float]], path: Path) -> Path:
     a.plot(ep, [h["train_loss"] for h in history], label="train loss")
     a.set_xlabel("epoch")
     a.legend()
-    for k, lab in (("val_dice_wt", "WT"), ("val_dice_tc", "TC"), ("val_dice_et", "ET"), ("val_dice_composite", "composite")):
+    regions = [r for r in ("wt", "tc", "et", "rc", "gtv") if any(f"val_dice_{r}" in h for h in history)]  # the scheme's
+    for k, lab in [(f"val_dice_{r}", r.upper()) for r in regions] + [("val_dice_composite", "composite")]:
         pts = [(h["epoch"], h[k]) for h in history if h.get(k) is not None]
         if pts:
             b.plot(*zip(*pts), label=lab)

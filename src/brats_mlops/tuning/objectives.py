@@ -66,8 +66,8 @@ def segmentation_objective(trial: optuna.Trial, params: Params) -> float:
     over: dict[str, Any] = {"loss": {"dice": trial.suggest_float("dice", 0.5, 1.5), "ce_beta": trial.suggest_float("ce_beta", 0.0, 1.0),
                                      "focal": trial.suggest_float("focal", 0.0, 1.0), "edge": trial.suggest_float("edge", 0.0, 0.1)},
                             "epochs": params.tune.segmentation_epochs, "val_every": 1}
-    if cfg.mode == "region":
-        over["region_thresholds"] = [trial.suggest_float(f"threshold_{r}", 0.3, 0.7) for r in ("wt", "tc", "et")]
+    if cfg.mode == "region":  # one threshold per region of the data's label scheme (WT, TC, ET; + RC; MEN-RT: GTV)
+        over["region_thresholds"] = [trial.suggest_float(f"threshold_{r}", 0.3, 0.7) for r in _regions(params)]
     _maybe_hang(trial)
     with tempfile.TemporaryDirectory() as ck:
         trained = train_segmentation(_override(params, "segmentation", over), PruningTracker(trial, "val_dice_composite"), Path(ck))
@@ -76,9 +76,19 @@ def segmentation_objective(trial: optuna.Trial, params: Params) -> float:
 
 def segmentation_params(best: dict[str, Any]) -> dict[str, Any]:
     out = {f"segmentation.loss.{k}": round(float(best[k]), 6) for k in ("dice", "ce_beta", "focal", "edge")}
-    if "threshold_wt" in best:
-        out["segmentation.region_thresholds"] = [round(float(best[f"threshold_{r}"]), 4) for r in ("wt", "tc", "et")]
+    regions = [r for r in ("wt", "tc", "et", "rc", "gtv") if f"threshold_{r}" in best]
+    if regions:
+        out["segmentation.region_thresholds"] = [round(float(best[f"threshold_{r}"]), 4) for r in regions]
     return out
+
+
+def _regions(params: Params) -> list[str]:
+    from brats_mlops.data.preprocessing import Plans
+
+    try:
+        return list(Plans.load(params.paths.preprocessed_dir).scheme.regions)
+    except FileNotFoundError:
+        return ["wt", "tc", "et"]
 
 
 # ----------------------------------------------------------------------------------------------- autoencoder
