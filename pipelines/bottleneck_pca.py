@@ -8,12 +8,13 @@ import numpy as np
 
 from brats_mlops.analysis.bottleneck import bottleneck_features, collapse_statistics
 from brats_mlops.config import load_params
-from brats_mlops.data.preprocessing import Plans, dump_json
+from brats_mlops.data.preprocessing import Plans
 from brats_mlops.names import STAGE_BOTTLENECK_PCA, TAG_ABLATION_GROUP
 from brats_mlops.reporting.figures import scree_plot
 from brats_mlops.models.checkpoint import load_segmentation
 from brats_mlops.tracking import stage_run
 from brats_mlops.utils.entry import run_stage
+from brats_mlops.utils.jsonio import dump_json
 from brats_mlops.utils.logs import stage_logger
 
 

@@ -11,18 +11,18 @@ import pandas as pd
 
 from brats_mlops.config import load_params
 from brats_mlops.data.editions import edition_tag
-from brats_mlops.data.preprocessing import dump_json
 from brats_mlops.data.readers import discover
 from brats_mlops.data.splits import read_split
 from brats_mlops.inference.evaluate import evaluate_cases, headline, held_out, key_metrics, load_evaluated, summarise
 from brats_mlops.metrics.profiles import stage_profile
 from brats_mlops.models.checkpoint import checkpoint_run_id
-from brats_mlops.names import (MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, STAGE_EVAL_SEG, STAGE_EVAL_SEG_2D, TAG_ABLATION_GROUP,
-                               TAG_METRIC_PROFILE, TAG_TRAIN_RUN)
+from brats_mlops.names import (MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, STAGE_EVAL_SEG, STAGE_EVAL_SEG_2D,
+                               TAG_ABLATION_GROUP, TAG_ENSEMBLE, TAG_EVALUATE_TTA, TAG_METRIC_PROFILE, TAG_TRAIN_RUN)
 from brats_mlops.registry.segmentation import register_evaluated
 from brats_mlops.reporting.figures import overlay_figure
 from brats_mlops.tracking import log_to_run, stage_run
 from brats_mlops.utils.entry import run_stage
+from brats_mlops.utils.jsonio import dump_json
 from brats_mlops.utils.logs import stage_logger
 
 N_OVERLAYS = 3
@@ -65,7 +65,7 @@ def main(two_d: bool = False) -> None:
         if train_run:  # the held-out metrics also go to the training run, so ablations compare there
             log_to_run(train_run, {f"test_{k}": v for k, v in key.items()})
         uri, version = register_evaluated(checkpoints, key, train_run, cfg.ablation_group, p, name, None if two_d else
-                                          {"brats.evaluate_tta": params.evaluate.tta, "brats.ensemble": len(checkpoints)})
+                                          {TAG_EVALUATE_TTA: params.evaluate.tta, TAG_ENSEMBLE: len(checkpoints)})
         log.info("%s (D_BraTS %.4f) on %d cases; registered %s version %s as @challenger", headline(summary),
                  summary["dice_brats"], len(df), uri, version)
 

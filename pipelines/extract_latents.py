@@ -10,7 +10,7 @@ import pandas as pd
 
 from brats_mlops.analysis.bottleneck import collapse_statistics
 from brats_mlops.config import load_params
-from brats_mlops.data.preprocessing import Plans, dump_json
+from brats_mlops.data.preprocessing import Plans
 from brats_mlops.data.datasets import load_volumes
 from brats_mlops.data.splits import survival_skip_reason
 from brats_mlops.inference.latents import latent_means
@@ -19,6 +19,7 @@ from brats_mlops.names import STAGE_EXTRACT_LATENTS
 from brats_mlops.reporting.figures import scree_plot
 from brats_mlops.tracking import stage_run
 from brats_mlops.utils.entry import run_stage
+from brats_mlops.utils.jsonio import dump_json
 from brats_mlops.utils.logs import stage_logger
 
 

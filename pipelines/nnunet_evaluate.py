@@ -11,7 +11,6 @@ import pandas as pd
 
 from brats_mlops.config import load_params
 from brats_mlops.data.editions import edition_tag
-from brats_mlops.data.preprocessing import dump_json
 from brats_mlops.data.readers import discover
 from brats_mlops.data.splits import read_split
 from brats_mlops.errors import UserError
@@ -24,6 +23,7 @@ from brats_mlops.nnunet.trainer import RUN_ID_FILE, fold_folder
 from brats_mlops.registry.nnunet import register_nnunet
 from brats_mlops.tracking import log_to_run, stage_run
 from brats_mlops.utils.entry import run_stage
+from brats_mlops.utils.jsonio import dump_json
 from brats_mlops.utils.logs import stage_logger
 
 

@@ -5,7 +5,6 @@ platform's folds. The fingerprint, plans and dataset.json are the stage's MLflow
 from __future__ import annotations
 
 from brats_mlops.config import load_params
-from brats_mlops.data.preprocessing import dump_json
 from brats_mlops.data.readers import discover
 from brats_mlops.data.splits import read_split, split_folds
 from brats_mlops.names import STAGE_NNUNET_PREPARE, TAG_ABLATION_GROUP
@@ -13,6 +12,7 @@ from brats_mlops.nnunet import env
 from brats_mlops.nnunet.export import export_dataset, plan_and_preprocess, write_splits
 from brats_mlops.tracking import stage_run
 from brats_mlops.utils.entry import run_stage
+from brats_mlops.utils.jsonio import dump_json
 from brats_mlops.utils.logs import stage_logger
 
 

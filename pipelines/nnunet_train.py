@@ -5,12 +5,12 @@ nnU-Net's ``checkpoint_latest.pth`` in the same MLflow run. nnU-Net's training l
 from __future__ import annotations
 
 from brats_mlops.config import load_params
-from brats_mlops.data.preprocessing import dump_json
 from brats_mlops.names import STAGE_NNUNET_TRAIN, TAG_ABLATION_GROUP
 from brats_mlops.nnunet import env
 from brats_mlops.nnunet.trainer import killed_run, train_fold
 from brats_mlops.tracking import TrainingRun
 from brats_mlops.utils.entry import run_stage
+from brats_mlops.utils.jsonio import dump_json
 from brats_mlops.utils.logs import stage_logger
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 import pandas as pd
 
 from brats_mlops.config import load_params
-from brats_mlops.data.preprocessing import dump_json, label_tables, preprocess_dataset, tables_metrics, write_label_tables
+from brats_mlops.data.preprocessing import label_tables, preprocess_dataset, tables_metrics, write_label_tables
 from brats_mlops.data.readers import discover
 from brats_mlops.names import STAGE_PREPROCESS
 from brats_mlops.tracking import stage_run
 from brats_mlops.utils.entry import run_stage
+from brats_mlops.utils.jsonio import dump_json
 from brats_mlops.utils.logs import stage_logger
 
 

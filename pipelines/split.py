@@ -12,11 +12,12 @@ from pathlib import Path
 import pandas as pd
 
 from brats_mlops.config import load_params
-from brats_mlops.data.preprocessing import Plans, dump_json
+from brats_mlops.data.preprocessing import Plans
 from brats_mlops.data.splits import make_splits, read_clinical
 from brats_mlops.names import STAGE_SPLIT, TAG_STATUS_REASON, TAG_SURVIVAL_STATUS
 from brats_mlops.tracking import stage_run
 from brats_mlops.utils.entry import run_stage
+from brats_mlops.utils.jsonio import dump_json
 from brats_mlops.utils.logs import stage_logger
 
 

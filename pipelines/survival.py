@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from brats_mlops.config import load_params
-from brats_mlops.data.preprocessing import dump_json
 from brats_mlops.data.splits import survival_skip_reason
-from brats_mlops.names import STAGE_SURVIVAL, TAG_AE_VERSION, TAG_REGISTERED_VERSION
+from brats_mlops.names import STAGE_SURVIVAL, TAG_AE_VERSION, TAG_FEATURE_SET, TAG_REGISTERED_VERSION, TAG_WITH_AGE
 from brats_mlops.registry.survival import register_selected
 from brats_mlops.survival import branch
 from brats_mlops.tracking import child_run, stage_run
 from brats_mlops.utils.entry import run_stage
+from brats_mlops.utils.jsonio import dump_json
 from brats_mlops.utils.logs import stage_logger
 
 
@@ -35,7 +35,7 @@ def main() -> None:
         def logged(r: branch.SetResult, n_features: int) -> None:
             with child_run(r.label, params={"feature_set": r.feature_set, "with_age": r.with_age, "model": r.model,
                                             "n_features": n_features, **r.best_params},
-                           tags={"brats.feature_set": r.feature_set, "brats.with_age": r.with_age}) as child:
+                           tags={TAG_FEATURE_SET: r.feature_set, TAG_WITH_AGE: r.with_age}) as child:
                 child.log_metrics({"cv_macro_f1": r.cv_macro_f1, **{f"test_{k}": v for k, v in r.test.items()},
                                    "repeated_cv_macro_f1": r.repeated_cv_macro_f1[0], **{f"cv_macro_f1.{m}": v for m, v in r.per_model_cv.items()}})
             log.info("%-28s %-20s CV %.3f  test macro-F1 %.3f [%.3f, %.3f]  rep. CV %.3f", r.label, r.model, r.cv_macro_f1,

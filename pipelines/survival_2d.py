@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from brats_mlops.config import load_params
-from brats_mlops.data.preprocessing import dump_json
 from brats_mlops.names import STAGE_SURVIVAL_2D, TAG_REGISTERED_VERSION
 from brats_mlops.registry.survival2d import register_survival_2d
 from brats_mlops.survival.branch2d import run_survival_2d
@@ -15,6 +14,7 @@ from brats_mlops.survival.slices2d_eval import ACC_KEYS
 from brats_mlops.tracking import stage_run
 from brats_mlops.tracking.epochs import PrefixedEpochs
 from brats_mlops.utils.entry import run_stage
+from brats_mlops.utils.jsonio import dump_json
 from brats_mlops.utils.logs import stage_logger
 
 

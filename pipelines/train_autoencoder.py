@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from brats_mlops.config import load_params
-from brats_mlops.data.preprocessing import dump_json
-from brats_mlops.names import STAGE_TRAIN_AE
+from brats_mlops.names import STAGE_TRAIN_AE, TAG_N_TRAIN, TAG_N_VAL
 from brats_mlops.registry.autoencoder import register_trained
 from brats_mlops.inference.latents import reconstruct
 from brats_mlops.models.checkpoint import load_autoencoder
@@ -16,6 +15,7 @@ from brats_mlops.tracking import TrainingRun
 from brats_mlops.training import distributed
 from brats_mlops.training.autoencoder import train_autoencoder
 from brats_mlops.utils.entry import run_stage
+from brats_mlops.utils.jsonio import dump_json
 from brats_mlops.utils.logs import stage_logger
 
 
@@ -34,7 +34,7 @@ def main() -> None:
     with TrainingRun(STAGE_TRAIN_AE, params, ["seed", "autoencoder", "preprocess"], deps=[p.preprocessed_dir], key="train_l1") as run:
         trained = train_autoencoder(params, run, history_path=plot)
         m, split = trained.metrics, trained.trainer.split
-        run.set_tags({"brats.n_train": len(split["train"]), "brats.n_val": len(split["val"])})
+        run.set_tags({TAG_N_TRAIN: len(split["train"]), TAG_N_VAL: len(split["val"])})
         dump_json(m, p.metrics("autoencoder_train"))
         run.log_metrics({"best_val_l1": m["best_val_l1"], "best_epoch": m["best_epoch"], **trained.timing})
         n = min(cfg.figure_cases, len(split["val"]))

@@ -7,15 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from brats_mlops.config import load_params
-from brats_mlops.data.preprocessing import dump_json
 from brats_mlops.errors import StageError
-from brats_mlops.names import STAGE_TRAIN_SEG, TAG_ABLATION_GROUP
+from brats_mlops.names import STAGE_TRAIN_SEG, TAG_ABLATION_GROUP, TAG_PREFIX
 from brats_mlops.reporting.figures import training_curves
 from brats_mlops.tracking import TrainingRun
 from brats_mlops.training import distributed
 from brats_mlops.training.folds import train_folds
 from brats_mlops.training.segmentation import train_segmentation
 from brats_mlops.utils.entry import run_stage
+from brats_mlops.utils.jsonio import dump_json
 from brats_mlops.utils.logs import stage_logger
 
 
@@ -45,7 +45,7 @@ def main() -> None:
         dump_json({**trained.metrics, **cv}, p.metrics("segmentation_train"))
         run.log_metrics({**{k: trained.metrics[k] for k in ("best_val_dice_composite", "best_epoch", "frozen_parameters",
                                                              "trainable_parameters")}, **timing})  # k folds: their sum
-        run.set_tags({f"brats.{k}": v for k, v in trained.trainer.lineage.items()})  # transfer learning: the parent
+        run.set_tags({f"{TAG_PREFIX}{k}": v for k, v in trained.trainer.lineage.items()})  # transfer learning: the parent
         run.log_artifact(training_curves(trained.result.history, Path(p.reports_dir) / "segmentation" / "training_curves.png"), "figures")
         run.log_artifact(plot, "history")
         log.info("best composite Dice %.4f at epoch %d (run %s)", trained.result.best_score, trained.result.best_epoch, run.run_id)

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from brats_mlops.config import load_params
-from brats_mlops.data.preprocessing import dump_json
 from brats_mlops.names import STAGE_TRAIN_SEG_2D, TAG_ABLATION_GROUP
 from brats_mlops.reporting.figures import training_curves
 from brats_mlops.tracking import TrainingRun
 from brats_mlops.training import distributed
 from brats_mlops.training.slices import train_segmentation_2d
 from brats_mlops.utils.entry import run_stage
+from brats_mlops.utils.jsonio import dump_json
 from brats_mlops.utils.logs import stage_logger
 
 

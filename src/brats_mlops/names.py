@@ -90,6 +90,26 @@ TAG_METRIC_PROFILE = "brats.metric_profile"  # on evaluation runs: the official 
 TAG_THREADS = "brats.threads"  # on a stage run: the torch/OpenMP threads it computed with
 TAG_REPRODUCIBLE = "brats.reproducible"  # false: the thread count was not the declared runtime.threads (auto, BRATS_THREADS)
 TAG_DATA_HASH = "brats.data_hash"  # on registered model versions: hash of the preprocessed data they were trained on
+TAG_PREFIX = "brats."  # + a parent model's lineage keys on a fine-tuned model's runs and versions (transfer learning)
+TAG_FOLD = "brats.fold"  # on a k-fold training's nested runs
+TAG_STUDY = "brats.study"  # Optuna: on a study's runs and trials
+TAG_TRIAL = "brats.trial_number"
+TAG_STUDY_STORAGE = "brats.study_storage"
+TAG_WORKER = "brats.worker"
+TAG_RETRY_OF_TRIAL = "brats.retry_of_trial"
+TAG_TRIAL_STATE = "brats.trial_state"  # COMPLETE | PRUNED
+TAG_DATA_VALIDATION = "brats.data_validation"  # on registered versions: the validate stage's verdict on their data
+TAG_HISTORY_PREFIX = "brats.history."  # on registered versions: their promotion history
+TAG_PROMOTED = "brats.promoted"
+TAG_FEATURE_SET = "brats.feature_set"  # survival: the feature set of a nested run / registered version
+TAG_WITH_AGE = "brats.with_age"
+TAG_TTA = "brats.tta"  # nnU-Net versions: mirroring at prediction
+TAG_FOLDS = "brats.folds"
+TAG_NETWORK = "brats.network"
+TAG_EVALUATE_TTA = "brats.evaluate_tta"  # 3-D versions: whether TTA produced their registered metrics
+TAG_ENSEMBLE = "brats.ensemble"  # 3-D versions: how many folds their prediction averages
+TAG_N_TRAIN = "brats.n_train"
+TAG_N_VAL = "brats.n_val"
 
 # Modalities: internal names (BraTS 2020 spelling) in the canonical channel order.
 MODALITIES = ("t1", "t1ce", "t2", "flair")

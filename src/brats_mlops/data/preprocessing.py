@@ -393,8 +393,3 @@ def tables_metrics(tables: dict[str, Any]) -> dict[str, float]:
         k = r["label"].split()[0]
         m[f"cropped_pct_{k}"] = round(r["cropped_pct"], 4)
     return m
-
-
-def dump_json(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2) + "\n")

@@ -7,6 +7,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from brats_mlops.names import TAG_DATA_VALIDATION
+
 TYPE_HINT_NOTICE = "Add type hints to the `predict` method"
 
 
@@ -58,7 +60,7 @@ def data_validation_tag(metrics_dir: str | Path) -> dict[str, str]:
 
     p = Path(metrics_dir) / "data_validation.json"
     if not p.is_file():
-        return {"brats.data_validation": "not run"}
+        return {TAG_DATA_VALIDATION: "not run"}
     m = json.loads(p.read_text())
-    return {"brats.data_validation": f"passed ({m.get('passed')} of {m.get('cases_seen')} cases; "
+    return {TAG_DATA_VALIDATION: f"passed ({m.get('passed')} of {m.get('cases_seen')} cases; "
                                      f"{m.get('quarantined')} quarantined and excluded; source {m.get('source')})"}

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from brats_mlops.names import (MODEL_AUTOENCODER, MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SEGMENTATION_NNUNET,
-                               MODEL_SURVIVAL, MODEL_SURVIVAL_2D)
+from brats_mlops.names import (MODEL_AUTOENCODER, MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D,
+                               MODEL_SEGMENTATION_NNUNET, MODEL_SURVIVAL, MODEL_SURVIVAL_2D, TAG_DATA_VALIDATION,
+                               TAG_HISTORY_PREFIX, TAG_PROMOTED)
 
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous", "challenger"
-HISTORY_PREFIX = "brats.history."
-TAG_DATA_VALIDATION = "brats.data_validation"
+HISTORY_PREFIX = TAG_HISTORY_PREFIX
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,7 @@ def promote(name: str, version: str, force: bool = False, reason: str | None = N
         entry = {"action": "promote", "version": version, "previous": champ, "why": reason or "gates passed",
                  "forced": bool(force), "gates": passed, "metrics": metrics}
         _record(name, entry)
-        client.set_model_version_tag(name, version, "brats.promoted", entry.get("why"))
+        client.set_model_version_tag(name, version, TAG_PROMOTED, entry.get("why"))
         return entry
 
 

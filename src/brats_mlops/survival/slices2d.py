@@ -79,13 +79,6 @@ def mask_channels(labels: np.ndarray) -> np.ndarray:
     return np.stack([(labels == k) for k in (1, 2, 3)], axis=-3).astype(np.float32)
 
 
-@dataclass(frozen=True)
-class MaskSlice:
-    case_id: str
-    z: int
-    nonempty: bool
-
-
 def slice_table(masks: dict[str, np.ndarray], cohort: pd.DataFrame, stride: int) -> pd.DataFrame:
     """One row per used axial slice (every ``stride``-th) of each cohort patient: case_id, z, nonempty, bin, age, subset."""
     rows = []

@@ -26,6 +26,7 @@ from brats_mlops.models.checkpoint import RUN_FILE
 from brats_mlops.tracking.nested import NestedRun
 from brats_mlops.training.loop import FitResult
 from brats_mlops.training.segmentation import SegmentationTrainer, summarise_fit, train_segmentation
+from brats_mlops.names import TAG_FOLD
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def train_folds(params: Params, run: Any, history_path: Path | None = None) -> d
             continue
         log.info("fold %d/%d: %d training / %d validation cases", i + 1, k, len(fold["train"]), len(fold["val"]))
         child = NestedRun(f"fold_{i}", {"fold": i, "train_cases": len(fold["train"]), "val_cases": len(fold["val"])},
-                          {"brats.fold": i})
+                          {TAG_FOLD: i})
         try:
             trained = train_segmentation(params, child, fold_dir, history_path if i == 0 else None, split=fold)
             child.log_metrics({"best_val_dice_composite": trained.metrics["best_val_dice_composite"], **trained.timing})

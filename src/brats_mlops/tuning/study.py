@@ -40,12 +40,11 @@ import yaml
 from brats_mlops.config.schema import Params
 from brats_mlops.tracking import child_run, real_project_root, stage_run
 from brats_mlops.utils.db import check_database
+from brats_mlops.names import TAG_RETRY_OF_TRIAL, TAG_STUDY, TAG_STUDY_STORAGE, TAG_TRIAL, TAG_TRIAL_STATE, TAG_WORKER
 
 log = logging.getLogger(__name__)
 # heartbeat retries are "experimental" in Optuna 5 (stable since 2.8); the warning on every trial is noise
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-TAG_STUDY = "brats.study"
-TAG_TRIAL = "brats.trial_number"
 TUNED_DIR = Path("params/tuned")
 
 
@@ -157,23 +156,23 @@ def run_study(spec: StudySpec, params: Params, n_trials: int | None = None, writ
     log.info("study %s on %s: %d/%d trials done%s", spec.name, storage_url(params).split("@")[-1], already, n_trials,
              " (resuming)" if already else "")
     with stage_run(f"tune_{spec.name}", params, ["tune"], branch=spec.branch, run_id=parent_id,
-                   tags={TAG_STUDY: spec.name, "brats.study_storage": storage_url(params).split("@")[-1]}) as run:
+                   tags={TAG_STUDY: spec.name, TAG_STUDY_STORAGE: storage_url(params).split("@")[-1]}) as run:
         if parent_id is None:
             study.set_user_attr("mlflow_run_id", run.run_id)
 
         def objective(trial: optuna.Trial) -> float:
             frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
             retried = optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(frozen)
-            tags = {TAG_STUDY: spec.name, TAG_TRIAL: trial.number, "brats.worker": worker_tag(),
-                    **({"brats.retry_of_trial": retried} if retried is not None else {})}
+            tags = {TAG_STUDY: spec.name, TAG_TRIAL: trial.number, TAG_WORKER: worker_tag(),
+                    **({TAG_RETRY_OF_TRIAL: retried} if retried is not None else {})}
             with child_run(f"{spec.name}-trial-{trial.number}", tags=tags) as child:
                 try:
                     value = spec.objective(trial, params)
                 except optuna.TrialPruned:
-                    child.set_tags({"brats.trial_state": "PRUNED"})
+                    child.set_tags({TAG_TRIAL_STATE: "PRUNED"})
                     raise
                 child.log_metrics({spec.metric: value})
-                child.set_tags({"brats.trial_state": "COMPLETE"})
+                child.set_tags({TAG_TRIAL_STATE: "COMPLETE"})
                 child.log_params(trial.params)
                 return value
 
@@ -207,7 +206,7 @@ def run_workers(spec: StudySpec, params: Params, workers: int, n_trials: int | N
     study, created = _open_study(spec, params, storage)   # created here, so no worker races to create it
     if _parent_run_id(study, created) is None:
         with stage_run(f"tune_{spec.name}", params, ["tune"], branch=spec.branch,
-                       tags={TAG_STUDY: spec.name, "brats.study_storage": storage_url(params).split("@")[-1]}) as run:
+                       tags={TAG_STUDY: spec.name, TAG_STUDY_STORAGE: storage_url(params).split("@")[-1]}) as run:
             study.set_user_attr("mlflow_run_id", run.run_id)
     n = n_trials or getattr(params.tune.n_trials, spec.name)
     remaining = max(0, n - _counted(study))
