@@ -77,6 +77,10 @@ def main() -> None:
         for n in names:
             rows.append(one(n, a.cases, a.until, Path(tmp)))
             print(json.dumps(rows[-1]), flush=True)
+    if a.only and OUT.is_file():  # a rerun of some editions replaces their rows, keeps the others'
+        done = {r["edition"] for r in rows}
+        rows = [r for r in json.loads(OUT.read_text())["editions"] if r["edition"] not in done] + rows
+        rows.sort(key=lambda r: list(EDITIONS).index(r["edition"]))
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"machine": machine(), "cases": a.cases, "until": a.until, "editions": rows}, indent=1) + "\n")
     print("\n| edition | status | scheme | profile | Dice per scored region | D_BraTS | wall s |\n|---|---|---|---|---|---|---|")
