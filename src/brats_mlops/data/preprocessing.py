@@ -19,7 +19,6 @@ in ``plans.json``, read back through :class:`Plans`.
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any

@@ -16,10 +16,8 @@ import numpy as np
 
 from brats_mlops.config.schema import PathsParams
 from brats_mlops.models.checkpoint import load_autoencoder
-from brats_mlops.names import MODEL_AUTOENCODER, TAG_DATA_HASH, TAG_GIT_COMMIT, TAG_TRAIN_RUN
-from brats_mlops.registry.common import PIP_REQUIREMENTS, data_validation_tag, register
-from brats_mlops.tracking import git_commit, real_project_root
-from brats_mlops.utils.hashing import content_hash
+from brats_mlops.names import MODEL_AUTOENCODER
+from brats_mlops.registry.common import PIP_REQUIREMENTS, lineage_tags, register
 
 
 class AutoencoderPyfunc(mlflow.pyfunc.PythonModel):
@@ -47,7 +45,4 @@ def log_and_register(checkpoint: Path, metrics: dict[str, float], tags: dict[str
 
 def register_trained(checkpoint: Path, val_l1: float, run_id: str, paths: PathsParams) -> tuple[str, str]:
     """Register the ``train_autoencoder`` stage's best checkpoint with its lineage tags (data hash, commit, run)."""
-    sha, _ = git_commit(real_project_root())
-    return log_and_register(checkpoint, {"val_l1": val_l1}, {
-        TAG_DATA_HASH: content_hash(Path(paths.preprocessed_dir) / "plans.json"), TAG_GIT_COMMIT: sha, TAG_TRAIN_RUN: run_id,
-        **data_validation_tag(paths.metrics_dir)})
+    return log_and_register(checkpoint, {"val_l1": val_l1}, lineage_tags(paths, run_id))

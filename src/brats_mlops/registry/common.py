@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from brats_mlops.names import TAG_DATA_VALIDATION
+from brats_mlops.names import TAG_DATA_HASH, TAG_DATA_VALIDATION, TAG_GIT_COMMIT, TAG_TRAIN_RUN
 
 TYPE_HINT_NOTICE = "Add type hints to the `predict` method"
 
@@ -64,3 +64,18 @@ def data_validation_tag(metrics_dir: str | Path) -> dict[str, str]:
     m = json.loads(p.read_text())
     return {TAG_DATA_VALIDATION: f"passed ({m.get('passed')} of {m.get('cases_seen')} cases; "
                                      f"{m.get('quarantined')} quarantined and excluded; source {m.get('source')})"}
+
+
+def lineage_tags(paths: Any, train_run_id: str | None, data_file: str | Path | None = None, **extra: Any) -> dict[str, str]:
+    """The lineage every registered version carries: the hash of the data it was trained on (``data_file``, default the
+    preprocessing plans; ``None`` with ``data_file=False``), the git commit, the run that trained it, the validate
+    stage's verdict on the data, and ``extra`` tags (by their names.py constants)."""
+    from brats_mlops.tracking import git_commit, real_project_root
+    from brats_mlops.utils.hashing import content_hash
+
+    sha, _ = git_commit(real_project_root())
+    tags: dict[str, Any] = {TAG_GIT_COMMIT: sha, TAG_TRAIN_RUN: str(train_run_id)}
+    if data_file is not False:
+        tags[TAG_DATA_HASH] = content_hash(Path(data_file) if data_file else Path(paths.preprocessed_dir) / "plans.json")
+    return {**tags, **data_validation_tag(paths.metrics_dir), **extra}
+

@@ -21,12 +21,9 @@ import numpy as np
 from brats_mlops.config.schema import PathsParams
 from brats_mlops.data.io import load_case_images
 from brats_mlops.data.readers import read_case_folder
-from brats_mlops.names import (MODEL_SEGMENTATION_NNUNET, TAG_ABLATION_GROUP, TAG_DATA_HASH, TAG_FOLDS,
-                               TAG_GIT_COMMIT, TAG_NETWORK, TAG_TRAIN_RUN, TAG_TTA)
-from brats_mlops.registry.common import PIP_REQUIREMENTS, data_validation_tag, register
+from brats_mlops.names import MODEL_SEGMENTATION_NNUNET, TAG_ABLATION_GROUP, TAG_FOLDS, TAG_NETWORK, TAG_TTA
+from brats_mlops.registry.common import PIP_REQUIREMENTS, lineage_tags, register
 from brats_mlops.registry.segmentation import SegmentationPyfunc, to_convention
-from brats_mlops.tracking import git_commit, real_project_root
-from brats_mlops.utils.hashing import content_hash
 
 SETTINGS = "brats_nnunet.json"
 
@@ -77,13 +74,11 @@ def register_nnunet(model_folder: Path, folds: list[int], modalities: list[str] 
                     alias: str = "challenger") -> tuple[str, str]:
     """Log the trained nnU-Net as a pyfunc in the active run and register it as ``brats-segmentation-nnunet``
     (lineage tags as for the platform's models, ``brats.tta``, ``brats.folds``); returns ``(model_uri, version)``."""
-    sha, _ = git_commit(real_project_root())
     with tempfile.TemporaryDirectory() as tmp:
         staged = package(model_folder, folds, modalities, tta, Path(tmp) / "nnunet_model")
         info = mlflow.pyfunc.log_model(name="segmentation_model", python_model=NnunetPyfunc(),
                                        artifacts={"model_folder": str(staged)},
                                        pip_requirements=PIP_REQUIREMENTS + ["nnunetv2==2.8.1"])
-    tags = {TAG_DATA_HASH: content_hash(model_folder / "plans.json"), TAG_GIT_COMMIT: sha, TAG_TRAIN_RUN: str(train_run_id),
-            TAG_ABLATION_GROUP: ablation_group, TAG_TTA: tta, TAG_FOLDS: ",".join(map(str, folds)),
-            TAG_NETWORK: "nnU-Net v2", **data_validation_tag(paths.metrics_dir)}
+    tags = lineage_tags(paths, train_run_id, model_folder / "plans.json", **{
+        TAG_ABLATION_GROUP: ablation_group, TAG_TTA: tta, TAG_FOLDS: ",".join(map(str, folds)), TAG_NETWORK: "nnU-Net v2"})
     return info.model_uri, register(info.model_uri, MODEL_SEGMENTATION_NNUNET, metrics, tags, alias)

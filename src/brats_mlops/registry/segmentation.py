@@ -21,11 +21,8 @@ from brats_mlops.data.readers import read_case_folder
 from brats_mlops.inference.segment import predict_labels
 from brats_mlops.models.checkpoint import load_segmentation
 from brats_mlops.config.schema import PathsParams
-from brats_mlops.names import (MODEL_SEGMENTATION, TAG_ABLATION_GROUP, TAG_DATA_HASH, TAG_GIT_COMMIT, TAG_PREFIX,
-                               TAG_TRAIN_RUN)
-from brats_mlops.registry.common import PIP_REQUIREMENTS, data_validation_tag, register
-from brats_mlops.tracking import git_commit, real_project_root
-from brats_mlops.utils.hashing import content_hash
+from brats_mlops.names import MODEL_SEGMENTATION, TAG_ABLATION_GROUP, TAG_PREFIX
+from brats_mlops.registry.common import PIP_REQUIREMENTS, lineage_tags, register
 
 
 def to_convention(labels: np.ndarray, source: str) -> np.ndarray:
@@ -101,13 +98,10 @@ def register_evaluated(checkpoint: Path | list[Path], metrics: dict[str, float],
     registered model's own ``predict`` does not apply)."""
     from brats_mlops.models.checkpoint import load_checkpoint
 
-    sha, _ = git_commit(real_project_root())
     first = checkpoint if isinstance(checkpoint, (str, Path)) else checkpoint[0]
     parent = {f"{TAG_PREFIX}{k}": v for k, v in load_checkpoint(first)["model_config"].get("parent", {}).items()}
-    return log_and_register(checkpoint, metrics, {**parent,
-        TAG_DATA_HASH: content_hash(Path(paths.preprocessed_dir) / "plans.json"), TAG_GIT_COMMIT: sha,
-        TAG_TRAIN_RUN: str(train_run_id), TAG_ABLATION_GROUP: ablation_group, **data_validation_tag(paths.metrics_dir), **(tags or {})},
-        name=name)
+    return log_and_register(checkpoint, metrics, {**parent, **lineage_tags(paths, train_run_id, **{TAG_ABLATION_GROUP: ablation_group}),
+                                                  **(tags or {})}, name=name)
 
 
 def parent_weights(init_from: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:

@@ -21,10 +21,9 @@ import pandas as pd
 from brats_mlops.config.schema import PathsParams
 from brats_mlops.models.checkpoint import checkpoint_run_id
 from brats_mlops.names import (MODEL_AUTOENCODER, MODEL_SURVIVAL, TAG_AE_RUN, TAG_AE_VERSION, TAG_FEATURE_SET,
-                               TAG_GIT_COMMIT, TAG_TRAIN_RUN)
-from brats_mlops.registry.common import PIP_REQUIREMENTS, data_validation_tag, register
+                               TAG_TRAIN_RUN)
+from brats_mlops.registry.common import PIP_REQUIREMENTS, lineage_tags, register
 from brats_mlops.survival.branch import Registrable
-from brats_mlops.tracking import git_commit, real_project_root
 
 
 class SurvivalPyfunc(mlflow.pyfunc.PythonModel):
@@ -121,10 +120,8 @@ def register_selected(sel: Registrable, run_id: str, paths: PathsParams) -> tupl
     ae_run = checkpoint_run_id(ae_dir)
     ae_version = autoencoder_version(ae_run)
     meta = {**sel.meta, "class_names": class_names(sel.meta["target"], sel.meta["edges"]), "autoencoder_version": ae_version}
-    sha, _ = git_commit(real_project_root())
+    tags = lineage_tags(paths, run_id, False, **{TAG_AE_VERSION: str(ae_version), TAG_AE_RUN: str(ae_run),
+                                                 TAG_FEATURE_SET: sel.result.label})
     with tempfile.TemporaryDirectory() as tmp:
-        uri, version = log_and_register(ae_dir / "best.pt", sel.pipeline, meta, sel.metrics,
-                                        {TAG_AE_VERSION: str(ae_version), TAG_AE_RUN: str(ae_run), TAG_GIT_COMMIT: sha,
-                                         TAG_TRAIN_RUN: run_id, TAG_FEATURE_SET: sel.result.label,
-                                         **data_validation_tag(paths.metrics_dir)}, Path(tmp))
+        uri, version = log_and_register(ae_dir / "best.pt", sel.pipeline, meta, sel.metrics, tags, Path(tmp))
     return uri, version, ae_version

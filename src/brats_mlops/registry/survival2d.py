@@ -15,10 +15,8 @@ import numpy as np
 import pandas as pd
 
 from brats_mlops.config.schema import PathsParams
-from brats_mlops.names import MODEL_SURVIVAL_2D, TAG_DATA_HASH, TAG_GIT_COMMIT, TAG_TRAIN_RUN
-from brats_mlops.registry.common import PIP_REQUIREMENTS, data_validation_tag, register
-from brats_mlops.tracking import git_commit, real_project_root
-from brats_mlops.utils.hashing import content_hash
+from brats_mlops.names import MODEL_SURVIVAL_2D
+from brats_mlops.registry.common import PIP_REQUIREMENTS, lineage_tags, register
 
 
 class Survival2DPyfunc(mlflow.pyfunc.PythonModel):
@@ -66,7 +64,5 @@ def register_survival_2d(survival_checkpoint: Path, segmentation_checkpoint: Pat
     """Log the combined pipeline in the active run and register it as ``brats-survival-2d`` @challenger."""
     info = mlflow.pyfunc.log_model(name="survival_2d_model", python_model=Survival2DPyfunc(), pip_requirements=PIP_REQUIREMENTS,
                                    artifacts={"survival": str(survival_checkpoint), "segmentation": str(segmentation_checkpoint)})
-    sha, _ = git_commit(real_project_root())
-    tags = {TAG_DATA_HASH: content_hash(Path(paths.preprocessed_dir) / "plans.json"), TAG_GIT_COMMIT: sha, TAG_TRAIN_RUN: run_id,
-            **data_validation_tag(paths.metrics_dir)}
+    tags = lineage_tags(paths, run_id)
     return info.model_uri, register(info.model_uri, MODEL_SURVIVAL_2D, metrics, tags)
