@@ -1,5 +1,6 @@
-"""The layering rules of ../ARCHITECTURE (shared/ARCHITECTURE.md), checked on the source: MLflow only behind
-tracking/ and registry/, checkpoints only in models/, small files, thin stages."""
+"""The layering rules, checked on the source: MLflow only behind tracking/ and registry/; nothing below training/
+imports it; checkpoint files are read in one place (models/serialization.py); no import circle between the
+package's modules (function-level imports included); library files of at most 400 lines, stages of at most 80."""
 
 import ast
 from pathlib import Path
@@ -39,7 +40,7 @@ def test_lower_layers_do_not_import_training(part):
 
 def test_only_models_loads_checkpoints():
     offenders = [str(p.relative_to(ROOT)) for p in _py(SRC, ROOT / "pipelines")
-                 if "torch.load(" in p.read_text() and p != SRC / "models" / "checkpoint.py"]
+                 if "torch.load(" in p.read_text() and p != SRC / "models" / "serialization.py"]
     assert offenders == []
 
 
@@ -56,3 +57,24 @@ def test_the_study_and_the_stage_train_through_the_same_function():
     assert obj.train_segmentation is segmentation.train_segmentation and obj.train_autoencoder is autoencoder.train_autoencoder
     for stage, fn in (("train_segmentation", "train_segmentation"), ("train_autoencoder", "train_autoencoder")):
         assert f"{fn}(params" in (ROOT / "pipelines" / f"{stage}.py").read_text()
+
+
+def test_no_import_circle_between_modules():
+    """Every ``brats_mlops`` module's imports (at any depth in the file) form a graph without cycles."""
+    mods = {".".join(p.relative_to(SRC.parent).with_suffix("").parts).removesuffix(".__init__"): p for p in _py(SRC)}
+    graph = {m: {i for i in _imports(p) if i in mods and i != m} for m, p in mods.items()}
+    cycles, state = [], {}
+
+    def visit(m, stack):
+        state[m] = "open"
+        for n in sorted(graph[m]):
+            if state.get(n) == "open":
+                cycles.append(stack[stack.index(n):] + [n])
+            elif n not in state:
+                visit(n, stack + [n])
+        state[m] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert cycles == []

@@ -120,7 +120,7 @@ def test_percentile_clipping_and_smoothing_are_identical_in_preprocessing_and_in
     from brats_mlops.data.io import load_case_images
     from brats_mlops.data.preprocessing import brain_mask, crop_or_pad, crop_start, preprocess_case
     from brats_mlops.data.readers import discover
-    from brats_mlops.inference.segment import normalise
+    from brats_mlops.data.preprocessing import normalise
 
     mods = ("t1", "t1ce", "t2", "flair")
     case = next(c for c in discover("synthetic", tiny_synth, mods).cases if c.seg is not None)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from brats_mlops.config import audit as _audit
+import brats_mlops.config.audit as _audit
 from brats_mlops.errors import UserError
 
 

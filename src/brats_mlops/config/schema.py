@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 
-from brats_mlops.config import audit
+import brats_mlops.config.audit as audit
 from brats_mlops.config.paths import ParamsError, PathsParams, Section as _Section
 from brats_mlops.config.segmentation import AugmentationParams, LossParams, SegmentationParams  # noqa: F401 (re-exported)
 from brats_mlops.config.slices import Slices2DParams, Survival2DParams

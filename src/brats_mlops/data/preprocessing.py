@@ -102,6 +102,11 @@ def normalise_channels(images: np.ndarray, mask: np.ndarray, percentiles: tuple[
     return normed, stats
 
 
+def normalise(images: np.ndarray, percentiles: tuple[float, float] | None = None, gaussian_sigma: float | None = None) -> np.ndarray:
+    """:func:`normalise_channels` over the brain (non-zero in any modality): how inference normalises a new case."""
+    return normalise_channels(images, brain_mask(images), percentiles, gaussian_sigma or 0.0)[0]
+
+
 def remap_labels(seg: np.ndarray, label_map: dict[int, int]) -> np.ndarray:
     """Raw labels → internal labels through a lookup table (validation guarantees the values are known)."""
     lut = np.zeros(max(label_map) + 1, dtype=np.uint8)

@@ -8,14 +8,8 @@ import numpy as np
 import torch
 from monai.inferers import sliding_window_inference
 
-from brats_mlops.data.preprocessing import brain_mask, normalise_channels
+from brats_mlops.data.preprocessing import brain_mask, normalise
 from brats_mlops.models.outputs import logits_to_labels
-
-
-def normalise(images: np.ndarray, percentiles: tuple[float, float] | None = None, gaussian_sigma: float | None = None) -> np.ndarray:
-    """Per-modality z-score over the brain (non-zero in any modality), 0 outside, after clipping to the brain's
-    ``percentiles`` when the model was trained on clipped data — exactly preprocessing's ``normalise_channels``."""
-    return normalise_channels(images, brain_mask(images), percentiles, gaussian_sigma or 0.0)[0]
 
 
 MIRROR_AXES = ((), (2,), (3,), (4,), (2, 3), (2, 4), (3, 4), (2, 3, 4))  # nnU-Net's 8 mirrorings of a 3-D volume

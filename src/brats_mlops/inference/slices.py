@@ -16,9 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from brats_mlops.data.preprocessing import brain_mask, crop_or_pad, crop_start
+from brats_mlops.data.preprocessing import brain_mask, crop_or_pad, crop_start, normalise
 from brats_mlops.data.slices import normalise_volume
-from brats_mlops.inference.segment import normalise
 from brats_mlops.models.outputs import logits_to_labels
 
 

@@ -36,6 +36,7 @@ import torch
 from scipy import ndimage
 
 from brats_mlops.data.case import REGIONS
+from brats_mlops.metrics.boxes import window
 from brats_mlops.metrics.profiles import MetricProfile, get_profile
 
 HD95_EMPTY = 374.0  # official value when exactly one of prediction / ground truth is empty
@@ -95,12 +96,6 @@ def region_metrics(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] 
         "sensitivity": tp / gs if gs else 0.0,
         "specificity": spec,
     }
-
-
-def window(mask: np.ndarray, margin: int) -> tuple[slice, ...]:
-    """Bounding box of ``mask`` grown by ``margin`` voxels (clipped): a dilation inside it equals the full one."""
-    idx = np.nonzero(mask)
-    return tuple(slice(max(int(i.min()) - margin, 0), min(int(i.max()) + margin + 1, n)) for i, n in zip(idx, mask.shape))
 
 
 def lesion_wise(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] = (1.0, 1.0, 1.0),

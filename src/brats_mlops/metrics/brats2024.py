@@ -38,7 +38,7 @@ import cc3d
 import numpy as np
 from scipy import ndimage
 
-from brats_mlops.metrics.brats import window
+from brats_mlops.metrics.boxes import window
 
 REGIONS_2024 = ("WT", "TC", "NETC", "SNFH", "ET", "RC")
 HD95_INF = 337.0  # the 2024 code's replacement for an infinite HD95

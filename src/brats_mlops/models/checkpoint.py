@@ -2,7 +2,7 @@
 model config every checkpoint carries.
 
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts (never pickled objects), so
-``torch.load(..., weights_only=True)`` reads every checkpoint the platform writes, including registered ones.
+the safe loader (``models/serialization.py``) reads every checkpoint the platform writes, including registered ones.
 ``best.pt`` holds ``{"model", "model_config", "epoch", "score", "score_key", "config_hash"}``; ``last.pt``
 holds the whole training state (see :mod:`brats_mlops.training.loop`).
 """
@@ -10,7 +10,6 @@ holds the whole training state (see :mod:`brats_mlops.training.loop`).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +17,9 @@ import torch
 
 from brats_mlops.models.autoencoder import build_autoencoder
 from brats_mlops.models.catalog import build_model
+from brats_mlops.models.serialization import atomic_save, load_checkpoint, load_nnunet_checkpoint
 
-
-def atomic_save(obj: dict[str, Any], path: str | Path) -> None:
-    """``torch.save`` to a temporary file, then rename: a kill never leaves a half-written checkpoint."""
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The checkpoint dict at ``path`` on CPU, loaded with ``weights_only=True`` (no code runs on load)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist; train the model first (dvc repro)")
-    return torch.load(path, map_location="cpu", weights_only=True)
+__all__ = ["atomic_save", "load_checkpoint", "load_nnunet_checkpoint"]  # the file I/O lives in serialization.py (the only torch.load)
 
 
 def build_segmentation(mc: dict[str, Any]) -> torch.nn.Module:
@@ -80,17 +66,3 @@ def checkpoint_run_id(checkpoint_dir: str | Path) -> str | None:
         return json.loads(p.read_text()).get("run_id") if p.is_file() else None
     except json.JSONDecodeError:
         return None
-
-
-def load_nnunet_checkpoint(path: str | Path) -> dict[str, Any]:
-    """An nnU-Net checkpoint (``checkpoint_final.pth``: network weights, its trainer's init arguments, the mirroring
-    axes). nnU-Net writes plain containers and NumPy scalars (its logged values), which the safe loader reads once
-    those NumPy types are allowed — no arbitrary code runs."""
-    import numpy as np
-
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"nnU-Net checkpoint {path} is missing (run `dvc repro nnunet/dvc.yaml`)")
-    allowed = [np._core.multiarray.scalar, np.dtype, *(getattr(np.dtypes, n) for n in
-               ("Float64DType", "Float32DType", "Int64DType", "Int32DType", "BoolDType"))]
-    with torch.serialization.safe_globals(allowed):
-        return torch.load(path, map_location="cpu", weights_only=True)

@@ -68,7 +68,7 @@ def resnet18_unet(in_channels: int, num_classes: int, encoder_weights: str | Non
     ResNet-18 state dict (the first convolution is adapted to ``in_channels`` by repeating/averaging its filters)."""
     from monai.networks.nets import FlexibleUNet
 
-    from brats_mlops.models.checkpoint import load_checkpoint
+    from brats_mlops.models.serialization import load_checkpoint
 
     net = FlexibleUNet(in_channels=in_channels, out_channels=num_classes, backbone="resnet18", pretrained=False, spatial_dims=2)
     if encoder_weights:

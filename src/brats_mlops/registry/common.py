@@ -79,3 +79,13 @@ def lineage_tags(paths: Any, train_run_id: str | None, data_file: str | Path | N
         tags[TAG_DATA_HASH] = content_hash(Path(data_file) if data_file else Path(paths.preprocessed_dir) / "plans.json")
     return {**tags, **data_validation_tag(paths.metrics_dir), **extra}
 
+
+def load_registered(uri: str) -> Any:
+    """Load a registered pyfunc; a missing alias/version becomes a message that says what to do."""
+    import mlflow
+
+    try:
+        return mlflow.pyfunc.load_model(uri)
+    except Exception as err:
+        raise LookupError(f"cannot load {uri}: {type(err).__name__}: {str(err)[:300]}. `brats-mlops models` lists the "
+                          "versions and aliases; `brats-mlops promote <name>` sets @champion, or pass --alias/--version") from err

@@ -23,22 +23,12 @@ from brats_mlops.data.io import load_case_images, save_like
 from brats_mlops.data.preprocessing import remap_labels
 from brats_mlops.data.editions import EDITIONS
 from brats_mlops.data.readers import read_case_folder
+from brats_mlops.registry.common import load_registered
 from brats_mlops.names import MODALITIES, MODEL_SEGMENTATION, MODEL_SURVIVAL
 
 
 def model_uri(name: str, alias: str | None = "champion", version: str | None = None) -> str:
     return f"models:/{name}/{version}" if version else f"models:/{name}@{alias}"
-
-
-def load_registered(uri: str) -> Any:
-    """Load a registered pyfunc; a missing alias/version becomes a message that says what to do."""
-    import mlflow
-
-    try:
-        return mlflow.pyfunc.load_model(uri)
-    except Exception as err:
-        raise LookupError(f"cannot load {uri}: {type(err).__name__}: {str(err)[:300]}. `brats-mlops models` lists the "
-                          "versions and aliases; `brats-mlops promote <name>` sets @champion, or pass --alias/--version") from err
 
 
 def require_registered(uris: list[str]) -> None:

@@ -22,7 +22,7 @@ from brats_mlops.inference.segment import predict_labels
 from brats_mlops.models.checkpoint import load_segmentation
 from brats_mlops.config.schema import PathsParams
 from brats_mlops.names import MODEL_SEGMENTATION, TAG_ABLATION_GROUP, TAG_PREFIX
-from brats_mlops.registry.common import PIP_REQUIREMENTS, lineage_tags, register
+from brats_mlops.registry.common import PIP_REQUIREMENTS, lineage_tags, load_registered, register
 
 
 def to_convention(labels: np.ndarray, source: str) -> np.ndarray:
@@ -118,8 +118,6 @@ def parent_weights(init_from: str) -> tuple[dict[str, Any], dict[str, Any], dict
         ck = load_checkpoint(path)
         return ck["model"], ck["model_config"], {"parent_checkpoint": str(path)}
     from mlflow.tracking import MlflowClient
-
-    from brats_mlops.registry.predict import load_registered
 
     ref = init_from.removeprefix("models:/")
     name, alias = ref.split("@", 1) if "@" in ref else (ref.split("/", 1)[0], None)

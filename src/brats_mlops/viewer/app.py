@@ -37,7 +37,7 @@ def _versions() -> list[dict]:
 
 @st.cache_resource(show_spinner="loading the model…")
 def _model(uri: str):
-    from brats_mlops.registry.predict import load_registered
+    from brats_mlops.registry.common import load_registered
 
     return load_registered(uri).unwrap_python_model()
 
