@@ -275,7 +275,8 @@ class Trainer:
                 atomic_save(self.state(epoch + 1), self.ckdir / "last.pt")
             if on_checkpoint:
                 on_checkpoint(epoch)
-            faults.pause_point(faults.EPOCH_CHECKPOINTED, epoch)   # tests kill here (utils/faults.py)
+            if main:  # the rank that wrote last.pt (other ranks wait for it at the next all-reduce)
+                faults.pause_point(faults.EPOCH_CHECKPOINTED, epoch)   # tests kill here (utils/faults.py)
             if tracker is not None:
                 tracker.log_epoch(rec, epoch)
             if hasattr(bar, "set_postfix"):
