@@ -25,17 +25,22 @@ def _paths(tmp_path):
     return PathsParams(nnunet_dir=str(tmp_path / "nnunet"), models_dir=str(tmp_path / "models"))
 
 
+def _export(tmp_path, monkeypatch, source, root, mods):
+    """The platform's split of the dataset at ``root`` exported to nnU-Net's raw format: (cases, split, folder)."""
+    cases = {c.case_id: c for c in discover(source, root, mods).cases}
+    split = segmentation_split(list(cases), 0.2, 0, 0.2)
+    paths, cfg = _paths(tmp_path), NnunetParams()
+    for k, v in env.settings(paths, cfg).items():
+        monkeypatch.setenv(k, v)
+    return cases, split, export_dataset(cases, split_folds(split), mods, paths, cfg)
+
+
 @pytest.mark.parametrize("layout", ["brats2023", "msd"])
 def test_export_passes_nnunets_integrity_check(tmp_path, monkeypatch, layout):
     from nnunetv2.experiment_planning.verify_dataset_integrity import verify_dataset_integrity
 
     root = brats2023_tiny(tmp_path / "raw", n=5, with_validation=False) if layout == "brats2023" else msd_tiny(tmp_path / "raw", n=5)
-    cases = {c.case_id: c for c in discover(layout, root, MODS).cases}
-    split = segmentation_split(list(cases), 0.2, 0, 0.2)
-    paths, cfg = _paths(tmp_path), NnunetParams()
-    for k, v in env.settings(paths, cfg).items():
-        monkeypatch.setenv(k, v)
-    out = export_dataset(cases, split_folds(split), MODS, paths, cfg)
+    cases, split, out = _export(tmp_path, monkeypatch, layout, root, MODS)
 
     ds = json.loads((out / "dataset.json").read_text())
     assert ds["labels"]["whole tumor"] == [1, 2, 3] and ds["regions_class_order"] == [1, 2, 3]
@@ -66,12 +71,7 @@ def test_the_editions_regions_export_to_nnunet_and_map_back(tmp_path, monkeypatc
     from brats_mlops.data.case import scheme_of
     from tests.builders import edition_tiny
 
-    cases = {c.case_id: c for c in discover(edition, edition_tiny(tmp_path / "raw", edition, n=5), mods).cases}
-    split = segmentation_split(list(cases), 0.2, 0, 0.2)
-    paths, cfg = _paths(tmp_path), NnunetParams()
-    for k, v in env.settings(paths, cfg).items():
-        monkeypatch.setenv(k, v)
-    out = export_dataset(cases, split_folds(split), mods, paths, cfg)
+    cases, split, out = _export(tmp_path, monkeypatch, edition, edition_tiny(tmp_path / "raw", edition, n=5), mods)
     ds = json.loads((out / "dataset.json").read_text())
     scheme = scheme_of(edition)
     assert ds["label_scheme"] == scheme.name and len(ds["regions_class_order"]) == len(scheme.regions)
