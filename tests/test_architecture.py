@@ -38,6 +38,14 @@ def test_lower_layers_do_not_import_training(part):
     assert offenders == []
 
 
+@pytest.mark.parametrize("part", ["training", "inference", "models", "metrics", "data", "losses"])
+def test_nothing_below_the_registry_reaches_up_into_it_or_the_workflows(part):
+    """Transfer learning's parent is resolved where the stage starts (workflows/train.py), not by the trainer."""
+    offenders = [str(p.relative_to(ROOT)) for p in _py(SRC / part)
+                 if any(m.startswith(("brats_mlops.registry", "brats_mlops.workflows")) for m in _imports(p))]
+    assert offenders == []
+
+
 def test_only_models_loads_checkpoints():
     offenders = [str(p.relative_to(ROOT)) for p in _py(SRC, ROOT / "pipelines")
                  if "torch.load(" in p.read_text() and p != SRC / "models" / "serialization.py"]
@@ -55,8 +63,31 @@ def test_the_study_and_the_stage_train_through_the_same_function():
     from brats_mlops.training import autoencoder, segmentation
 
     assert obj.train_segmentation is segmentation.train_segmentation and obj.train_autoencoder is autoencoder.train_autoencoder
-    for stage, fn in (("train_segmentation", "train_segmentation"), ("train_autoencoder", "train_autoencoder")):
-        assert f"{fn}(params" in (ROOT / "pipelines" / f"{stage}.py").read_text()
+    assert "train_autoencoder(params" in (ROOT / "pipelines" / "train_autoencoder.py").read_text()
+    # the stage trains its family (workflows/train.py), and the 3-D family trains through that same function
+    assert "train_family(load_params(), get_family(" in (ROOT / "pipelines" / "train_segmentation.py").read_text()
+    assert "train_segmentation(params" in (SRC / "families" / "volumetric.py").read_text()
+
+
+def test_no_switch_on_the_kind_of_a_model_outside_the_families():
+    """What differs between segmentation families is asked of the family (families/): nobody else reads a model
+    config's ``kind`` to decide, and no ``two_d`` flag travels through the code."""
+    import re
+
+    switch = re.compile(r"""\b(mc|model_config)(\.get\(\s*["']kind["']|\[["']kind["']\])|\btwo_d\b""")
+    offenders = [f"{p.relative_to(ROOT)}:{i}" for p in _py(SRC, ROOT / "pipelines") if "families" not in p.parts
+                 for i, line in enumerate(p.read_text().splitlines(), 1) if switch.search(line)]
+    assert offenders == []
+
+
+def test_every_evaluate_stage_is_the_one_evaluation_function():
+    """The three evaluate stages (3-D, 2-D, nnU-Net) are one function (workflows/evaluate.py) given a family."""
+    stages = ["evaluate_segmentation", "evaluate_segmentation_2d", "nnunet_evaluate"]
+    assert "evaluate_family(load_params(), get_family(" in (ROOT / "pipelines" / "evaluate_segmentation.py").read_text()
+    for st in stages[1:]:
+        text = (ROOT / "pipelines" / f"{st}.py").read_text()
+        assert "from pipelines.evaluate_segmentation import main" in text and "score_cases" not in text, st
+    assert sum("score_cases(" in p.read_text() for p in _py(SRC / "workflows", ROOT / "pipelines")) == 1
 
 
 def test_no_import_circle_between_modules():

@@ -28,7 +28,6 @@ STAGE_NNUNET_PREPARE = "nnunet_prepare"
 STAGE_NNUNET_TRAIN = "nnunet_train"
 STAGE_NNUNET_EVAL = "nnunet_evaluate"
 STAGE_REPORT_NNUNET = "report_nnunet"
-EVAL_STAGES = (STAGE_EVAL_SEG, STAGE_EVAL_SEG_2D, STAGE_NNUNET_EVAL)  # segmentation evaluations that `compare` puts side by side
 
 # One MLflow experiment per branch of the pipeline.
 EXPERIMENTS = {
@@ -67,8 +66,6 @@ MODEL_SURVIVAL = "brats-survival"
 MODEL_SEGMENTATION_2D = "brats-segmentation-2d"
 MODEL_SURVIVAL_2D = "brats-survival-2d"
 MODEL_SEGMENTATION_NNUNET = "brats-segmentation-nnunet"
-MODEL_NAMES = (MODEL_SEGMENTATION, MODEL_AUTOENCODER, MODEL_SURVIVAL, MODEL_SEGMENTATION_2D, MODEL_SURVIVAL_2D,
-               MODEL_SEGMENTATION_NNUNET)
 
 # Tags.
 TAG_STAGE = "brats.stage"

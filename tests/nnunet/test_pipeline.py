@@ -60,6 +60,7 @@ def project(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("nnunet")  # one worker: the module's project (prepared and trained once) serves both tests
 def test_train_logs_every_epoch_once_and_resumes_after_sigkill(project):
     proj, env = project
     pre = proj / "data" / "nnunet" / "preprocessed" / "Dataset500_BraTSPlatform"
@@ -90,6 +91,7 @@ def test_train_logs_every_epoch_once_and_resumes_after_sigkill(project):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("nnunet")
 def test_evaluate_registers_a_model_that_predicts_in_the_inputs_geometry(project):
     proj, env = project
     fold = proj / "models" / "nnunet" / "Dataset500_BraTSPlatform" / "nnUNetTrainer_Platform__nnUNetPlans__3d_fullres" / "fold_0"

@@ -9,13 +9,16 @@ from brats_mlops.models.checkpoint import load_checkpoint
 from brats_mlops.models.freeze import apply_freeze, freeze_groups, load_parent
 from brats_mlops.models import build_model
 from brats_mlops.training.segmentation import SegmentationTrainer
+from brats_mlops.workflows.train import resolve_parent
 from tests.conftest import TINY_SEG
 
 
 def _trainer(tiny_preprocessed, ckdir, **kw):
     pre, plans, split = tiny_preprocessed
     cfg = parse_params({"segmentation": {**TINY_SEG, "epochs": 1, **kw}, "preprocess": {"crop_size": [16, 16, 16]}}).segmentation
-    return SegmentationTrainer(cfg, pre, split, plans.num_classes, plans.modalities, plans.crop_size, plans.healthy_label, ckdir, seed=1)
+    parent = resolve_parent(cfg.init_from)  # where the stage starts (workflows/train.py): the trainer never reads the registry
+    return SegmentationTrainer(cfg, pre, split, plans.num_classes, plans.modalities, plans.crop_size, plans.healthy_label, ckdir, seed=1,
+                               parent=parent)
 
 
 @pytest.fixture(scope="module")

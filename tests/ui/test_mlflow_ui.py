@@ -38,9 +38,9 @@ def browse(url: str, shot: Path) -> str:
     base = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
             "--window-size=1400,1000", "--virtual-time-budget=20000"]
-    with tempfile.TemporaryDirectory() as prof:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as prof:
         subprocess.run(base + [f"--user-data-dir={prof}", f"--screenshot={shot}", url], capture_output=True, timeout=120)
-    with tempfile.TemporaryDirectory() as prof:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as prof:
         r = subprocess.run(base + [f"--user-data-dir={prof}", "--dump-dom", url], capture_output=True, text=True, timeout=120)
     shot.with_suffix(".html").write_text(r.stdout)
     return r.stdout

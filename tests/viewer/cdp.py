@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -21,11 +23,13 @@ def render(url: str, shot: Path, wait_for: list[str], timeout: float = 120) -> t
     """Open ``url``; wait until the page text holds every string of ``wait_for`` (or ``timeout``); save a full-page
     screenshot to ``shot``; return (page text, number of <img> elements)."""
     port = free_port()
-    with tempfile.TemporaryDirectory() as prof:
+    # chromium's helper processes may still write to the profile when the browser is killed: kill its whole process
+    # group, and do not fail the test on a profile folder that a dying helper refilled
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as prof:
         proc = subprocess.Popen([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
                                  "--disable-background-networking", f"--remote-debugging-port={port}", "--remote-allow-origins=*",
                                  f"--user-data-dir={prof}", "--window-size=1400,1800", "about:blank"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             targets = None
             for _ in range(150):
@@ -62,5 +66,8 @@ def render(url: str, shot: Path, wait_for: list[str], timeout: float = 120) -> t
                 shot.write_bytes(base64.b64decode(call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]))
                 return text, int(n_img or 0)
         finally:
-            proc.kill()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             proc.wait()

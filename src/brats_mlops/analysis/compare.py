@@ -22,8 +22,8 @@ import pandas as pd
 from scipy.stats import wilcoxon
 
 from brats_mlops.metrics.profiles import DEFAULT_PROFILE
-from brats_mlops.names import (EVAL_STAGES, STAGE_EVAL_SEG_2D, STAGE_NNUNET_EVAL, TAG_ABLATION_GROUP, TAG_DATA_HASH_PREFIX,
-                               TAG_DVC_EXP, TAG_METRIC_PROFILE, TAG_STAGE, TAG_TRAIN_RUN)
+from brats_mlops.families import families
+from brats_mlops.names import TAG_ABLATION_GROUP, TAG_DATA_HASH_PREFIX, TAG_DVC_EXP, TAG_METRIC_PROFILE, TAG_STAGE, TAG_TRAIN_RUN
 from brats_mlops.tracking import download_artifact, find_runs, run_params
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,8 @@ def list_groups() -> list[dict[str, object]]:
 
 
 def _eval_runs(filt: str) -> list[Any]:
-    """Finished 3-D and 2-D evaluation runs matching ``filt``, oldest first."""
-    runs = [r for st in EVAL_STAGES for r in find_runs("segmentation", f"tags.`{TAG_STAGE}` = '{st}' and {filt}")]
+    """Finished evaluation runs of every family (3-D, 2-D, nnU-Net, ...) matching ``filt``, oldest first."""
+    runs = [r for st in (f.eval_stage for f in families()) for r in find_runs("segmentation", f"tags.`{TAG_STAGE}` = '{st}' and {filt}")]
     return sorted(runs, key=lambda r: r.info.start_time)
 
 
@@ -73,8 +73,11 @@ def _data_signature(run: Any) -> tuple[tuple[str, str], ...]:
     """What an evaluation run's numbers are comparable by: the hashes of the data it scored (its ``brats.data_hash.*``
     tags: dataset root, split — except the checkpoint folder, which is what an ablation varies) and the official metric
     profile it was scored with (``brats.metric_profile``; runs from before profiles existed were scored with 2023-GLI)."""
+    from brats_mlops.config.schema import Params
+
+    models = tuple(f"/{f.checkpoint_dir(Params()).name}" for f in families())  # the model folders: what an ablation varies
     hashes = tuple(sorted((k, v) for k, v in run.data.tags.items()
-                          if k.startswith(TAG_DATA_HASH_PREFIX) and not k.endswith(("/segmentation", "/segmentation_2d", "/nnunet"))))
+                          if k.startswith(TAG_DATA_HASH_PREFIX) and not k.endswith(models)))
     return hashes + ((TAG_METRIC_PROFILE, run.data.tags.get(TAG_METRIC_PROFILE, DEFAULT_PROFILE)),)
 
 
@@ -111,9 +114,7 @@ def load_group(group: str | list[str]) -> list[RunCases]:
         params = {**dict(r.data.params), **(run_params(train_id, metrics=True) if train_id and train_id != "None" else {})}
         label = r.data.tags.get(TAG_DVC_EXP) or r.info.run_id[:8]
         stage = r.data.tags.get(TAG_STAGE)
-        params["network"] = (f"2-D {params.get('slices2d.model', '?')}" if stage == STAGE_EVAL_SEG_2D else
-                             f"nnU-Net v2 {params.get('nnunet.configuration', '?')}" if stage == STAGE_NNUNET_EVAL else
-                             f"3-D {params.get('segmentation.model', '?')}")
+        params["network"] = next(f for f in families() if f.eval_stage == stage).network(params)
         out.append(RunCases(r.info.run_id, label, pd.read_csv(local), params))
     return out
 
@@ -128,7 +129,8 @@ def from_cases_files(models: dict[str, Path]) -> list[RunCases]:
 def distinguishing_params(runs: list[RunCases]) -> list[str]:
     """``network`` (3-D or 2-D and which), then the segmentation (or 2-D) and evaluation params whose values differ between the runs
     that have them (what the ablation varied; a 2-D and a 3-D run differ by ``network``, not by each other's params)."""
-    keys = sorted({k for r in runs for k in r.params if k.startswith(("segmentation.", "slices2d.", "evaluate.", "nnunet."))
+    sections = tuple(f"{s}." for s in {"evaluate", *(f.section for f in families())})
+    keys = sorted({k for r in runs for k in r.params if k.startswith(sections)
                    and not k.endswith(".ablation_group")})
 
     def varied(k: str) -> bool:

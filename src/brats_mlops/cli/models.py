@@ -13,7 +13,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from brats_mlops.cli.common import app, console, fail, use_store
-from brats_mlops.names import MODEL_NAMES
 
 OVERRIDDEN = "overridden by --force"  # how registry.promotion marks a gate that --force passed
 
@@ -49,8 +48,10 @@ def _default_sample_case() -> Path:
 
 
 def _check_model_name(name: str) -> str:
-    if name not in MODEL_NAMES:
-        fail(f"unknown model {name!r}; registered model names: {', '.join(MODEL_NAMES)}")
+    from brats_mlops.registry.promotion import model_names
+
+    if name not in model_names():
+        fail(f"unknown model {name!r}; registered model names: {', '.join(model_names())}")
     return name
 
 
@@ -140,9 +141,10 @@ def predict(
     alias: Annotated[str, typer.Option("--alias", help="Alias of the registered models to use.")] = "champion",
     version: Annotated[Optional[str], typer.Option("--version", help="A segmentation model version (overrides --alias).")] = None,
     survival_version: Annotated[Optional[str], typer.Option("--survival-version", help="A survival model version (overrides --alias).")] = None,
-    model: Annotated[str, typer.Option("--model", help="3d: brats-segmentation (+ brats-survival); 2d: the slice models of "
-                                       "seed 001, brats-segmentation-2d (+ brats-survival-2d, survival bins by majority vote); "
-                                       "nnunet: nnU-Net v2, brats-segmentation-nnunet (+ brats-survival).")] = "3d",
+    model: Annotated[str, typer.Option("--model", help="The model family (`brats-mlops families`): 3d: brats-segmentation "
+                                       "(+ brats-survival); 2d: the slice models of seed 001, brats-segmentation-2d (+ "
+                                       "brats-survival-2d, survival bins by majority vote); nnunet: nnU-Net v2, "
+                                       "brats-segmentation-nnunet (+ brats-survival).")] = "3d",
     tta: Annotated[Optional[str], typer.Option("--tta", help="none | mirror: nnU-Net's mirroring test-time augmentation "
                                                "(8 mirror images averaged, 8x the time). Default: the model's own (none; nnU-Net: as registered).")] = None,
     ensemble: Annotated[Optional[str], typer.Option("--ensemble", help="Comma-separated versions of brats-segmentation to "
@@ -155,23 +157,26 @@ def predict(
     from brats_mlops.data.io import ImageReadError
     from brats_mlops.data.readers import DatasetLayoutError
     from brats_mlops.registry.predict import model_uri, predict_case
-    from brats_mlops.names import MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SEGMENTATION_NNUNET, MODEL_SURVIVAL, MODEL_SURVIVAL_2D
+    from brats_mlops.families import UnknownFamily, get_family
 
-    names = {"3d": (MODEL_SEGMENTATION, MODEL_SURVIVAL), "2d": (MODEL_SEGMENTATION_2D, MODEL_SURVIVAL_2D),
-             "nnunet": (MODEL_SEGMENTATION_NNUNET, MODEL_SURVIVAL)}
-    if model not in names:
-        fail(f"--model {model!r}: use 3d, 2d or nnunet")
-    seg_name, surv_name = names[model]
+    try:
+        family = get_family(model)
+    except UnknownFamily as err:
+        fail(f"--model: {err}")
+    seg_name, surv_name = family.registered_name, family.survival_model
     use_store()
     seg_uri = model_uri(seg_name, alias, version)
+    if age is not None and surv_name is None:
+        fail(f"--age: the {family.key} family has no survival model to pair with")
     surv_uri = model_uri(surv_name, alias, survival_version) if age is not None else None
     if age is not None and not 0 <= age <= 120:
         fail(f"--age {age} is not a plausible age in years")
     if tta not in (None, "none", "mirror"):
         fail(f"--tta {tta!r}: use none or mirror")
     extra = [model_uri(seg_name, version=v.strip()) for v in (ensemble or "").split(",") if v.strip()]
-    if extra and model != "3d":
-        fail("--ensemble combines versions of the 3-D model (brats-segmentation); nnU-Net ensembles its folds itself")
+    if extra and not family.supports_ensemble:
+        fail(f"--ensemble combines versions of a family that ensembles (3d: brats-segmentation); {family.key} does not "
+             "(nnU-Net ensembles its folds itself)")
     try:
         r = predict_case(case, out, seg_uri, surv_uri, age, tta=tta, ensemble_uris=extra)
     except (DatasetLayoutError, ImageReadError, LookupError, FileNotFoundError) as err:
@@ -228,3 +233,20 @@ def viewer(
 
     use_store()  # a missing project or unreachable store is one error line here, not a page error later
     sys.exit(serve(port))
+
+
+@app.command()
+def families() -> None:
+    """List the segmentation model families (``--model`` of ``predict``; ``python -m pipelines.train_segmentation
+    <family>`` and ``pipelines.evaluate_segmentation <family>`` train and score one): registered model, params section,
+    stages, what its prediction supports. A family is one module of ``brats_mlops/families/``."""
+    from brats_mlops.families import families as all_families
+
+    t = Table(title="segmentation model families (src/brats_mlops/families/)")
+    for col in ("family", "network", "registered model", "params", "stages (train, evaluate)", "metrics", "predicts with"):
+        t.add_column(col, overflow="fold")
+    for f in all_families():
+        extras = [x for x, on in (("TTA", f.supports_tta), ("ensembles", f.supports_ensemble)) if on]
+        t.add_row(f.key, f"{f.title} ({f.spatial_dims}-D input)", f.registered_name, f.section, f"{f.train_stage}, {f.eval_stage}",
+                  f"metrics/{f.metrics_name}.json", ", ".join(extras) or "-")
+    Console(width=max(160, console.width)).print(t)

@@ -349,9 +349,31 @@ def _format_error(err: ValidationError, origin: str) -> str:
     return "\n".join(lines)
 
 
+_WITH_SECTIONS: dict[tuple[str, ...], type[Params]] = {}
+
+
+def params_model(raw: dict[str, Any]) -> type[Params]:
+    """``Params``, or — when ``raw`` has top-level sections that are not built in — ``Params`` with the params sections
+    of the model families that declare them (``families/``: a new family brings its own section), so those validate
+    like every other section and an unknown key is still an error."""
+    builtin = {f.alias or name for name, f in Params.model_fields.items()} | set(Params.model_fields)
+    if all(k in builtin for k in raw):
+        return Params
+    from pydantic import create_model
+
+    from brats_mlops.families import section_models
+
+    sections = {k: m for k, m in section_models().items() if k not in builtin}
+    key = tuple(sorted(sections))
+    if key not in _WITH_SECTIONS:
+        fields: dict[str, Any] = {k: (m, Field(default_factory=m)) for k, m in sections.items()}
+        _WITH_SECTIONS[key] = create_model("Params", __base__=Params, __module__=__name__, **fields)
+    return _WITH_SECTIONS[key]
+
+
 def parse_params(raw: dict[str, Any] | None, origin: str = "params") -> Params:
     try:
-        return audit.watch(Params.model_validate(raw or {}))
+        return audit.watch(params_model(raw or {}).model_validate(raw or {}))
     except ValidationError as err:
         raise ParamsError(_format_error(err, origin)) from None
 

@@ -157,3 +157,29 @@ def slice_augmentation(flip_p: float, rotate_p: float, degrees: float):
     return Compose([RandFlipd(("image", "label"), prob=flip_p, spatial_axis=0),
                     RandRotated(("image", "label"), range_x=math.radians(degrees), prob=rotate_p, mode=("bilinear", "nearest"),
                                 padding_mode="zeros", keep_size=True)])
+
+
+def mask_channels(labels: np.ndarray) -> np.ndarray:
+    """(..., X, Y) internal labels → (..., 3, X, Y) float32 masks of NCR, ED and ET (seed 001's 3 mask channels)."""
+    return np.stack([(labels == k) for k in (1, 2, 3)], axis=-3).astype(np.float32)
+
+
+class MaskSliceDataset(Dataset):
+    """Seed 001's survival inputs: an axial slice of the tumour labels as 3 channels (NCR, ED, ET), resized to
+    ``size``², with the age scaled by the training min-max and the survival bin."""
+
+    def __init__(self, rows: pd.DataFrame, masks: dict[str, np.ndarray], size: int, age_range: tuple[float, float]):
+        self.rows = rows.reset_index(drop=True)
+        self.masks, self.size, self.age_range = masks, size, age_range
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        r = self.rows.iloc[i]
+        x = torch.from_numpy(mask_channels(np.asarray(self.masks[r.case_id][..., int(r.z)])))
+        if x.shape[-1] != self.size or x.shape[-2] != self.size:
+            x = F.interpolate(x[None], size=(self.size, self.size), mode="bilinear", align_corners=False)[0]
+        lo, hi = self.age_range
+        age = torch.tensor(min(max((float(r.age) - lo) / (hi - lo), 0.0), 1.0), dtype=torch.float32)
+        return {"masks": x, "age": age, "bin": int(r.bin)}

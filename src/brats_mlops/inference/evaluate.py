@@ -15,7 +15,7 @@ import torch
 from brats_mlops.data.case import Case, scheme_of
 from brats_mlops.data.io import load_case_images, load_image
 from brats_mlops.data.preprocessing import remap_labels
-from brats_mlops.inference.segment import predict_labels
+from brats_mlops.families import family_of
 from brats_mlops.metrics import case_metrics, postprocess
 from brats_mlops.metrics.profiles import get_profile
 from brats_mlops.utils.progress import progress
@@ -118,14 +118,14 @@ def score_cases(predict: Callable[[np.ndarray, tuple[float, ...]], np.ndarray], 
 
 def evaluate_cases(model: torch.nn.Module | list[torch.nn.Module], mc: dict[str, Any], cases: dict[str, Case], ids: list[str],
                    postprocess_min_voxels: int, tta: str = "none", profile: str | None = None) -> Iterator[CaseResult]:
-    """:func:`score_cases` for a platform network, or an ensemble of them (a list: the folds of a k-fold training)
-    (for a 2-D slice model also seed 004's per-class Dice/IoU with
-    background and pixel accuracy, :func:`class_scores`; no TTA)."""
-    two_d = mc.get("kind") == "slices2d"
-    if two_d and isinstance(model, (list, tuple)):
-        model = model[0]
-    return score_cases(lambda images, _spacing: predict_labels(model, images, mc, tta="none" if two_d else tta),
-                       mc["modalities"], cases, ids, postprocess_min_voxels, with_class_scores=two_d, profile=profile)
+    """:func:`score_cases` for a platform network, or an ensemble of them (a list: the folds of a k-fold training),
+    as its family predicts (``tta`` where the family supports it; seed 004's per-class Dice/IoU with background and
+    pixel accuracy, :func:`class_scores`, where the family reports them: the 2-D slice models)."""
+    fam = family_of(mc)
+    models = list(model) if isinstance(model, (list, tuple)) else [model]
+    tta = tta if fam.supports_tta else "none"
+    return score_cases(lambda images, _spacing: fam.predict_labels(models, images, mc, tta=tta),
+                       mc["modalities"], cases, ids, postprocess_min_voxels, with_class_scores=fam.class_scores, profile=profile)
 
 
 def summarise(df: pd.DataFrame, evaluated_on: str, best_epoch: int, profile: str | None = None,

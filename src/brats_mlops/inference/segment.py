@@ -9,6 +9,7 @@ import torch
 from monai.inferers import sliding_window_inference
 
 from brats_mlops.data.preprocessing import brain_mask, normalise
+from brats_mlops.families import family_of
 from brats_mlops.models.outputs import logits_to_labels
 
 
@@ -44,22 +45,26 @@ def ensemble(models: list[torch.nn.Module], mode: str) -> Any:
     return lambda v: _mean_probabilities([m(v) for m in models], mode)
 
 
-@torch.no_grad()
 def predict_labels(model: torch.nn.Module | list[torch.nn.Module], images: np.ndarray, mc: dict[str, Any],
                    device: str | torch.device = "cpu", overlap: float | None = None, tta: str | None = None) -> np.ndarray:
     """(C, H, W, D) raw intensities → (H, W, D) uint8 internal labels of the model's label scheme (glioma: 0 bg,
-    1 NCR, 2 ED, 3 ET; ``mc["label_scheme"]``, ``data/labels.py``).
+    1 NCR, 2 ED, 3 ET; ``mc["label_scheme"]``, ``data/labels.py``), predicted the way the model's family predicts
+    (``brats_mlops.families``: the 3-D networks by :func:`sliding_window_labels`, the 2-D slice models slice by
+    slice). A list of models (same ``mc``: the folds of a k-fold training) is an ensemble where the family supports it."""
+    models = list(model) if isinstance(model, (list, tuple)) else [model]
+    return family_of(mc).predict_labels(models, images, mc, device=device, overlap=overlap, tta=tta)
+
+
+@torch.no_grad()
+def sliding_window_labels(model: torch.nn.Module | list[torch.nn.Module], images: np.ndarray, mc: dict[str, Any],
+                          device: str | torch.device = "cpu", overlap: float | None = None, tta: str | None = None) -> np.ndarray:
+    """:func:`predict_labels` of a 3-D network (or an ensemble of them).
 
     Any spatial size works: windows of the training crop (``mc["roi_size"]``) slide over the volume with a
     Gaussian blend. ``tta="mirror"`` averages the 8 mirror images (:func:`mirror_tta`; 8× the time); None takes
     ``mc["tta"]`` (default "none"). A list of models (same ``mc``: the folds of a k-fold training) is an ensemble:
-    their probabilities are averaged in every window (:func:`ensemble`). A 2-D slice model (``mc["kind"] == "slices2d"``) predicts slice by slice instead
-    (:func:`brats_mlops.inference.slices.predict_labels_2d`), so every caller scores 2-D and 3-D models alike.
+    their probabilities are averaged in every window (:func:`ensemble`).
     """
-    if mc.get("kind") == "slices2d":
-        from brats_mlops.inference.slices import predict_labels_2d
-
-        return predict_labels_2d(model[0] if isinstance(model, (list, tuple)) else model, images, mc, device=device)
     if images.ndim != 4 or images.shape[0] != mc["in_channels"]:
         raise ValueError(f"expected a (C={mc['in_channels']}, H, W, D) array of modalities {mc['modalities']}, got shape {images.shape}")
     models = model if isinstance(model, (list, tuple)) else [model]

@@ -15,21 +15,17 @@ from typing import Any
 
 import torch
 
+from brats_mlops.families import family_of
 from brats_mlops.models.autoencoder import build_autoencoder
-from brats_mlops.models.catalog import build_model
 from brats_mlops.models.serialization import atomic_save, load_checkpoint, load_nnunet_checkpoint
 
 __all__ = ["atomic_save", "load_checkpoint", "load_nnunet_checkpoint"]  # the file I/O lives in serialization.py (the only torch.load)
 
 
 def build_segmentation(mc: dict[str, Any]) -> torch.nn.Module:
-    """The segmentation network described by a model config (``training.segmentation.model_config``, or
-    ``training.slices.model_config`` for a 2-D slice model: ``kind == "slices2d"``)."""
-    if mc.get("kind") == "slices2d":
-        from brats_mlops.models.unet2d import build_model_2d
-
-        return build_model_2d(mc["model"], in_channels=mc["in_channels"], num_classes=mc["out_channels"])
-    return build_model(mc["model"], in_channels=mc["in_channels"], num_classes=mc["out_channels"], channels=tuple(mc["channels"]))
+    """The segmentation network described by a model config (``training.segmentation.model_config``,
+    ``training.slices.model_config``, ...): built by the family its ``kind`` names (``brats_mlops.families``)."""
+    return family_of(mc).build(mc)
 
 
 def load_segmentation(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:

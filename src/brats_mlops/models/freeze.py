@@ -48,7 +48,7 @@ def apply_freeze(model: nn.Module, mode: str, patterns: Sequence[str] = ()) -> d
     """Freeze ``mode``'s group plus ``patterns``; returns the counts of frozen and trainable parameters (elements)."""
     if mode not in FREEZE_MODES:
         raise ValueError(f"freeze mode must be one of {FREEZE_MODES}, not {mode!r}")
-    pats = freeze_groups(model)[mode] + list(patterns)
+    pats = (freeze_groups(model)[mode] if mode != "none" else []) + list(patterns)  # any network can freeze nothing
     unmatched = [p for p in patterns if not any(fnmatch.fnmatch(n, p) for n, _ in model.named_parameters())]
     if unmatched:
         raise ValueError(f"freeze patterns {unmatched} match no parameter of {type(model).__name__} "

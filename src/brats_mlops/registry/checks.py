@@ -7,8 +7,8 @@ from typing import Callable
 
 import numpy as np
 
-from brats_mlops.names import (MODEL_AUTOENCODER, MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SEGMENTATION_NNUNET,
-                               MODEL_SURVIVAL, MODEL_SURVIVAL_2D)
+from brats_mlops.families import family_by_model
+from brats_mlops.names import MODEL_AUTOENCODER, MODEL_SURVIVAL, MODEL_SURVIVAL_2D
 
 
 def sample_case_check(case_dir: str | Path, age: float = 60.0) -> Callable[[str, str], str]:
@@ -19,7 +19,7 @@ def sample_case_check(case_dir: str | Path, age: float = 60.0) -> Callable[[str,
         import mlflow
 
         model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
-        if name in (MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SEGMENTATION_NNUNET):
+        if family_by_model(name) is not None:  # any segmentation family
             from brats_mlops.data.io import load_image
             from brats_mlops.data.readers import read_case_folder
 
@@ -28,7 +28,7 @@ def sample_case_check(case_dir: str | Path, age: float = 60.0) -> Callable[[str,
             shape = load_image(case.images["t1ce"], dtype=None)[0].shape
             if lab.shape != shape:
                 raise ValueError(f"segmentation shape {lab.shape} != image shape {shape}")
-            if not set(np.unique(lab).tolist()) <= {0, 1, 2, 3, 4}:
+            if not set(np.unique(lab).tolist()) <= {0, 1, 2, 3, 4}:  # every edition's raw labels (data/editions.py)
                 raise ValueError(f"unexpected labels {np.unique(lab).tolist()}")
             return f"segmented {case_dir.name}: {int((lab > 0).sum())} tumour voxels"
         if name == MODEL_AUTOENCODER:

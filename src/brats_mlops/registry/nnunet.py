@@ -19,11 +19,9 @@ import mlflow
 import numpy as np
 
 from brats_mlops.config.schema import PathsParams
-from brats_mlops.data.io import load_case_images
-from brats_mlops.data.readers import read_case_folder
 from brats_mlops.names import MODEL_SEGMENTATION_NNUNET, TAG_ABLATION_GROUP, TAG_FOLDS, TAG_NETWORK, TAG_TTA
 from brats_mlops.registry.common import PIP_REQUIREMENTS, lineage_tags, register
-from brats_mlops.registry.segmentation import SegmentationPyfunc, to_convention
+from brats_mlops.registry.segmentation import SegmentationPyfunc
 
 SETTINGS = "brats_nnunet.json"
 
@@ -37,22 +35,16 @@ class NnunetPyfunc(SegmentationPyfunc):  # predict(): the platform's input handl
         self.modalities = tuple(self.settings["modalities"])
         self.predictor = load_predictor(folder, self.settings["folds"], tta=self.settings["tta"] == "mirror")
 
-    def labels(self, images: np.ndarray, spacing: tuple[float, ...], tta: str | None = None) -> np.ndarray:
+    def labels(self, images: np.ndarray, spacing: tuple[float, ...] | None = None, tta: str | None = None) -> np.ndarray:
         """Internal labels; ``tta`` "mirror"/"none" overrides the registered setting for this call."""
         from brats_mlops.nnunet.predict import predict_internal
 
+        if spacing is None:
+            raise ValueError("nnU-Net needs the voxel spacing of the images: it resamples them to its plans (an array "
+                             "input: params={'spacing': [sx, sy, sz]} in mm)")
         self.predictor.use_mirroring = (tta or self.settings["tta"]) == "mirror"
         return predict_internal(self.predictor, images, spacing)
 
-    def predict_case(self, folder: str | Path, tta: str | None = None) -> np.ndarray:
-        case = read_case_folder(folder, self.modalities)
-        images, _, spacing = load_case_images(case, self.modalities)
-        return to_convention(self.labels(images, spacing, tta), case.source)
-
-    def array_labels(self, images: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-        if "spacing" not in params:
-            raise ValueError("an array input needs params={'spacing': [sx, sy, sz]} (mm): nnU-Net resamples to its plans")
-        return self.labels(images, tuple(params["spacing"]), params.get("tta"))
 
 
 def package(model_folder: Path, folds: list[int], modalities: list[str] | tuple[str, ...], tta: str, out: Path) -> Path:

@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from brats_mlops.names import (MODEL_AUTOENCODER, MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D,
-                               MODEL_SEGMENTATION_NNUNET, MODEL_SURVIVAL, MODEL_SURVIVAL_2D, TAG_DATA_VALIDATION,
-                               TAG_HISTORY_PREFIX, TAG_PROMOTED)
+from brats_mlops.families import families
+from brats_mlops.names import MODEL_AUTOENCODER, MODEL_SURVIVAL, MODEL_SURVIVAL_2D, TAG_DATA_VALIDATION, TAG_HISTORY_PREFIX, TAG_PROMOTED
 
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous", "challenger"
 HISTORY_PREFIX = TAG_HISTORY_PREFIX
@@ -43,15 +42,23 @@ class ModelSpec:
     required: tuple[str, ...]
 
 
-SPECS: dict[str, ModelSpec] = {
-    # dice_brats: the mean over the edition's scored regions (WT/TC/ET; MEN-RT: GTV), so one gate fits every edition
-    MODEL_SEGMENTATION: ModelSpec("dice_brats", True, ("dice_brats",)),
+SPECS: dict[str, ModelSpec] = {  # the models that are not segmentation families (those bring their own gates)
     MODEL_AUTOENCODER: ModelSpec("val_l1", False, ("val_l1",)),
     MODEL_SURVIVAL: ModelSpec("macro_f1", True, ("macro_f1", "cv_macro_f1")),
-    MODEL_SEGMENTATION_2D: ModelSpec("dice_brats", True, ("dice_brats",)),
-    MODEL_SEGMENTATION_NNUNET: ModelSpec("dice_brats", True, ("dice_brats",)),
     MODEL_SURVIVAL_2D: ModelSpec("patient_majority_macro_f1", True, ("patient_majority_accuracy", "patient_majority_macro_f1")),
 }
+
+
+def specs() -> dict[str, ModelSpec]:
+    """Every promotable model's gates: each segmentation family's (``families/``: by default ``dice_brats``, the mean
+    over the edition's scored regions, so one gate fits every edition), then the autoencoder's and survival's."""
+    fams = {f.registered_name: ModelSpec(f.gates.primary, f.gates.higher_is_better, tuple(f.gates.required)) for f in families()}
+    return {**fams, **SPECS}
+
+
+def model_names() -> list[str]:
+    """Every registered model name the platform writes (segmentation families first)."""
+    return list(specs())
 
 
 class PromotionRefused(Exception):
@@ -65,9 +72,10 @@ def _client():
 
 
 def spec(name: str) -> ModelSpec:
-    if name not in SPECS:
-        raise ValueError(f"unknown model {name!r}; promotable models: {', '.join(SPECS)}")
-    return SPECS[name]
+    known = specs()
+    if name not in known:
+        raise ValueError(f"unknown model {name!r}; promotable models: {', '.join(known)}")
+    return known[name]
 
 
 def version_metrics(name: str, version: str) -> dict[str, float]:
@@ -230,7 +238,7 @@ def rollback(name: str, reason: str, root: Path | None = None) -> dict[str, Any]
 
 def models_overview(names: list[str] | None = None) -> list[dict[str, Any]]:
     """Registered models with their versions, aliases and key metrics (for `brats-mlops models`)."""
-    client = _client()
+    client, known = _client(), specs()
     out = []
     for rm in client.search_registered_models():
         if names and rm.name not in names:
@@ -242,6 +250,6 @@ def models_overview(names: list[str] | None = None) -> list[dict[str, Any]]:
             m = {k.removeprefix("metric."): v for k, v in mv.tags.items() if k.startswith("metric.")}
             out.append({"name": rm.name, "version": str(mv.version), "aliases": sorted(aliases.get(str(mv.version), [])),
                         "created": dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
-                        "primary": SPECS[rm.name].primary if rm.name in SPECS else None,
+                        "primary": known[rm.name].primary if rm.name in known else None,
                         "metrics": m, "run_id": mv.run_id})
     return out

@@ -33,13 +33,14 @@ class SegmentationPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         self.model, ck = load_segmentation(context.artifacts["checkpoint"])
         self.mc = ck["model_config"]
+        self.modalities = tuple(self.mc["modalities"])
         # an ensemble (evaluate.ensemble: folds) carries the other folds' checkpoints as ensemble_1, ensemble_2, ...
         extra = sorted((k for k in context.artifacts if k.startswith("ensemble_")), key=lambda k: int(k.split("_")[1]))
         self.models = [self.model] + [load_segmentation(context.artifacts[k])[0] for k in extra]
 
-    def labels(self, images: np.ndarray, tta: str | None = None) -> np.ndarray:
+    def labels(self, images: np.ndarray, spacing: tuple[float, ...] | None = None, tta: str | None = None) -> np.ndarray:
         """Internal labels of a (C, H, W, D) array (its folds' probabilities averaged when it is an ensemble; ``tta``
-        "mirror": nnU-Net's mirroring); post-processed (seed 003) when the model was trained with
+        "mirror": nnU-Net's mirroring; ``spacing`` in mm, which a family that resamples needs: nnU-Net); post-processed (seed 003) when the model was trained with
         ``segmentation.postprocess_predictions`` — the same function evaluation reports as ``*_post``."""
         lab = predict_labels(self.models, images, self.mc, tta=tta)
         if self.mc.get("postprocess_min_voxels") is not None:
@@ -49,13 +50,14 @@ class SegmentationPyfunc(mlflow.pyfunc.PythonModel):
         return lab
 
     def predict_case(self, folder: str | Path, tta: str | None = None) -> np.ndarray:
-        case = read_case_folder(folder, tuple(self.mc["modalities"]))
-        images, _, _ = load_case_images(case, self.mc["modalities"])
-        return to_convention(self.labels(images, tta), case.source)
+        case = read_case_folder(folder, self.modalities)
+        images, _, spacing = load_case_images(case, self.modalities)
+        return to_convention(self.labels(images, spacing, tta), case.source)
 
     def array_labels(self, images: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         """Internal labels of a (C, H, W, D) array input (``params``: the ``predict`` params)."""
-        return self.labels(images, params.get("tta"))
+        spacing = params.get("spacing")
+        return self.labels(images, tuple(spacing) if spacing is not None else None, params.get("tta"))
 
     def predict(self, context, model_input, params=None):  # no type hints: MLflow would turn them into a schema
         """Shared by every segmentation pyfunc (nnU-Net's subclasses it): a case folder, a (C, H, W, D) array

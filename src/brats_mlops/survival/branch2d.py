@@ -17,9 +17,11 @@ from brats_mlops.config.schema import Params
 from brats_mlops.data.preprocessing import Plans, load_preprocessed
 from brats_mlops.data.slices import normalise_volume
 from brats_mlops.data.splits import read_split
+from brats_mlops.families import family_of
 from brats_mlops.inference.slices import predict_slices
 from brats_mlops.models.checkpoint import load_segmentation
-from brats_mlops.survival.slices2d import (Cohort, Survival2DTrainer, build_cohort, predict_rows, slice_level_split,
+from brats_mlops.training.survival2d import Survival2DTrainer
+from brats_mlops.survival.slices2d import (Cohort, build_cohort, predict_rows, slice_level_split,
                                            slice_table)
 from brats_mlops.survival.slices2d_eval import roc_and_confusion_figure, score
 from brats_mlops.training.loop import Tracker
@@ -36,8 +38,9 @@ def predicted_masks(seg_checkpoint: Path, preprocessed_dir: Path, ids: list[str]
     """The 2-D segmentation model's label volumes (preprocessed crop geometry) of ``ids``."""
     model, ck = load_segmentation(seg_checkpoint)
     mc = ck["model_config"]
-    if mc.get("kind") != "slices2d":
-        raise ValueError(f"{seg_checkpoint} is not a 2-D slice model (kind {mc.get('kind', '3-D')!r})")
+    family = family_of(mc)
+    if family.spatial_dims != 2:
+        raise ValueError(f"{seg_checkpoint} is not a 2-D slice model (family {family.key!r})")
     out = {}
     for cid in progress(ids, desc="segment (2-D)"):
         img, _ = load_preprocessed(preprocessed_dir, cid, mmap=True)

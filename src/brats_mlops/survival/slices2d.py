@@ -9,27 +9,25 @@
   slice* — every slice of every patient shuffled and cut in the same proportions — kept as the leakage ablation.
 * **Inputs**: the 3 tumour labels (NCR, ED, ET) of an axial mask slice of the preprocessed crop as 3 channels,
   resized to ``size``² (bilinear, as the seed's image transforms), and the age scaled by the training min-max.
-* **Training** is :class:`~brats_mlops.training.loop.Trainer`'s loop (resume, checkpoints, early stopping on the
-  validation loss), with the seed's Adam + StepLR and cross-entropy, on ground-truth masks.
+* **Training**: :class:`~brats_mlops.training.survival2d.Survival2DTrainer` (the platform's loop: resume,
+  checkpoints, early stopping on the validation loss), with the seed's Adam + StepLR and cross-entropy, on
+  ground-truth masks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from sklearn.model_selection import train_test_split
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from brats_mlops.config.slices import Survival2DParams
+from brats_mlops.data.slices import MaskSliceDataset, mask_channels  # noqa: F401 (mask_channels: re-exported)
 from brats_mlops.data.splits import assign_class, read_clinical
-from brats_mlops.models.survival2d import SurvivalResNet50
-from brats_mlops.training.loop import Trainer, config_hash, seed_worker
 
 
 @dataclass
@@ -74,11 +72,6 @@ def build_cohort(clinical_csv: str | Path, labelled_ids: list[str], seg_split: d
     return Cohort(df, edges, excluded, (lo, hi if hi > lo else lo + 1.0)), None
 
 
-def mask_channels(labels: np.ndarray) -> np.ndarray:
-    """(..., X, Y) internal labels → (..., 3, X, Y) float32 masks of NCR, ED and ET (seed 001's 3 mask channels)."""
-    return np.stack([(labels == k) for k in (1, 2, 3)], axis=-3).astype(np.float32)
-
-
 def slice_table(masks: dict[str, np.ndarray], cohort: pd.DataFrame, stride: int) -> pd.DataFrame:
     """One row per used axial slice (every ``stride``-th) of each cohort patient: case_id, z, nonempty, bin, age, subset."""
     rows = []
@@ -101,80 +94,6 @@ def slice_level_split(slices: pd.DataFrame, seed: int) -> pd.DataFrame:
         subsets[order[start:start + n]] = k
         start += n
     return slices.assign(subset=subsets)
-
-
-class MaskSliceDataset(Dataset):
-    def __init__(self, rows: pd.DataFrame, masks: dict[str, np.ndarray], size: int, age_range: tuple[float, float]):
-        self.rows = rows.reset_index(drop=True)
-        self.masks, self.size, self.age_range = masks, size, age_range
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        r = self.rows.iloc[i]
-        x = torch.from_numpy(mask_channels(np.asarray(self.masks[r.case_id][..., int(r.z)])))
-        if x.shape[-1] != self.size or x.shape[-2] != self.size:
-            x = F.interpolate(x[None], size=(self.size, self.size), mode="bilinear", align_corners=False)[0]
-        lo, hi = self.age_range
-        age = torch.tensor(min(max((float(r.age) - lo) / (hi - lo), 0.0), 1.0), dtype=torch.float32)
-        return {"masks": x, "age": age, "bin": int(r.bin)}
-
-
-class Survival2DTrainer(Trainer):
-    desc = "train survival 2-D"
-    score_key = "val_loss"
-    maximize = False
-
-    def __init__(self, cfg: Survival2DParams, rows: pd.DataFrame, masks: dict[str, np.ndarray], cohort: Cohort,
-                 checkpoint_dir: Path, seed: int, split_mode: str = "patient"):
-        super().__init__(checkpoint_dir, seed, cfg.epochs, 1)
-        self.cfg, self.patience = cfg, cfg.patience
-        keep = rows.nonempty if cfg.train_slices == "nonempty" else np.ones(len(rows), bool)
-        self.train_ds = MaskSliceDataset(rows[(rows.subset == "train") & keep], masks, cfg.size, cohort.age_range)
-        self.val_ds = MaskSliceDataset(rows[(rows.subset == "val") & keep], masks, cfg.size, cohort.age_range)
-        self.model_config = {"kind": "survival2d", "n_bins": cfg.n_bins, "dropout": cfg.dropout, "size": cfg.size,
-                             "edges": cohort.edges, "age_range": list(cohort.age_range), "split_mode": split_mode}
-        self.config_hash = config_hash(cfg, {"seed": seed, "model_config": self.model_config,
-                                             "rows": pd.util.hash_pandas_object(rows, index=False).sum().item()})
-        self.model = SurvivalResNet50(cfg.n_bins, cfg.dropout, cfg.weights).to(self.device)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        self.sched = torch.optim.lr_scheduler.StepLR(self.opt, step_size=cfg.step_size, gamma=cfg.step_gamma)
-
-    def stateful(self) -> dict[str, Any]:
-        return {"model": self.model, "optimizer": self.opt, "scheduler": self.sched}
-
-    def train_epoch(self, epoch: int) -> dict[str, float]:
-        lr = self.opt.param_groups[0]["lr"]
-        g = torch.Generator().manual_seed(self.seed * 10007 + epoch)
-        dl = DataLoader(self.train_ds, batch_size=self.cfg.batch_size, shuffle=True, generator=g, worker_init_fn=seed_worker)
-        self.model.train()
-        losses, correct, n = [], 0, 0
-        for b in dl:
-            logits = self.model(b["masks"].to(self.device), b["age"].to(self.device))
-            loss = F.cross_entropy(logits, b["bin"].to(self.device))
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-            losses.append(float(loss.detach()) * len(logits))
-            correct += int((logits.argmax(1).cpu() == b["bin"]).sum())
-            n += len(logits)
-        self.sched.step()
-        return {"train_loss": sum(losses) / max(n, 1), "train_accuracy": correct / max(n, 1), "lr": lr}
-
-    @torch.no_grad()
-    def validate(self) -> dict[str, float]:
-        self.model.eval()
-        losses, correct, n = 0.0, 0, 0
-        for b in DataLoader(self.val_ds, batch_size=self.cfg.batch_size):
-            logits = self.model(b["masks"].to(self.device), b["age"].to(self.device))
-            losses += float(F.cross_entropy(logits, b["bin"].to(self.device), reduction="sum"))
-            correct += int((logits.argmax(1).cpu() == b["bin"]).sum())
-            n += len(logits)
-        return {"val_loss": losses / max(n, 1), "val_accuracy": correct / max(n, 1)}
-
-    def postfix(self, record: dict[str, float]) -> dict[str, str]:
-        return {"loss": f"{record['train_loss']:.3f}", "val_loss": f"{record.get('val_loss', float('nan')):.3f}"}
 
 
 @torch.no_grad()

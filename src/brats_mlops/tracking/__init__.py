@@ -27,7 +27,8 @@ from typing import Any, Iterator
 
 from brats_mlops.config.schema import Params, find_project_root
 from brats_mlops.data.editions import edition_tag
-from brats_mlops.names import (EXPERIMENTS, STAGE_BRANCH, TAG_DATA_HASH_PREFIX, TAG_DVC_EXP, TAG_EDITION, TAG_ERROR,
+from brats_mlops.families import stage_branch as branch_of
+from brats_mlops.names import (EXPERIMENTS, TAG_DATA_HASH_PREFIX, TAG_DVC_EXP, TAG_EDITION, TAG_ERROR,
                                TAG_GIT_COMMIT, TAG_GIT_DIRTY, TAG_REPRODUCIBLE, TAG_STAGE, TAG_STATUS, TAG_STATUS_REASON,
                                TAG_THREADS)
 from brats_mlops.utils import threads
@@ -173,7 +174,7 @@ def stage_run(
 
     root = real_project_root()
     uri = _set_uri(tracking_uri(params))
-    exp_name = EXPERIMENTS[branch or STAGE_BRANCH[stage]]
+    exp_name = EXPERIMENTS[branch or branch_of(stage)]
     exp_id = ensure_experiment(exp_name, root, uri)
     sha, dirty = git_commit(find_project_root())
     all_tags = {TAG_STAGE: stage, TAG_GIT_COMMIT: sha, TAG_GIT_DIRTY: str(dirty).lower(), "mlflow.source.git.commit": sha,
@@ -365,7 +366,7 @@ def latest_stage_runs(stages: list[str]) -> dict[str, str]:
     """Run id of the latest FINISHED run of each stage (stages without one are left out)."""
     out = {}
     for stage in stages:
-        runs = find_runs(STAGE_BRANCH[stage], f"tags.`{TAG_STAGE}` = '{stage}' and attributes.status = 'FINISHED'",
+        runs = find_runs(branch_of(stage), f"tags.`{TAG_STAGE}` = '{stage}' and attributes.status = 'FINISHED'",
                          order_by=["attributes.start_time DESC"], max_results=1)
         if runs:
             out[stage] = runs[0].info.run_id

@@ -39,7 +39,7 @@ def _parent_record(ckdir: Path) -> dict[str, Any]:
         return {}
 
 
-def train_folds(params: Params, run: Any, history_path: Path | None = None) -> dict[str, Any]:
+def train_folds(params: Params, run: Any, history_path: Path | None = None, parent: Any = None) -> dict[str, Any]:
     """Train every fold (``run``: the stage's ``TrainingRun``); returns the cross-validation summary (per-fold and mean
     best validation composite Dice) plus fold 0's ``Trained`` under ``"fold0"`` and the summed training time of all
     folds under ``"timing"``."""
@@ -58,7 +58,7 @@ def train_folds(params: Params, run: Any, history_path: Path | None = None) -> d
     fold0, seconds = None, 0.0
     for i, fold in enumerate(folds):
         fold_dir = ckdir / f"fold_{i}"
-        trainer = SegmentationTrainer.from_params(params, fold_dir, fold)
+        trainer = SegmentationTrainer.from_params(params, fold_dir, fold, parent=parent)
         done = trainer.finished() if resume and (fold_dir / "best.pt").is_file() else None  # kept only when resuming
         if done is not None:
             log.info("fold %d/%d finished before the restart: kept (best composite Dice %.4f)", i + 1, k, done["best_score"])
@@ -71,7 +71,7 @@ def train_folds(params: Params, run: Any, history_path: Path | None = None) -> d
         child = NestedRun(f"fold_{i}", {"fold": i, "train_cases": len(fold["train"]), "val_cases": len(fold["val"])},
                           {TAG_FOLD: i})
         try:
-            trained = train_segmentation(params, child, fold_dir, history_path if i == 0 else None, split=fold)
+            trained = train_segmentation(params, child, fold_dir, history_path if i == 0 else None, split=fold, parent=parent)
             child.log_metrics({"best_val_dice_composite": trained.metrics["best_val_dice_composite"], **trained.timing})
         except BaseException:
             child.end("FAILED")

@@ -20,6 +20,7 @@ from brats_mlops.config.schema import AugmentationParams, Params, SegmentationPa
 from brats_mlops.data.labels import get_scheme
 from brats_mlops.data.preprocessing import Plans
 from brats_mlops.data.splits import read_split
+from brats_mlops.errors import StageError
 from brats_mlops.losses import SegmentationLoss, class_weights_from_frequencies
 from brats_mlops.metrics import hd95, region_dice, region_masks
 from brats_mlops.models.checkpoint import build_segmentation
@@ -32,6 +33,7 @@ from brats_mlops.training.layout import as_input, to_layout
 from brats_mlops.training.loop import FitResult, Tracker, Trained, Trainer, config_hash, history_tsv
 
 log = logging.getLogger(__name__)
+Parent = tuple[dict[str, Any], dict[str, str]]  # transfer learning: (the parent's state dict, its lineage tags)
 
 
 def lr_at(epoch: int, cfg: SegmentationParams) -> float:
@@ -45,9 +47,10 @@ def lr_at(epoch: int, cfg: SegmentationParams) -> float:
 
 def model_config(cfg: SegmentationParams, in_channels: int, num_classes: int, modalities: tuple[str, ...],
                  crop_size: tuple[int, ...], healthy_label: bool, percentile_clip: tuple[float, float] | None = None,
-                 gaussian_sigma: float = 0.0, label_scheme: str = "glioma") -> dict[str, Any]:
-    """Everything needed to rebuild the network and use it (stored in every checkpoint)."""
+                 gaussian_sigma: float = 0.0, label_scheme: str = "glioma", kind: str = "3d") -> dict[str, Any]:
+    """Everything needed to rebuild the network and use it (stored in every checkpoint; ``kind``: its family)."""
     return {
+        "kind": kind,
         "model": cfg.model,
         "channels": list(cfg.channels),
         "in_channels": in_channels,
@@ -83,19 +86,21 @@ class SegmentationTrainer(Trainer):
 
     def __init__(self, cfg: SegmentationParams, preprocessed_dir: Path, split: dict[str, list[str]], num_classes: int,
                  modalities: tuple[str, ...], crop_size: tuple[int, ...], healthy_label: bool, checkpoint_dir: Path, seed: int,
-                 percentile_clip: tuple[float, float] | None = None, gaussian_sigma: float = 0.0, label_scheme: str = "glioma"):
+                 percentile_clip: tuple[float, float] | None = None, gaussian_sigma: float = 0.0, label_scheme: str = "glioma",
+                 kind: str = "3d", parent: Parent | None = None):
         super().__init__(checkpoint_dir, seed, cfg.epochs, cfg.val_every)
         self.cfg, self.dir, self.split = cfg, Path(preprocessed_dir), split
         self.model_config = model_config(cfg, len(modalities), num_classes, modalities, crop_size, healthy_label, percentile_clip,
-                                         gaussian_sigma, label_scheme)
+                                         gaussian_sigma, label_scheme, kind)
         self.regions = get_scheme(label_scheme).regions
         self.config_hash = config_hash(cfg, {"split": split, "seed": seed, "model_config": self.model_config})
         self.model = build_segmentation(self.model_config).to(self.device)
         self.lineage: dict[str, str] = {}
         if cfg.init_from:  # transfer learning (seed 003): the parent's weights, then the freeze
-            from brats_mlops.registry.segmentation import parent_weights
-
-            state, _, self.lineage = parent_weights(cfg.init_from)
+            if parent is None:
+                raise StageError(f"init_from={cfg.init_from!r}: the parent's weights were not resolved; the caller resolves "
+                                 "them where it starts (registry.segmentation.parent_weights)")
+            state, self.lineage = parent
             load_parent(self.model, state)
             self.model_config["parent"] = self.lineage  # travels with the checkpoint into the registry
         elif cfg.freeze != "none" or cfg.freeze_patterns:
@@ -121,16 +126,18 @@ class SegmentationTrainer(Trainer):
         self.val_ds = SegmentationDataset(self.dir, split["val"], build_augmentation(AugmentationParams(enabled=False)))
 
     @classmethod
-    def from_params(cls, params: Params, checkpoint_dir: str | Path | None = None,
-                    split: dict[str, list[str]] | None = None) -> "SegmentationTrainer":
+    def from_params(cls, params: Params, checkpoint_dir: str | Path | None = None, split: dict[str, list[str]] | None = None,
+                    section: str = "segmentation", kind: str = "3d", parent: Parent | None = None) -> "SegmentationTrainer":
         """The trainer the ``train_segmentation`` stage runs: plans, split and seed from the pipeline's outputs
-        (``split``: one fold of a k-fold training instead of the split's train/val)."""
+        (``split``: one fold of a k-fold training instead of the split's train/val; ``section``, ``kind``: the params
+        section and the family of another 3-D family trained by this trainer; ``parent``: the weights and lineage of
+        ``init_from``, resolved by the caller)."""
         p = params.paths
         plans = Plans.load(p.preprocessed_dir)
         split = split or read_split(p.segmentation_split)
-        return cls(params.segmentation, Path(p.preprocessed_dir), split, plans.num_classes, plans.modalities, plans.crop_size,
+        return cls(getattr(params, section), Path(p.preprocessed_dir), split, plans.num_classes, plans.modalities, plans.crop_size,
                    plans.healthy_label, Path(checkpoint_dir or p.segmentation_checkpoints), params.seed, plans.percentile_clip,
-                   plans.gaussian_sigma, plans.label_scheme)
+                   plans.gaussian_sigma, plans.label_scheme, kind, parent)
 
     def stateful(self) -> dict[str, Any]:
         return {"model": self.model, "optimizer": self.opt, "scheduler": self.sched, "scaler": self.scaler}
@@ -198,12 +205,13 @@ def save_history(history: list[dict[str, float]], path: Path) -> None:
 
 
 def train_segmentation(params: Params, tracker: Tracker | None = None, checkpoint_dir: str | Path | None = None,
-                       history_path: Path | None = None, split: dict[str, list[str]] | None = None) -> Trained:
+                       history_path: Path | None = None, split: dict[str, list[str]] | None = None,
+                       section: str = "segmentation", kind: str = "3d", parent: Parent | None = None) -> Trained:
     """Train (or resume) the segmentation network configured by ``params``; the DVC stage, the k-fold training
     (``split``: the fold) and the Optuna objective call this. ``history_path`` (the stage's plot TSV) is rewritten
-    after every epoch."""
-    trainer = SegmentationTrainer.from_params(params, checkpoint_dir, split)
-    log.info("training %s on %d cases, validating on %d; %d epochs; device %s; checkpoints in %s", params.segmentation.model,
+    after every epoch. ``section``/``kind``: another 3-D family's params section and kind (``families/volumetric.py``)."""
+    trainer = SegmentationTrainer.from_params(params, checkpoint_dir, split, section, kind, parent)
+    log.info("training %s on %d cases, validating on %d; %d epochs; device %s; checkpoints in %s", trainer.cfg.model,
              len(trainer.split["train"]), len(trainer.split["val"]), trainer.epochs, trainer.device, trainer.ckdir)
     result = trainer.fit(tracker, on_checkpoint=(lambda _: save_history(trainer.history, history_path)) if history_path else None)
     if history_path:

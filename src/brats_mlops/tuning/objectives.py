@@ -69,8 +69,11 @@ def segmentation_objective(trial: optuna.Trial, params: Params) -> float:
     if cfg.mode == "region":  # one threshold per region of the data's label scheme (WT, TC, ET; + RC; MEN-RT: GTV)
         over["region_thresholds"] = [trial.suggest_float(f"threshold_{r}", 0.3, 0.7) for r in _regions(params)]
     _maybe_hang(trial)
+    from brats_mlops.workflows.train import resolve_parent
+
     with tempfile.TemporaryDirectory() as ck:
-        trained = train_segmentation(_override(params, "segmentation", over), PruningTracker(trial, "val_dice_composite"), Path(ck))
+        trained = train_segmentation(_override(params, "segmentation", over), PruningTracker(trial, "val_dice_composite"), Path(ck),
+                                     parent=resolve_parent(cfg.init_from))
     return float(trained.metrics["best_val_dice_composite"])
 
 

@@ -74,8 +74,12 @@ def _imported_names(path: Path, module: str) -> frozenset[str]:
     return frozenset(out)
 
 
+DISCOVERED = ("brats_mlops.families",)  # packages that import their modules on discovery (every module counts)
+
+
 def closure(root: Path, module: str) -> set[Path]:
-    """The project files ``python -m module`` may execute (with every parent package's ``__init__.py``)."""
+    """The project files ``python -m module`` may execute (with every parent package's ``__init__.py``); a package
+    that discovers its modules at run time (:data:`DISCOVERED`: the model families) brings all of them."""
     seen: dict[str, Path] = {}
     todo = [module, f"{module}.__main__"]
     while todo:
@@ -86,6 +90,8 @@ def closure(root: Path, module: str) -> set[Path]:
             if f is not None and name not in seen:
                 seen[name] = f
                 todo.extend(_imported_names(f, name))
+                if name in DISCOVERED:
+                    todo.extend(f"{name}.{p.stem}" for p in sorted(f.parent.glob("*.py")) if p.stem != "__init__")
     return set(seen.values())
 
 

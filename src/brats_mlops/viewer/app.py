@@ -14,10 +14,11 @@ import numpy as np
 import streamlit as st
 
 from brats_mlops.errors import UserError
-from brats_mlops.names import MODALITIES, MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SEGMENTATION_NNUNET, MODEL_SURVIVAL
+from brats_mlops.families import families
+from brats_mlops.names import MODALITIES, MODEL_SURVIVAL
 from brats_mlops.viewer import logic
 
-SEG_MODELS = (MODEL_SEGMENTATION, MODEL_SEGMENTATION_2D, MODEL_SEGMENTATION_NNUNET)
+SEG_MODELS = tuple(f.registered_name for f in families())  # every segmentation family's registered model
 LABELS = {1: "necrotic core (NCR)", 2: "edema (ED)", 3: "enhancing (ET)"}
 
 
@@ -62,10 +63,7 @@ def _read_folder(folder: str) -> logic.ViewerCase:
 
 @st.cache_data(show_spinner="segmenting…", hash_funcs={logic.ViewerCase: lambda c: (c.case_id, c.images.shape, float(c.images.sum()))})
 def _predict(uri: str, case: logic.ViewerCase) -> np.ndarray:
-    model = _model(uri)
-    if hasattr(model, "predictor"):  # nnU-Net resamples to its plans: it needs the voxel spacing
-        return model.labels(case.images, case.spacing)
-    return model.labels(case.images)
+    return _model(uri).labels(case.images, case.spacing)  # every family's pyfunc: (images, spacing) → internal labels
 
 
 def _refs(rows: list[dict], name: str) -> list[str]:
