@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from brats_mlops.config.schema import SplitParams, SurvivalSplitParams
 from brats_mlops.errors import StageError
@@ -132,6 +131,8 @@ def survival_cohort(clinical: pd.DataFrame, eligible_ids: set[str], cfg: Surviva
     df["subset"] = ""
     reason = cohort_problem(df.label.to_numpy(dtype=int), cfg.test_fraction, cv_folds)
     if reason is None:
+        from sklearn.model_selection import train_test_split  # here: every stage reads splits, one makes them
+
         tr, te = train_test_split(df.case_id, test_size=cfg.test_fraction, random_state=seed, stratify=df.label)
         df["subset"] = np.where(df.case_id.isin(set(te)), "test", "train")
         train_counts = df.label[df.subset == "train"].value_counts()
