@@ -1,6 +1,9 @@
 """End to end on the dataset shapes researchers actually have: a BraTS 2023 layout without a survival table (with one
-broken case that validation quarantines) and a tiny BraTS 2020 cohort. `dvc repro` must exit 0 with segmentation,
-evaluation, autoencoder and report complete and the survival branch skipped with its reason."""
+broken case that validation quarantines) and a tiny BraTS 2020 cohort: `dvc repro` must exit 0 with segmentation,
+evaluation, autoencoder and report complete and the survival branch skipped with its reason. Then one test per
+edition whose labels, modalities or scoring differ (MSD, 2024 PED, 2024 GLI with the cavity, MEN-RT): its stages up
+to `evaluate_segmentation` run in the test's process (what DVC adds is the tests above; the stages' imports are paid
+once per test worker instead of once per stage), then `brats-mlops predict` with the registered model."""
 
 import json
 import shutil
@@ -37,18 +40,40 @@ def _assert_survival_skipped(dst, reason_part, whole_pipeline=True):
     assert "Skipped" in index and reason_part in index
 
 
-def _repro_on(tmp_path_factory, data, source: str, name: str, target: str | None = None, **survival):
-    """A clone whose params point at a copy of ``data`` (layout ``source``) under data/raw/, after `dvc repro`
-    (of ``target`` and what it needs, e.g. ``evaluate_segmentation``: the layouts whose survival and autoencoder
-    branches add nothing the other end-to-end tests do not run)."""
+UP_TO_EVALUATE = ("validate", "preprocess", "split", "train_segmentation", "evaluate_segmentation")
+
+
+def _stages_in_process(dst, monkeypatch, stages=UP_TO_EVALUATE):
+    """Run the stage modules' ``main`` in this process, in the clone ``dst``, logging to its own ``mlflow.db`` (as
+    `dvc repro <last stage>` would, without DVC)."""
+    import importlib
+
+    from brats_mlops.utils.entry import run_stage
+
+    monkeypatch.chdir(dst)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{dst / 'mlflow.db'}")
+    for stage in stages:
+        run_stage(importlib.import_module(f"pipelines.{stage}").main, stage)
+
+
+def _layout_clone(tmp_path_factory, data, source: str, name: str, survival: dict | None = None, **data_params):
+    """A clone whose params point at a copy of ``data`` (layout ``source``) under data/raw/<name>."""
 
     def edit(p):
-        p["data"].update(source=source, root=f"data/raw/{name}")
-        p["survival"].update(survival)
+        p["data"].update(source=source, root=f"data/raw/{name}", **data_params)
+        p["survival"].update(survival or {})
+        if "modalities" in data_params:
+            p["preprocess"]["autoencoder"]["modality"] = data_params["modalities"][0]
         return p
 
     dst, env = make_clone(tmp_path_factory.mktemp(f"clone_{name}") / "brats_mlops", edit)
     shutil.copytree(data, dst / "data" / "raw" / name)
+    return dst, env
+
+
+def _repro_on(tmp_path_factory, data, source: str, name: str, target: str | None = None, **survival):
+    """:func:`_layout_clone`, then `dvc repro` (of ``target`` and what it needs)."""
+    dst, env = _layout_clone(tmp_path_factory, data, source, name, survival)
     run([BIN / "dvc", "repro", *([target] if target else [])], dst, env)
     return dst, env
 
@@ -109,11 +134,12 @@ def test_tiny_brats2020_cohort_skips_survival_and_enabled_true_stops_with_one_li
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("e2e_msd")
-def test_msd_task01_layout_runs_end_to_end(tmp_path_factory):
+def test_msd_task01_layout_runs_end_to_end(tmp_path_factory, monkeypatch):
     """MSD Task01: 4-D images, labels 1 edema / 2 non-enhancing / 3 enhancing, macOS `._*` files, no survival table:
     read, validated, trained and scored (up to the evaluate stage)."""
     data = builders.msd_tiny(tmp_path_factory.mktemp("msd") / "Task01_BrainTumour", n=6)
-    dst, env = _repro_on(tmp_path_factory, data, "msd", "Task01_BrainTumour", "evaluate_segmentation")  # survival skip: above
+    dst, env = _layout_clone(tmp_path_factory, data, "msd", "Task01_BrainTumour")
+    _stages_in_process(dst, monkeypatch)  # survival skip: above
     v = json.loads((dst / "metrics" / "data_validation.json").read_text())
     assert v["source"] == "msd" and v["passed"] == 6 and v["quarantined"] == 0
     m = json.loads((dst / "metrics" / "segmentation.json").read_text())
@@ -122,12 +148,13 @@ def test_msd_task01_layout_runs_end_to_end(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("e2e_ped")
-def test_paediatric_2024_layout_detected_and_scored_with_its_own_profile(tmp_path_factory):
+def test_paediatric_2024_layout_detected_and_scored_with_its_own_profile(tmp_path_factory, monkeypatch):
     """`data.source: auto` on a BraTS 2024 PED folder (labels 1 ET, 2 NETC, 3 CC, 4 ED): detected from the naming and
     the dataset folder's year, trained on the internal regions, scored with 2025-PED (its label groups), and every
     run tagged with the edition."""
     data = builders.edition_tiny(tmp_path_factory.mktemp("ped") / "ped", "brats2024-ped", n=6)
-    dst, env = _repro_on(tmp_path_factory, data, "auto", "ped", "evaluate_segmentation")
+    dst, env = _layout_clone(tmp_path_factory, data, "auto", "ped")
+    _stages_in_process(dst, monkeypatch)
     v = json.loads((dst / "metrics" / "data_validation.json").read_text())
     assert v["source"] == "brats2024-ped" and v["passed"] == 6 and v["quarantined"] == 0
     m = json.loads((dst / "metrics" / "segmentation.json").read_text())
@@ -152,18 +179,19 @@ def _predict(dst, env, case):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("e2e_gli2024")
-def test_glioma_2024_trains_predicts_and_scores_the_resection_cavity(tmp_path_factory):
+def test_glioma_2024_trains_predicts_and_scores_the_resection_cavity(tmp_path_factory, monkeypatch):
     """BraTS 2024 GLI post-treatment (seed 002): the resection cavity (raw 4) is a trained label of its own (internal
     scheme glioma+rc), validated on during training, written back as 4 by `predict`, exported to nnU-Net as its own
     region, and the evaluate stage scores the 2024-GLI rule's six regions."""
     data = builders.edition_tiny(tmp_path_factory.mktemp("gli") / "gli", "brats2024-gli", n=6)
-    dst, env = _repro_on(tmp_path_factory, data, "auto", "gli", "evaluate_segmentation")
+    dst, env = _layout_clone(tmp_path_factory, data, "auto", "gli")
+    _stages_in_process(dst, monkeypatch)
     plans = json.loads((dst / "data" / "preprocessed" / "plans.json").read_text())
     assert plans["label_scheme"] == "glioma+rc" and plans["label_names"]["4"] == "resection cavity"
     m = json.loads((dst / "metrics" / "segmentation.json").read_text())
     assert (m["profile"], m["edition"]) == ("2024-GLI", "brats2024-gli")
     assert {"dice_rc", "lesion_dice_rc", "nsd05_snfh", "lesion_num_fp_netc", "dice_rc_post"} <= set(m) and 0 <= m["dice_rc"] <= 1
-    hist = next(dst.rglob("segmentation_train.tsv"))  # the stage's plot of the training curves
+    hist = dst / "plots" / "segmentation_train.tsv"  # the stage's plot of the training curves
     assert "val_dice_rc" in hist.read_text().splitlines()[0]
     values, pred = _predict(dst, env, next(data.rglob("BraTS-GLI-00001-000")))
     assert values <= {0, 1, 2, 3, 4} and set(pred["volumes_cm3"]) == {"wt", "tc", "et", "rc"}
@@ -172,20 +200,13 @@ def test_glioma_2024_trains_predicts_and_scores_the_resection_cavity(tmp_path_fa
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("e2e_menrt")
-def test_men_rt_one_modality_one_region_runs_end_to_end(tmp_path_factory):
+def test_men_rt_one_modality_one_region_runs_end_to_end(tmp_path_factory, monkeypatch):
     """BraTS 2024 MEN-RT: one T1c, one GTV label. `data.source: auto` detects it; the network learns the one region
     (scheme gtv), the evaluate stage scores 2025-MEN-RT, and `predict` writes 0/1. (Up to the evaluate stage: the
     autoencoder and survival branches do not depend on the labels; `python -m bench.bench_editions` runs every edition.)"""
     rt = builders.edition_tiny(tmp_path_factory.mktemp("rt") / "rt", "brats2024-men-rt", n=6)
-
-    def edit(p):
-        p["data"].update(source="auto", root="data/raw/rt", modalities=["t1ce"])
-        p["preprocess"]["autoencoder"]["modality"] = "t1ce"
-        return p
-
-    dst, env = make_clone(tmp_path_factory.mktemp("clone_rt") / "brats_mlops", edit)
-    shutil.copytree(rt, dst / "data" / "raw" / "rt")
-    run([BIN / "dvc", "repro", "evaluate_segmentation"], dst, env)
+    dst, env = _layout_clone(tmp_path_factory, data=rt, source="auto", name="rt", modalities=["t1ce"])
+    _stages_in_process(dst, monkeypatch)
     plans = json.loads((dst / "data" / "preprocessed" / "plans.json").read_text())
     assert plans["label_scheme"] == "gtv" and plans["modalities"] == ["t1ce"]
     m = json.loads((dst / "metrics" / "segmentation.json").read_text())
