@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from brats_mlops.cli import data, models, params, results, server, tune  # noqa: F401  (register the commands)
+from brats_mlops.cli import data, export, models, params, results, server, tune  # noqa: F401  (register the commands)
 from brats_mlops.cli.common import app
 
 __all__ = ["app", "main"]
