@@ -243,10 +243,9 @@ def families() -> None:
     from brats_mlops.families import families as all_families
 
     t = Table(title="segmentation model families (src/brats_mlops/families/)")
-    for col in ("family", "network", "registered model", "params", "stages (train, evaluate)", "metrics", "predicts with"):
+    for col in ("family", "what", "registered model", "params", "stages (train, evaluate)", "metrics", "predicts with"):
         t.add_column(col, overflow="fold")
     for f in all_families():
-        extras = [x for x, on in (("TTA", f.supports_tta), ("ensembles", f.supports_ensemble)) if on]
-        t.add_row(f.key, f"{f.title} ({f.spatial_dims}-D input)", f.registered_name, f.section, f"{f.train_stage}, {f.eval_stage}",
-                  f"metrics/{f.metrics_name}.json", ", ".join(extras) or "-")
+        t.add_row(f.key, f.description or f.title, f.registered_name, f.section, f"{f.train_stage}, {f.eval_stage}",
+                  f"metrics/{f.metrics_name}.json", f.predicts_with())
     Console(width=max(160, console.width)).print(t)

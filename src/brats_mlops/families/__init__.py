@@ -69,6 +69,7 @@ class SegmentationFamily:
     key: str = ""  # short name: `brats-mlops predict --model <key>`, the CLI's and the docs' name of the family
     kind: str = ""  # model_config["kind"] in its checkpoints
     title: str = ""  # how `compare` and the viewer name it ("3-D", "2-D", "nnU-Net v2")
+    description: str = ""  # one line for `brats-mlops families`
     section: str = ""  # its params section (params.yaml)
     params_model: type | None = None  # the pydantic model of a section that is not built into config/schema.py
     registered_name: str = ""  # the registered model (models:/<name>@champion)
@@ -103,6 +104,10 @@ class SegmentationFamily:
 
     def checkpoint_dir(self, params: Params) -> Path:
         return Path(params.paths.models_dir) / self.metrics_name
+
+    def predicts_with(self) -> str:
+        """What its prediction supports (`brats-mlops families`)."""
+        return ", ".join(x for x, on in (("mirroring TTA", self.supports_tta), ("ensembles", self.supports_ensemble)) if on) or "-"
 
     def network(self, run_params: dict[str, str]) -> str:
         """How ``compare`` names one evaluation run's network (``run_params``: the run's logged params)."""

@@ -13,11 +13,15 @@ from brats_mlops.names import MODEL_SEGMENTATION_NNUNET, MODEL_SURVIVAL, STAGE_N
 
 class NnunetFamily(SegmentationFamily):
     key, kind, title, section = "nnunet", "nnunet", "nnU-Net v2", "nnunet"
+    description = "nnU-Net v2's own planning, trainer and predictor on the platform's split"
     registered_name, survival_model = MODEL_SEGMENTATION_NNUNET, MODEL_SURVIVAL
     train_stage, eval_stage, metrics_name = STAGE_NNUNET_TRAIN, STAGE_NNUNET_EVAL, "segmentation_nnunet"
 
     def checkpoint_dir(self, params) -> Path:
         return Path(params.paths.nnunet_results)
+
+    def predicts_with(self) -> str:
+        return "its mirroring (nnunet.tta), its folds averaged"
 
     def network(self, run_params: dict[str, str]) -> str:
         return f"{self.title} {run_params.get('nnunet.configuration', '?')}"

@@ -15,6 +15,7 @@ from brats_mlops.names import MODEL_SEGMENTATION_2D, MODEL_SURVIVAL_2D, STAGE_EV
 
 class Slices2D(CheckpointFamily):
     key, kind, title, section = "2d", "slices2d", "2-D", "slices2d"
+    description = "seeds 001/004's U-Nets on axial slices (slices2d.model), stacked back into volumes"
     registered_name, survival_model = MODEL_SEGMENTATION_2D, MODEL_SURVIVAL_2D
     train_stage, eval_stage, metrics_name = STAGE_TRAIN_SEG_2D, STAGE_EVAL_SEG_2D, "segmentation_2d"
     spatial_dims = 2

@@ -42,6 +42,7 @@ class VolumetricFamily(CheckpointFamily):
 
 class Platform3D(VolumetricFamily):
     key, kind, title, section = "3d", "3d", "3-D", "segmentation"
+    description = "the paper's residual SE U-Nets, 3-D U-Net, SegResNet (segmentation.model), on 3-D crops"
     registered_name, survival_model = MODEL_SEGMENTATION, MODEL_SURVIVAL
     train_stage, eval_stage, metrics_name = STAGE_TRAIN_SEG, STAGE_EVAL_SEG, "segmentation"
     eval_sections = ("segmentation", "evaluate")
