@@ -174,3 +174,24 @@ def test_export_refuses_what_it_cannot_do(registered, tmp_path):
     (tmp_path / "c" / "x").write_text("")
     with pytest.raises(UserError, match="not empty"):
         export("brats-segmentation", "onnx", tmp_path / "c")
+
+
+def test_monai_bundle_loads_with_monai_and_gives_the_registered_labels(registered, tmp_path):
+    from brats_mlops.export import bundle, export
+    from brats_mlops.families import family_of
+
+    _, case = registered
+    out = tmp_path / "bundle"
+    facts = export("brats-segmentation@champion", "monai-bundle", out, sample_case=case)
+    assert facts["monai_verify_net_in_out"] == "passed" and facts["labels_identical"]
+    for f in ("configs/metadata.json", "configs/inference.json", "models/model.pt", "models/model.ts", "docs/README.md"):
+        assert (out / f).is_file(), f
+    meta = json.loads((out / "configs" / "metadata.json").read_text())
+    assert meta["network_data_format"]["inputs"]["image"]["num_channels"] == 4
+    assert meta["network_data_format"]["outputs"]["pred"]["channel_def"] == {
+        "0": "background", "1": "necrotic/non-enhancing core", "2": "edema", "3": "enhancing tumour"}
+    net, mc = bundle.load_network(out)            # monai.bundle.ConfigParser builds the network from the config
+    py, images, want = _registered_labels(case)
+    assert np.array_equal(family_of(mc).predict_labels([net], images, mc), want)
+    bundle.verify(out)                            # MONAI's own in/out check, again from the files alone
+    _assert_recorded("monai-bundle", out)

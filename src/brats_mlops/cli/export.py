@@ -15,10 +15,10 @@ def export(
     model: Annotated[str, typer.Argument(help="A registered segmentation model: NAME (its @champion), NAME@ALIAS or "
                                               "NAME/VERSION, e.g. brats-segmentation@champion.")],
     fmt: Annotated[str, typer.Option("--format", help="brats-container (the BraTS submission folder: model, entrypoint, "
-                                     "Dockerfile) | mlcube (the same for MedPerf) | torchscript | onnx (the network with "
+                                     "Dockerfile) | mlcube (the same for MedPerf) | monai-bundle | torchscript | onnx (the network with "
                                      "dynamic spatial axes + preprocessing.json, checked against PyTorch).")],
     out: Annotated[Path, typer.Option("--out", help="A new (or empty) folder to write the export to.")],
-    sample_case: Annotated[Optional[Path], typer.Option("--sample-case", help="torchscript/onnx: a case folder the export "
+    sample_case: Annotated[Optional[Path], typer.Option("--sample-case", help="torchscript/onnx/monai-bundle: a case folder the export "
                                                         "is checked on (labels and logits against PyTorch).")] = None,
     convention: Annotated[Optional[str], typer.Option("--convention", help="brats-container/mlcube: the edition whose labels "
                                                       "the submission writes (default: the training data's; brats2023 for "

@@ -6,6 +6,8 @@ Formats:
   needs (vendored), an entrypoint implementing the challenge contract (``export/submission.py``), the pinned
   requirements and a ``Dockerfile``; ``README.md`` says how to build and run it;
 * ``mlcube`` — the same, with the ``mlcube.yaml`` MedPerf runs (``infer --data_path --output_path``);
+* ``monai-bundle`` — a MONAI bundle (``configs/metadata.json``, ``configs/inference.json``, ``models/model.pt`` and
+  ``model.ts``) that ``monai.bundle`` loads; MONAI's network in/out check runs on export (``export/bundle.py``);
 * ``torchscript`` / ``onnx`` — the network with dynamic spatial axes (``model.pt`` / ``model.onnx``) and
   ``preprocessing.json`` (what a case goes through before and after it), checked against PyTorch on a case.
 
@@ -25,7 +27,7 @@ from brats_mlops.export.card import model_card
 from brats_mlops.export.files import checkpoints
 from brats_mlops.families import family_by_model
 
-FORMATS = ("brats-container", "mlcube", "torchscript", "onnx")
+FORMATS = ("brats-container", "mlcube", "monai-bundle", "torchscript", "onnx")
 NETWORK_FORMATS = {"torchscript": "model.pt", "onnx": "model.onnx"}
 
 
@@ -34,7 +36,7 @@ def export(ref: str, fmt: str, out: Path, sample_case: Path | None = None, conve
     from brats_mlops.registry import exports
 
     if fmt not in FORMATS:
-        raise UserError(f"--format {fmt!r}: use one of {', '.join(FORMATS)} (monai-bundle: not implemented yet)")
+        raise UserError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} is not empty: export into a new folder")
@@ -47,8 +49,8 @@ def export(ref: str, fmt: str, out: Path, sample_case: Path | None = None, conve
     facts: dict[str, Any] = {"format": fmt, "family": family.key}
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = exports.download(rv, Path(tmp) / "model")
-        if fmt in NETWORK_FORMATS:
-            facts |= _export_network(fmt, model_dir, out, sample_case, family)
+        if fmt in NETWORK_FORMATS or fmt == "monai-bundle":
+            facts |= _export_network(fmt, model_dir, out, sample_case, family, rv.ref, lineage)
         else:
             from brats_mlops.export.container import write_container
 
@@ -56,6 +58,8 @@ def export(ref: str, fmt: str, out: Path, sample_case: Path | None = None, conve
     (out / "lineage.json").write_text(json.dumps(lineage, indent=1, default=str) + "\n")
     card = out / "MODEL_CARD.md"
     card.write_text(model_card(rv.ref, family, lineage, facts))
+    if fmt == "monai-bundle":  # the bundle's own docs folder holds the card too
+        (out / "docs" / "README.md").write_text(card.read_text())
     small = [p for p in (card, out / "lineage.json", out / "preprocessing.json", out / "submission.json", out / "mlcube.yaml")
              if p.is_file()]
     facts["mlflow_run"] = exports.record_export(rv, fmt, out, small, facts)
@@ -71,7 +75,8 @@ def _training_edition(lineage: dict[str, Any]) -> str:
     return m.group(1) if m and m.group(1) != "synthetic" else "brats2023"
 
 
-def _export_network(fmt: str, model_dir: Path, out: Path, sample_case: Path | None, family) -> dict[str, Any]:
+def _export_network(fmt: str, model_dir: Path, out: Path, sample_case: Path | None, family, ref: str,
+                    lineage: dict[str, Any]) -> dict[str, Any]:
     from brats_mlops.export import network
     from brats_mlops.models.checkpoint import load_segmentation
 
@@ -82,10 +87,18 @@ def _export_network(fmt: str, model_dir: Path, out: Path, sample_case: Path | No
         raise UserError(f"the version is an ensemble of {len(cks)} checkpoints: export each fold's version, or brats-container")
     net, ck = load_segmentation(cks[0])
     mc = ck["model_config"]
-    target = out / NETWORK_FORMATS[fmt]
-    (network.to_onnx if fmt == "onnx" else network.to_torchscript)(net, mc, target)
+    if fmt == "monai-bundle":
+        from brats_mlops.export import bundle
+
+        facts: dict[str, Any] = bundle.write_bundle(net, mc, out, ref, lineage)
+        bundle.verify(out)  # MONAI's own network in/out check against the metadata
+        facts["monai_verify_net_in_out"] = "passed"
+        target = out / "models" / "model.ts"
+    else:
+        target = out / NETWORK_FORMATS[fmt]
+        (network.to_onnx if fmt == "onnx" else network.to_torchscript)(net, mc, target)
+        facts = {"file": target.name, "bytes": target.stat().st_size}
     network.write_preprocessing(mc, out / "preprocessing.json")
-    facts: dict[str, Any] = {"file": target.name, "bytes": target.stat().st_size}
     if sample_case is not None:
         from brats_mlops.data.io import load_case_images
         from brats_mlops.data.readers import read_case_folder
