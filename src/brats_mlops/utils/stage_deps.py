@@ -75,24 +75,51 @@ def _imported_names(path: Path, module: str) -> frozenset[str]:
 
 
 DISCOVERED = ("brats_mlops.families",)  # packages that import their modules on discovery (every module counts)
+# importers that only *discover* the families (their names, stages, params sections): at run time that executes the
+# family modules' top-level code, not their methods' imports, so only top-level imports are followed from there
+LOOKUP_ONLY = {"brats_mlops.config.schema": "brats_mlops.families", "brats_mlops.tracking": "brats_mlops.families"}
+
+
+@lru_cache(maxsize=None)
+def _top_level_names(path: Path, module: str) -> frozenset[str]:
+    """The module names ``path`` imports when it is imported (module body, not inside functions or classes)."""
+    body = ast.parse(path.read_text(), str(path)).body
+    nodes = [n for top in body for n in ([top] if isinstance(top, (ast.Import, ast.ImportFrom)) else
+                                          ast.walk(top) if isinstance(top, (ast.If, ast.Try)) else [])]
+    names = _imported_names(path, module)
+    out = set()
+    for n in nodes:
+        if isinstance(n, ast.Import):
+            out |= {a.name for a in n.names}
+        elif isinstance(n, ast.ImportFrom):
+            mod = n.module or ""
+            if n.level:  # relative: resolved like _imported_names does
+                mod = next((m for m in names if m.endswith(mod)), mod)
+            out |= {mod} | {f"{mod}.{a.name}" for a in n.names}
+    return frozenset(out)
 
 
 def closure(root: Path, module: str) -> set[Path]:
     """The project files ``python -m module`` may execute (with every parent package's ``__init__.py``); a package
-    that discovers its modules at run time (:data:`DISCOVERED`: the model families) brings all of them."""
-    seen: dict[str, Path] = {}
-    todo = [module, f"{module}.__main__"]
+    that discovers its modules at run time (:data:`DISCOVERED`: the model families) brings all of them — only their
+    top-level imports when it was reached from an importer that just looks families up (:data:`LOOKUP_ONLY`)."""
+    seen: dict[str, tuple[Path, bool]] = {}
+    todo: list[tuple[str, bool]] = [(module, True), (f"{module}.__main__", True)]
     while todo:
-        parts = todo.pop().split(".")
+        target, deep = todo.pop()
+        parts = target.split(".")
         for i in range(1, len(parts) + 1):
             name = ".".join(parts[:i])
             f = module_file(root, name)
-            if f is not None and name not in seen:
-                seen[name] = f
-                todo.extend(_imported_names(f, name))
-                if name in DISCOVERED:
-                    todo.extend(f"{name}.{p.stem}" for p in sorted(f.parent.glob("*.py")) if p.stem != "__init__")
-    return set(seen.values())
+            if f is None or (name in seen and (seen[name][1] or not deep)):
+                continue
+            seen[name] = (f, deep)
+            lookup = LOOKUP_ONLY.get(name)
+            for imp in (_imported_names(f, name) if deep else _top_level_names(f, name)):
+                todo.append((imp, deep and not (lookup and (imp == lookup or imp.startswith(lookup + ".")))))
+            if name in DISCOVERED:
+                todo.extend((f"{name}.{p.stem}", deep) for p in sorted(f.parent.glob("*.py")) if p.stem != "__init__")
+    return {f for f, _ in seen.values()}
 
 
 def compact(root: Path, files: set[Path]) -> list[str]:
