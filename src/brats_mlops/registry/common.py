@@ -53,6 +53,18 @@ def register(model_uri: str, name: str, metrics: dict[str, float], tags: dict[st
     return str(mv.version)
 
 
+def tag_metrics(tags: dict[str, str]) -> dict[str, float]:
+    """The metrics a registered version carries as ``metric.<key>`` tags (what :func:`register` writes)."""
+    out = {}
+    for k, v in tags.items():
+        if k.startswith("metric."):
+            try:
+                out[k.removeprefix("metric.")] = float(v)
+            except ValueError:
+                pass
+    return out
+
+
 def data_validation_tag(metrics_dir: str | Path) -> dict[str, str]:
     """``{"brats.data_validation": ...}`` from the validate stage's summary: ``passed (...)`` when validation ran
     and every case used passed it (quarantined cases never reach training), else ``not run``."""

@@ -53,14 +53,9 @@ def resolve(ref: str) -> RegisteredVersion:
         what = f"@{alias}" if alias else f"version {version}"
         raise UserError(f"{name} has no {what} ({'versions: ' + ', '.join(map(str, have)) if have else 'no versions'}); "
                         "`brats-mlops models` lists them, `brats-mlops promote` sets @champion") from None
-    metrics = {}
-    for k, v in mv.tags.items():
-        if k.startswith("metric."):
-            try:
-                metrics[k.removeprefix("metric.")] = float(v)
-            except ValueError:
-                pass
-    return RegisteredVersion(name, str(mv.version), dict(mv.tags), metrics, mv.run_id, mv.source, list(mv.aliases or []))
+    from brats_mlops.registry.common import tag_metrics
+
+    return RegisteredVersion(name, str(mv.version), dict(mv.tags), tag_metrics(mv.tags), mv.run_id, mv.source, list(mv.aliases or []))
 
 
 def download(rv: RegisteredVersion, dst: Path) -> Path:

@@ -79,15 +79,9 @@ def spec(name: str) -> ModelSpec:
 
 
 def version_metrics(name: str, version: str) -> dict[str, float]:
-    mv = _client().get_model_version(name, str(version))
-    out = {}
-    for k, v in mv.tags.items():
-        if k.startswith("metric."):
-            try:
-                out[k.removeprefix("metric.")] = float(v)
-            except ValueError:
-                pass
-    return out
+    from brats_mlops.registry.common import tag_metrics
+
+    return tag_metrics(_client().get_model_version(name, str(version)).tags)
 
 
 def require_version(name: str, version: str) -> None:
