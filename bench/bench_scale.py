@@ -140,7 +140,7 @@ def bench_threads(steps: int = 5) -> dict:
 def bench_logging(n: int = 50) -> dict:
     import mlflow
 
-    from brats_mlops.tracking import MlflowEpochTracker
+    from brats_mlops.tracking.runs import MlflowEpochTracker
 
     with tempfile.TemporaryDirectory() as d:
         mlflow.set_tracking_uri(f"sqlite:///{d}/m.db")

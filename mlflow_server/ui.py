@@ -13,7 +13,7 @@ import os
 import sys
 
 from brats_mlops.config.schema import load_params
-from brats_mlops.tracking import real_project_root, tracking_uri
+from brats_mlops.tracking import experiment_names, real_project_root, tracking_uri, ui_url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port),
            "--default-artifact-root", (root / "mlartifacts").as_uri()]
-    print(f"MLflow UI on {uri}: http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
+    base = f"http://{args.host}:{args.port}"
+    print(f"MLflow UI on {uri}: {base}  (Ctrl-C stops it)", flush=True)
+    try:   # the runs of each experiment, opened in the "Model training" view (MLflow 3 defaults to its GenAI view)
+        for name, exp_id in experiment_names(uri):
+            if name.startswith("brats-"):
+                print(f"  {name:<20} {ui_url(base, exp_id)}", flush=True)
+        print(f"  registered models    {ui_url(base)}", flush=True)
+    except Exception:  # noqa: BLE001 (a convenience: the UI starts either way)
+        pass
     os.execvpe(cmd[0], cmd, env)
     return 0
 

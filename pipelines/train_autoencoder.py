@@ -11,7 +11,7 @@ from brats_mlops.registry.autoencoder import register_trained
 from brats_mlops.inference.latents import reconstruct
 from brats_mlops.models.checkpoint import load_autoencoder
 from brats_mlops.reporting.figures import autoencoder_curves, reconstruction_figure
-from brats_mlops.tracking import TrainingRun
+from brats_mlops.tracking.runs import TrainingRun
 from brats_mlops.training import distributed
 from brats_mlops.training.autoencoder import train_autoencoder
 from brats_mlops.utils.entry import run_stage

@@ -82,6 +82,18 @@ def test_dvc_repro_then_noop_then_predict_and_promote(clone):
         assert value == deps[path], (stage, path)
         checked += value.endswith(".dir")
     assert checked >= 8  # folders included (data/raw/synthetic, data/preprocessed, models/segmentation, ...)
+    # ... and the same inputs are MLflow datasets of the run (name = path, digest = DVC hash: the UI's Dataset column),
+    # every stage run and experiment is described (issue 27)
+    with sqlite3.connect(dst / "mlflow.db") as db:
+        datasets = db.execute("select r.name, d.name, d.digest from inputs i join datasets d on d.dataset_uuid = i.source_id "
+                              "join runs r on r.run_uuid = i.destination_id where i.destination_type = 'RUN'").fetchall()
+        notes = dict(db.execute("select r.name, t.value from runs r join tags t on t.run_uuid = r.run_uuid "
+                                "where t.key = 'mlflow.note.content'").fetchall())
+        exp_notes = db.execute("select count(*) from experiment_tags where key = 'mlflow.note.content'").fetchone()[0]
+    assert {(s, k.removeprefix("brats.data_hash."), v) for s, k, v in tags} == set(datasets)
+    assert all(f"DVC stage `{s}`" in notes[s] for s in stages), {s: notes.get(s, "")[:80] for s in stages}
+    assert "| `dice_brats` |" in notes["evaluate_segmentation"] and "Upstream runs: [" in notes["evaluate_segmentation"]
+    assert exp_notes == 4
     # one nested run per feature set x age under the survival run
     children = [r for r in runs if r[0] not in stages]
     assert sorted(n for n, _ in children) == sorted(["age_only", "segmentation_volumes", "segmentation_volumes + age",

@@ -83,6 +83,7 @@ TAG_AE_VERSION = "brats.autoencoder_version"  # on brats-survival versions: the 
 TAG_REGISTERED_VERSION = "brats.registered_version"  # on a stage run: the model version it registered
 TAG_AE_RUN = "brats.autoencoder_run_id"
 TAG_EDITION = "brats.edition"  # on every stage run: the dataset edition (data/editions.py; data.source resolved)
+TAG_FAMILY = "brats.family"  # on a segmentation family's train/evaluate runs: its key (3d, 2d, nnunet, ...; families/)
 TAG_METRIC_PROFILE = "brats.metric_profile"  # on evaluation runs: the official scoring rule (metrics/profiles.py)
 TAG_THREADS = "brats.threads"  # on a stage run: the torch/OpenMP threads it computed with
 TAG_REPRODUCIBLE = "brats.reproducible"  # false: the thread count was not the declared runtime.threads (auto, BRATS_THREADS)

@@ -221,3 +221,31 @@ def test_history_lines_say_why_and_mark_overridden_gates(tmp_path):
     assert "why: gates passed" in lines[0]
     assert "refused: better: dice_brats 0.7 does not beat champion" in lines[1] and "None" not in lines[1]
     assert "FORCED (overridden: better: dice_brats 0.7 does not beat" in lines[2] and lines[2].endswith("why: site B edema")
+
+
+def test_a_version_description_is_its_model_card_with_the_gates_outcome(tmp_path):
+    """Issue 27: the registry's version page answers "which data, how good, on which cases, which parent, which gates"."""
+    with mlflow.start_run() as run:
+        mlflow.log_metrics({"n_cases": 9, "dice_brats_std": 0.06})
+        mlflow.set_tag("brats.metric_profile", "brats2023_gli")
+        info = mlflow.pyfunc.log_model(name="m", python_model=Echo())
+        v1 = register(info.model_uri, SEG, seg_metrics(0.8),
+                      {**VALID, "brats.data_hash": "abc123", "brats.parent_model": "brats-segmentation", "brats.parent_version": "7"})
+    client = MlflowClient()
+    card = client.get_model_version(SEG, v1).description
+    assert "> Trained on the platform's **synthetic** data" in card and "DVC hash of the data `abc123`" in card
+    assert "On 9 held-out cases, official BraTS rule **brats2023_gli**" in card
+    assert "| `dice_brats` | 0.8 | [0.7608, 0.8392] (normal approx.) |" in card    # 0.8 ± 1.96·0.06/3
+    assert "`models:/brats-segmentation/7` (fine-tuned from it)" in card and "Not checked yet" in card
+    # MLflow 3: the logged model carries the metrics it was registered with (the UI links them to the model)
+    model = client.get_logged_model(info.model_id)
+    assert {m.key: m.value for m in model.metrics}["dice_brats"] == 0.8 and model.source_run_id == run.info.run_id
+    promote(SEG, v1, root=tmp_path)
+    card = client.get_model_version(SEG, v1).description
+    assert "**promoted to @champion**" in card and "- passed — data: passed (10 of 10 cases" in card
+    assert "Not checked yet" not in card and card.count("## Promotion gates") == 1
+    v2 = make_version(SEG, seg_metrics(0.7))
+    with pytest.raises(PromotionRefused):
+        promote(SEG, v2, root=tmp_path)
+    card = client.get_model_version(SEG, v2).description
+    assert "**refused**" in card and "- **failed** — better: dice_brats 0.7 does not beat champion" in card

@@ -55,3 +55,50 @@ def test_stage_run_failed_on_error(tmp_path, monkeypatch):
             raise RuntimeError("boom")
     r = mlflow.get_run(run.run_id)
     assert r.info.status == "FAILED" and r.data.tags[TAG_ERROR] == "RuntimeError: boom"
+
+
+def test_stage_runs_tell_the_story_in_the_ui_datasets_descriptions_links(tmp_path, monkeypatch):
+    """What the MLflow UI shows (issue 27): the DVC-versioned data a stage read as MLflow dataset inputs (name = its path,
+    digest = its DVC hash), the experiment's description, the run's description with its key figures, data, commit
+    and a link to the run of the stage that produced its input (from dvc.lock), and nested runs that name their parent."""
+    from mlflow.tracking import MlflowClient
+
+    from brats_mlops.names import STAGE_PREPROCESS, STAGE_SPLIT, TAG_DATA_HASH_PREFIX
+    from brats_mlops.tracking import child_run
+    from brats_mlops.tracking.story import NOTE
+    from brats_mlops.utils.hashing import content_hash
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("{}")
+    (tmp_path / "data" / "pre").mkdir(parents=True)
+    (tmp_path / "data" / "pre" / "a.npy").write_bytes(b"abc")
+    (tmp_path / "raw.txt").write_text("raw")
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages:\n  preprocess:\n    cmd: python -m pipelines.preprocess\n"
+                                       "    outs:\n    - path: data/pre\n      md5: x.dir\n")
+    params = parse_params({})
+    with stage_run(STAGE_PREPROCESS, params, ["preprocess"], deps=["raw.txt"]) as pre:
+        pre.log_metrics({"cases": 4})
+    with stage_run(STAGE_SPLIT, params, ["split"], deps=["data/pre"]) as run:
+        run.log_metrics({"n_train": 3, "quarantined": 0})
+        run.describe("3 training cases.")
+        with child_run("fold 0") as child:
+            pass
+    client = MlflowClient()
+    r = client.get_run(run.run_id)
+    digest = content_hash(tmp_path / "data" / "pre")
+    assert r.data.tags[f"{TAG_DATA_HASH_PREFIX}data/pre"] == digest and digest.endswith(".dir")
+    inputs = r.inputs.dataset_inputs
+    assert [(i.dataset.name, i.dataset.digest) for i in inputs] == [("data/pre", digest)]
+    assert {t.key: t.value for t in inputs[0].tags}["mlflow.data.context"] == "split"
+    note = r.data.tags[NOTE]
+    assert "DVC stage `split`" in note and "| `quarantined` | 0 |" in note and "3 training cases." in note
+    assert f"`data/pre` (`{digest[:12]}`)" in note and "dvc repro split" in note
+    assert f"[preprocess](#/experiments/{pre.run.info.experiment_id}/runs/{pre.run_id})" in note
+    exp = client.get_experiment(r.info.experiment_id)
+    assert "Data stages of the BraTS pipeline" in exp.tags[NOTE]
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    kid = client.get_run(child.run_id).data.tags[NOTE]
+    assert kid.startswith("`fold 0`: one part of the [`split`]") and run.run_id in kid
+    # runs can be found by the data they read
+    found = client.search_runs([r.info.experiment_id], f"dataset.digest = '{digest}'")
+    assert [x.info.run_id for x in found] == [run.run_id]

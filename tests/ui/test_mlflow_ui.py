@@ -15,8 +15,10 @@ from brats_mlops.config.schema import parse_params
 from brats_mlops.names import EXPERIMENTS, MODEL_SEGMENTATION, STAGE_TRAIN_SEG
 from brats_mlops.registry.promotion import promote
 from brats_mlops.registry.segmentation import log_and_register
-from brats_mlops.tracking import MlflowEpochTracker, stage_run
+from brats_mlops.tracking import UI_VIEW, stage_run, ui_url
+from brats_mlops.tracking.runs import MlflowEpochTracker
 from brats_mlops.training.segmentation import SegmentationTrainer
+from brats_mlops.utils.hashing import content_hash
 from mlflow_server.server import start, stop
 from tests.conftest import TINY_SEG
 from tests.mlflow_server.conftest import free_port
@@ -46,30 +48,40 @@ def browse(url: str, shot: Path) -> str:
     return r.stdout
 
 
-def test_ui_shows_experiments_run_metrics_and_champion(tiny_preprocessed, tmp_path, monkeypatch):
+def test_ui_tells_the_story_datasets_descriptions_cards_and_champion(tiny_preprocessed, tmp_path, monkeypatch):
+    """Issue 27, as a user sees it in the model-training view: the runs table's Dataset column names the data a stage
+    read with its DVC hash, the experiment and the run carry descriptions with their figures, the model version's page
+    shows its model card with the promotion gates' outcome, and the champion alias."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     st = start(free_port(), f"sqlite:///{tmp_path / 'mlflow.db'}", root=tmp_path)
     try:
         url = st["url"]
         monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
-        # a tiny tracked pipeline: a training stage with per-epoch metrics, a registered model promoted to champion
+        # a tiny tracked pipeline: a training stage that read the preprocessed data, a registered model promoted
         out, plans, split = tiny_preprocessed
         params = parse_params({"segmentation": {**TINY_SEG, "epochs": 2}, "preprocess": {"crop_size": [16, 16, 16]}})
         t = SegmentationTrainer(params.segmentation, out, split, plans.num_classes, plans.modalities, plans.crop_size, False,
                                 tmp_path / "ck", seed=0)
-        with stage_run(STAGE_TRAIN_SEG, params, ["segmentation"]) as run:
+        with stage_run(STAGE_TRAIN_SEG, params, ["segmentation"], deps=[out]) as run:
             t.fit(MlflowEpochTracker(run.run_id))
             _, version = log_and_register(tmp_path / "ck" / "best.pt", {"dice_wt": 0.5, "dice_tc": 0.4, "dice_et": 0.3, "dice_brats": 0.4}, VALID)
         promote(MODEL_SEGMENTATION, version, root=tmp_path)
         exp_id = MlflowClient().get_experiment_by_name(EXPERIMENTS["segmentation"]).experiment_id
+        digest = content_hash(out)
 
-        dom = browse(f"{url}/#/experiments", ARTIFACTS / "experiments.png")
-        assert EXPERIMENTS["segmentation"] in dom, dom[-2000:]
-        dom = browse(f"{url}/#/experiments/{exp_id}/runs/{run.run_id}", ARTIFACTS / "run.png")
+        dom = browse(ui_url(url, exp_id), ARTIFACTS / "runs.png")   # what `brats-mlops server start` prints
+        assert "Welcome to MLflow" not in dom and "Tumour segmentation" in dom, dom[-2000:]   # model-training view, described
+        assert f"{out.name} ({digest[:8]}" in dom.replace("\u200b", ""), dom[-3000:]           # Dataset column: name (digest)
+        dom = browse(f"{url}/#/experiments/{exp_id}/runs/{run.run_id}?{UI_VIEW}", ARTIFACTS / "run.png")
         assert STAGE_TRAIN_SEG in dom and "val_dice_composite" in dom, dom[-2000:]
-        dom = browse(f"{url}/#/models/{MODEL_SEGMENTATION}", ARTIFACTS / "model.png")
+        assert "DVC stage" in dom and "key figure" in dom and "Datasets" in dom, dom[-3000:]   # its description, its data
+        dom = browse(f"{url}/#/models/{MODEL_SEGMENTATION}/versions/{version}?{UI_VIEW}", ARTIFACTS / "version.png")
+        assert "Promotion gates" in dom and "passed — better: no current champion" in dom, dom[-3000:]   # its card
+        assert "DVC hash of the data" in dom and "95% interval" in dom, dom[-3000:]
+        assert "synthetic" in dom and "dice_brats" in dom
+        dom = browse(f"{url}/#/models/{MODEL_SEGMENTATION}?{UI_VIEW}", ARTIFACTS / "model.png")
         assert MODEL_SEGMENTATION in dom and "@&nbsp;champion" in dom, dom[-2000:]  # the alias tag, not history text
-        for name in ("experiments", "run", "model"):
+        for name in ("runs", "run", "version", "model"):
             assert (ARTIFACTS / f"{name}.png").stat().st_size > 20_000, name
     finally:
         stop(tmp_path)

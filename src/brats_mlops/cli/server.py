@@ -33,12 +33,13 @@ def server_start(
             console.print("admin password changed to the value of MLFLOW_AUTH_ADMIN_PASSWORD (the old one no longer works)")
     if not auth:
         try:
-            from brats_mlops.tracking import experiment_names
+            from brats_mlops.tracking import experiment_names, ui_url
 
+            console.print("open (the UI's 'Model training' view):")
             for name, exp_id in experiment_names(st["url"]):
                 if name.startswith("brats-"):
-                    console.print(f"  {name:<20} {st['url']}/#/experiments/{exp_id}/runs")
-            console.print(f"  registered models    {st['url']}/#/models   (the UI's 'Model training' view)")
+                    console.print(f"  {name:<20} {ui_url(st['url'], exp_id)}")
+            console.print(f"  registered models    {ui_url(st['url'])}")
         except Exception:  # listing is a convenience; the server is up either way
             pass
     if st.get("host", "127.0.0.1") != "127.0.0.1":

@@ -45,11 +45,19 @@ def register(model_uri: str, name: str, metrics: dict[str, float], tags: dict[st
     import mlflow
     from mlflow.tracking import MlflowClient
 
+    from brats_mlops.registry.card import version_card
+
     mv = mlflow.register_model(model_uri, name)
     client = MlflowClient()
     for k, v in {**tags, **{f"metric.{k}": f"{v:.6g}" for k, v in metrics.items()}}.items():
         client.set_model_version_tag(name, mv.version, k, str(v))
     client.set_registered_model_alias(name, alias, mv.version)
+    run = mlflow.active_run()
+    run_data = client.get_run(run.info.run_id).data if run is not None else None
+    if run is not None and model_uri.startswith("models:/m-"):   # MLflow 3: the logged model carries its metrics too
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, model_id=model_uri.removeprefix("models:/"))
+    client.update_model_version(name, mv.version, description=version_card(
+        name, str(mv.version), metrics, tags, run_data.metrics if run_data else None, run_data.tags if run_data else None))
     return str(mv.version)
 
 

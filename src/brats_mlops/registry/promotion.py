@@ -190,6 +190,7 @@ def promote(name: str, version: str, force: bool = False, reason: str | None = N
         if failed:
             _record(name, {"action": "refused", "version": version, "champion": champ, "failed": failed, "why": reason,
                            "metrics": metrics})
+            _card(name, version, "refused", passed, failed)
             raise PromotionRefused(f"{name} version {version} not promoted:\n  - " + "\n  - ".join(failed))
         client = _client()
         client.set_registered_model_alias(name, CHAMPION, version)
@@ -199,7 +200,20 @@ def promote(name: str, version: str, force: bool = False, reason: str | None = N
                  "forced": bool(force), "gates": passed, "metrics": metrics}
         _record(name, entry)
         client.set_model_version_tag(name, version, TAG_PROMOTED, entry.get("why"))
+        _card(name, version, f"promoted to @{CHAMPION}" + (f" by --force: {reason}" if force else ""), passed, [])
         return entry
+
+
+def _card(name: str, version: str, action: str, passed: list[str], failed: list[str]) -> None:
+    """The version's description (its model card, ``card.py``) with the gates' outcome."""
+    import time
+
+    from brats_mlops.registry.card import with_promotion
+
+    client = _client()
+    card = client.get_model_version(name, version).description or ""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    client.update_model_version(name, version, description=with_promotion(card, action, passed, failed, when))
 
 
 def rollback(name: str, reason: str, root: Path | None = None) -> dict[str, Any]:

@@ -27,10 +27,11 @@ from typing import Any, Iterator
 
 from brats_mlops.config.schema import Params, find_project_root
 from brats_mlops.data.editions import edition_tag
-from brats_mlops.families import stage_branch as branch_of
+from brats_mlops.families import families, stage_branch as branch_of
 from brats_mlops.names import (EXPERIMENTS, TAG_DATA_HASH_PREFIX, TAG_DVC_EXP, TAG_EDITION, TAG_ERROR,
-                               TAG_GIT_COMMIT, TAG_GIT_DIRTY, TAG_REPRODUCIBLE, TAG_STAGE, TAG_STATUS, TAG_STATUS_REASON,
+                               TAG_FAMILY, TAG_GIT_COMMIT, TAG_GIT_DIRTY, TAG_REPRODUCIBLE, TAG_STAGE, TAG_STATUS, TAG_STATUS_REASON,
                                TAG_THREADS)
+from brats_mlops.tracking import story
 from brats_mlops.utils import threads
 from brats_mlops.utils.hashing import content_hash
 
@@ -112,8 +113,11 @@ def ensure_experiment(name: str, root: Path, uri: str) -> str:
             exp_id = exp.experiment_id
     else:
         exp_id = exp.experiment_id
-    if exp is not None and exp.tags.get(EXPERIMENT_KIND[0]) != EXPERIMENT_KIND[1]:
-        mlflow.tracking.MlflowClient().set_experiment_tag(exp_id, *EXPERIMENT_KIND)
+    client = mlflow.tracking.MlflowClient()
+    tags = exp.tags if exp is not None else {}
+    if tags.get(EXPERIMENT_KIND[0]) != EXPERIMENT_KIND[1]:
+        client.set_experiment_tag(exp_id, *EXPERIMENT_KIND)
+    story.set_experiment_note(client, exp_id, next((b for b, n in EXPERIMENTS.items() if n == name), ""), tags.get(story.NOTE))
     return exp_id
 
 
@@ -123,6 +127,11 @@ class StageRun:
     def __init__(self, run: Any):
         self.run = run
         self.run_id: str = run.info.run_id
+        self.note = ""   # a line the stage adds to its run's description (``run.describe``)
+
+    def describe(self, text: str) -> None:
+        """Add ``text`` (Markdown) to the run's description, under what the stage is (written when the run ends)."""
+        self.note = f"{self.note}\n\n{text}".strip()
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         import mlflow
@@ -185,9 +194,11 @@ def stage_run(
         all_tags[TAG_REPRODUCIBLE] = str(threads.is_reproducible()).lower()
     if os.environ.get("DVC_EXP_NAME"):
         all_tags[TAG_DVC_EXP] = os.environ["DVC_EXP_NAME"]
-    if params.tracking.hash_inputs:
-        for d in deps:
-            all_tags[f"{TAG_DATA_HASH_PREFIX}{Path(d).as_posix()}"] = content_hash(d)
+    hashes = {Path(d).as_posix(): content_hash(d) for d in deps} if params.tracking.hash_inputs else {}
+    all_tags.update({f"{TAG_DATA_HASH_PREFIX}{d}": h for d, h in hashes.items()})
+    family = next((f.key for f in families() if stage in (f.train_stage, f.eval_stage)), None)
+    if family:
+        all_tags[TAG_FAMILY] = family
     all_tags.update(tags or {})
     dumped = params.dump()
     logged = flatten({s: dumped[s] for s in sections if s in dumped})
@@ -200,7 +211,10 @@ def stage_run(
     try:
         if not run_id:  # MLflow caps a param value at 6000 chars
             mlflow.log_params({k: str(v)[:6000] for k, v in logged.items()})
-        yield StageRun(run)
+            story.log_datasets(stage, hashes, root, all_tags[TAG_EDITION])
+        handle = StageRun(run)
+        yield handle
+        _describe(stage, handle, hashes, sha, dirty, [Path(d).as_posix() for d in deps])
     except BaseException as err:
         try:
             mlflow.set_tag(TAG_ERROR, f"{type(err).__name__}: {err}"[:5000])
@@ -211,31 +225,18 @@ def stage_run(
         mlflow.end_run(status="FINISHED")
 
 
-class MlflowEpochTracker:
-    """Per-epoch metrics of a training run, with the steps already stored readable (for exactly-once resume)."""
+def _describe(stage: str, run: StageRun, hashes: dict[str, str], sha: str, dirty: bool, deps: list[str]) -> None:
+    """The finished stage run's description (``tracking/story.py``); a failure to write it never fails the stage."""
+    from mlflow.tracking import MlflowClient
 
-    def __init__(self, run_id: str, key: str = "train_loss"):
-        from mlflow.tracking import MlflowClient
-
-        self.client = MlflowClient()
-        self.run_id = run_id
-        self.key = key
-
-    def start(self, resume_run_id: str | None) -> str:
-        """The run is already open (``training.loop.Tracker``): checkpoints record it."""
-        return self.run_id
-
-    def log_epoch(self, record: dict[str, float], step: int) -> None:
-        import time as _time
-
-        from mlflow.entities import Metric
-
-        ts = int(_time.time() * 1000)
-        metrics = [Metric(k, float(v), ts, step) for k, v in record.items() if k != "epoch" and v is not None]
-        self.client.log_batch(self.run_id, metrics=metrics)
-
-    def logged_epochs(self) -> set[int]:
-        return {m.step for m in self.client.get_metric_history(self.run_id, self.key)}
+    try:
+        client = MlflowClient()
+        metrics = client.get_run(run.run_id).data.metrics
+        latest = latest_stage_runs(story.upstream(deps, real_project_root(), stage))
+        links = {st: (client.get_run(rid).info.experiment_id, rid) for st, rid in latest.items()}
+        client.set_tag(run.run_id, story.NOTE, story.run_note(stage, metrics, hashes, sha, dirty, links, run.note))
+    except Exception as err:  # noqa: BLE001 (a description is not worth a failed stage)
+        log.warning("stage %s: run description not written (%s: %s)", stage, type(err).__name__, err)
 
 
 @contextmanager
@@ -245,7 +246,8 @@ def child_run(name: str, params: dict[str, Any] | None = None, tags: dict[str, A
 
     parent = mlflow.active_run()
     exp_id = parent.info.experiment_id if parent else None  # nested runs live in the parent's experiment
-    with mlflow.start_run(run_name=name, nested=True, experiment_id=exp_id, tags={k: str(v) for k, v in (tags or {}).items()}) as run:
+    tags = {story.NOTE: story.child_note(name, parent), **(tags or {})}
+    with mlflow.start_run(run_name=name, nested=True, experiment_id=exp_id, tags={k: str(v) for k, v in tags.items()}) as run:
         if params:
             mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
         yield StageRun(run)
@@ -257,66 +259,6 @@ def active_run() -> StageRun | None:
 
     run = mlflow.active_run()
     return StageRun(run) if run is not None else None
-
-
-class TrainingRun:
-    """The tracker a training stage hands to the training loop (``training.loop.Tracker``).
-
-    The stage's MLflow run is opened when the loop starts — as a new run, or, when the loop resumes a killed
-    training, as the run its checkpoint names — so a resumed training keeps one run. Use as a context manager
-    around the ``train_*`` call and whatever the stage logs afterwards::
-
-        with TrainingRun(STAGE_TRAIN_SEG, params, ["seed", "segmentation"], deps=[...]) as run:
-            trained = train_segmentation(params, run)
-            run.log_artifact(...)
-    """
-
-    def __init__(self, stage: str, params: Params, sections: list[str], deps: list[str | Path] = (),
-                 tags: dict[str, Any] | None = None, key: str = "train_loss"):
-        self._args = dict(stage=stage, params=params, sections=sections, deps=deps, tags=tags)
-        self.key = key
-        self._cm: Any = None
-        self._run: StageRun | None = None
-        self._epochs: MlflowEpochTracker | None = None
-
-    def __enter__(self) -> "TrainingRun":
-        return self
-
-    def __exit__(self, *exc: Any) -> bool:
-        return bool(self._cm.__exit__(*exc)) if self._cm is not None else False
-
-    @property
-    def stage_run(self) -> StageRun:
-        if self._run is None:
-            raise RuntimeError("the training run has not started (start() is called by the training loop)")
-        return self._run
-
-    @property
-    def run_id(self) -> str:
-        return self.stage_run.run_id
-
-    def start(self, resume_run_id: str | None) -> str:
-        if self._run is None:
-            self._cm = stage_run(**self._args, run_id=resume_run_id)
-            self._run = self._cm.__enter__()
-            self._epochs = MlflowEpochTracker(self._run.run_id, self.key)
-        return self._run.run_id
-
-    def log_epoch(self, record: dict[str, float], step: int) -> None:
-        self._epochs.log_epoch(record, step)
-
-    def logged_epochs(self) -> set[int]:  # of the metric ``self.key`` (a stage training several folds sets it per fold)
-        self._epochs.key = self.key
-        return self._epochs.logged_epochs()
-
-    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        self.stage_run.log_metrics(metrics, step)
-
-    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
-        self.stage_run.log_artifact(path, artifact_path)
-
-    def set_tags(self, tags: dict[str, Any]) -> None:
-        self.stage_run.set_tags(tags)
 
 
 def log_to_run(run_id: str, metrics: dict[str, float]) -> None:
@@ -387,6 +329,14 @@ def download_artifact(run_id: str, artifact_path: str) -> Path:
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path))
+
+
+UI_VIEW = "workflowType=machine_learning"   # MLflow 3's "Model training" view (its default is GenAI; mlflow/mlflow#24498)
+
+
+def ui_url(base: str, exp_id: str | None = None) -> str:
+    """The MLflow UI's page of an experiment's runs (or the registered models) in the model-training view."""
+    return f"{base}/#/experiments/{exp_id}/runs?{UI_VIEW}" if exp_id else f"{base}/#/models?{UI_VIEW}"
 
 
 def experiment_names(tracking_server: str) -> list[tuple[str, str]]:

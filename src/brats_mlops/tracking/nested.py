@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from brats_mlops.tracking import MlflowEpochTracker, flatten
+from brats_mlops.tracking import flatten
+from brats_mlops.tracking.runs import MlflowEpochTracker
 
 
 class NestedRun:

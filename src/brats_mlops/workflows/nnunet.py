@@ -8,7 +8,7 @@ from brats_mlops.config.schema import Params
 from brats_mlops.names import STAGE_NNUNET_TRAIN, TAG_ABLATION_GROUP
 from brats_mlops.nnunet import env
 from brats_mlops.nnunet.trainer import killed_run, train_fold
-from brats_mlops.tracking import TrainingRun
+from brats_mlops.tracking.runs import TrainingRun
 from brats_mlops.utils.jsonio import dump_json
 from brats_mlops.utils.logs import stage_logger
 

@@ -13,7 +13,7 @@ from brats_mlops.errors import StageError
 from brats_mlops.families import SegmentationFamily
 from brats_mlops.names import TAG_ABLATION_GROUP, TAG_PREFIX
 from brats_mlops.reporting.figures import training_curves
-from brats_mlops.tracking import TrainingRun
+from brats_mlops.tracking.runs import TrainingRun
 from brats_mlops.training import distributed
 from brats_mlops.utils.jsonio import dump_json
 from brats_mlops.utils.logs import stage_logger
