@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -16,7 +17,11 @@ BIN = Path(sys.executable).parent
 
 
 def run(cmd, cwd, env, check: bool = True) -> subprocess.CompletedProcess:
+    t0 = time.monotonic()
     r = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
+    if os.environ.get("BRATS_E2E_TIMES"):   # where the end-to-end tests spend their time: one line per command
+        with open(os.environ["BRATS_E2E_TIMES"], "a") as f:
+            f.write(f"{time.monotonic() - t0:7.1f}s  {Path(cwd).name}  {' '.join(Path(str(c)).name if i == 0 else str(c) for i, c in enumerate(cmd))}\n")
     if check:
         assert r.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
     return r

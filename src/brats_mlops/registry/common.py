@@ -34,7 +34,15 @@ def _hide_type_hint_notice() -> None:
 
 _hide_type_hint_notice()
 
-PIP_REQUIREMENTS = ["torch==2.13.0", "monai==1.6.1", "nibabel==5.4.2", "numpy==2.4.6", "scikit-learn==1.9.1", "brats-mlops"]
+def _pinned(*dists: str) -> list[str]:
+    """``dist==<installed version>``: what a logged model needs, as installed (the lock file's pins), never a stale copy."""
+    from importlib.metadata import version
+
+    return [f"{d}=={version(d).split('+')[0]}" for d in dists]   # torch 2.13.0+cpu: pin the public version
+
+
+# a registered model's environment (MLflow warns on load where the current one differs)
+PIP_REQUIREMENTS = _pinned("torch", "monai", "nibabel", "numpy", "scikit-learn") + ["brats-mlops"]
 
 
 def register(model_uri: str, name: str, metrics: dict[str, float], tags: dict[str, Any], alias: str = "challenger") -> str:
