@@ -25,6 +25,7 @@ import numpy as np
 from bench.machine import machine
 from brats_mlops.config.schema import PreprocessParams, SyntheticParams
 from brats_mlops.data import preprocessing as pp
+from brats_mlops.data.preprocess_run import preprocess_dataset
 from brats_mlops.data.readers import discover
 from brats_mlops.data.synthetic import generate_dataset
 
@@ -73,7 +74,7 @@ def main() -> None:
         out = TMP / f"out_{workers}_{int(ae)}"
         shutil.rmtree(out, ignore_errors=True)
         if ae:
-            pp.preprocess_dataset(cases, MODS, PreprocessParams(crop_size=(128, 128, 128)), out, num_workers=workers)
+            preprocess_dataset(cases, MODS, PreprocessParams(crop_size=(128, 128, 128)), out, num_workers=workers)
         elif workers == 1:
             for c in cases:
                 pp.preprocess_case(c, MODS, seg_only, out, autoencoder_inputs=False)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from brats_mlops.config import load_params
-from brats_mlops.data.preprocessing import label_tables, preprocess_dataset, tables_metrics, write_label_tables
+from brats_mlops.data.preprocess_run import preprocess_dataset
+from brats_mlops.data.preprocessing import label_tables, tables_metrics, write_label_tables
 from brats_mlops.data.readers import discover
 from brats_mlops.names import STAGE_PREPROCESS
 from brats_mlops.tracking import stage_run
@@ -33,7 +34,10 @@ def main() -> None:
         plans = preprocess_dataset(cases, params.data.modalities, cfg, out, num_workers=params.data.num_workers)
         tables = label_tables(plans)
         write_label_tables(tables, cfg.crop_size, report)
-        m = {"cases": len(plans.cases), "labelled": len(plans.labelled_ids()), **tables_metrics(tables)}
+        m = {"cases": len(plans.cases), "labelled": len(plans.labelled_ids()), "quarantined": len(plans.quarantined),
+             **tables_metrics(tables)}
+        if plans.quarantined:   # each with its reason in plans.json (data/preprocess_run.py) and the log above
+            log.warning("%d case(s) quarantined by preprocessing: %s", len(plans.quarantined), ", ".join(plans.quarantined))
         dump_json(m, metrics)
         run.log_metrics(m)
         for f in (report, report.with_suffix(".csv"), out / "plans.json", metrics):

@@ -43,7 +43,7 @@ def _isolated_mlflow(tmp_path, monkeypatch):
 def tiny_preprocessed(tiny_synth, tmp_path_factory):
     """Preprocessed 16^3 crops of the tiny synthetic set, and a patient-level split."""
     from brats_mlops.config.schema import AutoencoderPreprocessParams, PreprocessParams
-    from brats_mlops.data.preprocessing import preprocess_dataset
+    from brats_mlops.data.preprocess_run import preprocess_dataset
     from brats_mlops.data.readers import discover
     from brats_mlops.data.splits import segmentation_split
 

@@ -61,7 +61,8 @@ def test_the_paediatric_2024_labels_map_to_the_internal_regions():
 
 def test_men_rt_and_the_cavity_preprocess_to_their_own_label_schemes_and_mixed_schemes_stop(tmp_path):
     from brats_mlops.config.schema import PreprocessParams
-    from brats_mlops.data.preprocessing import Plans, preprocess_dataset
+    from brats_mlops.data.preprocess_run import preprocess_dataset
+    from brats_mlops.data.preprocessing import Plans
     from brats_mlops.errors import StageError
 
     cfg = PreprocessParams(crop_size=(32, 32, 24), healthy_label=True)

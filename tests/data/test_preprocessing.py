@@ -9,11 +9,11 @@ from brats_mlops.data.preprocessing import (
     label_tables,
     load_preprocessed,
     minmax_percentile,
-    preprocess_dataset,
     remap_labels,
     resample_spacing,
     zscore_masked,
 )
+from brats_mlops.data.preprocess_run import preprocess_dataset
 from brats_mlops.data.readers import discover
 
 MODS = ("t1", "t1ce", "t2", "flair")

@@ -19,7 +19,6 @@ in ``plans.json``, read back through :class:`Plans`.
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +27,9 @@ from pydantic import BaseModel, ConfigDict
 from scipy import ndimage
 
 from brats_mlops.config.schema import AutoencoderPreprocessParams, PreprocessParams
-from brats_mlops.errors import StageError
 from brats_mlops.data.case import Case, invert_label_map, scheme_of
 from brats_mlops.data.io import load_case_images, load_image
 from brats_mlops.data.labels import LabelScheme, get_scheme
-from brats_mlops.utils.progress import progress
 
 PLANS_VERSION = 1
 
@@ -167,6 +164,7 @@ class Plans(BaseModel):
     autoencoder: dict[str, Any]
     storage_format: str = "npy"
     cases: dict[str, CasePlan]
+    quarantined: dict[str, str] = {}  # case id -> why its preprocessing failed (data/preprocess_run.py); absent if none
 
     @property
     def num_classes(self) -> int:
@@ -185,7 +183,7 @@ class Plans(BaseModel):
 
     def save(self, preprocessed_dir: str | Path) -> Path:
         p = Path(preprocessed_dir) / "plans.json"
-        p.write_text(self.model_dump_json(indent=1))
+        p.write_text(self.model_dump_json(indent=1, exclude=None if self.quarantined else {"quarantined"}))
         return p
 
     @staticmethod
@@ -290,55 +288,6 @@ def _segmentation_input(case, images, mask, modalities, cfg: PreprocessParams, o
         label_counts_cropped=counts(seg_c, mask_c),
     )
     return plan
-
-
-def _job(args: tuple) -> dict[str, Any]:
-    case, modalities, cfg, out = args
-    try:
-        return preprocess_case(case, modalities, cfg, out)
-    except Exception as err:  # report which case failed, and why, instead of a bare worker traceback
-        raise RuntimeError(f"preprocessing case {case.case_id} ({case.folder}) failed: {type(err).__name__}: {err}") from err
-
-
-def preprocess_dataset(
-    cases: list[Case], modalities: tuple[str, ...], cfg: PreprocessParams, out: str | Path, num_workers: int = 1
-) -> Plans:
-    """Preprocess ``cases`` (already validated) in parallel, write arrays and ``plans.json``. Cases whose labels have no
-    internal counterpart, or of editions with different label schemes (``data/labels.py``), stop here with one line."""
-    bad = sorted({c.source for c in cases if c.seg is not None and not c.label_map})
-    schemes = {scheme_of(c.source).name: c.source for c in cases}
-    if bad or len(schemes) > 1:
-        raise StageError(f"data.source {bad[0]}: its labels have no internal counterpart; score it with `brats-mlops "
-                         "evaluate --profile ...` (see `brats-mlops editions`)" if bad else f"the cases mix label schemes "
-                         f"{', '.join(f'{k} ({v})' for k, v in schemes.items())}: preprocess one scheme at a time")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    jobs = [(c, modalities, cfg, out) for c in cases]
-    if num_workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(num_workers) as pool:
-            plans = list(progress(pool.map(_job, jobs, chunksize=1), total=len(jobs), desc="preprocess"))
-    else:
-        plans = [_job(j) for j in progress(jobs, desc="preprocess")]
-    source = cases[0].source if cases else "unknown"
-    scheme = scheme_of(source)
-    names = scheme.label_names(healthy=cfg.healthy_label)
-    p = Plans(
-        source=source,
-        modalities=modalities,
-        crop_mode=cfg.crop,
-        crop_size=cfg.crop_size,
-        normalisation="zscore over brain (non-zero) voxels, per modality",
-        percentile_clip=cfg.percentiles if cfg.percentile_rescale else None,
-        gaussian_sigma=cfg.gaussian_sigma,
-        healthy_label=cfg.healthy_label,
-        label_scheme=scheme.name,
-        label_names=names,
-        raw_label_map=cases[0].label_map if cases else {},
-        autoencoder=cfg.autoencoder.model_dump(mode="json"),
-        cases={d["case_id"]: CasePlan(**d) for d in plans},
-    )
-    p.save(out)
-    return p
 
 
 # --------------------------------------------------------------------------- paper tables 1 and 2
