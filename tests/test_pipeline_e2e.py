@@ -214,7 +214,7 @@ def test_dvc_remote_push_then_a_second_clone_pulls_and_is_up_to_date(clone):
 def test_two_queued_ablations_run_in_parallel_and_compare_in_one_table(clone):
     """`dvc exp run --queue` twice, `dvc queue start -j 2`: both run at once in DVC's temporary copies, log to the
     project's store (overlapping stage runs in MLflow) and `brats-mlops compare --group queued` puts them in one table.
-    The experiments reproduce up to `evaluate_segmentation` (what an ablation of the loss compares), 6 epochs each."""
+    The experiments reproduce up to `evaluate_segmentation` (what an ablation of the loss compares), 2 epochs each."""
     import time
 
     dst, env = clone
@@ -223,7 +223,7 @@ def test_two_queued_ablations_run_in_parallel_and_compare_in_one_table(clone):
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "before queue", "--allow-empty"], dst, env)
     for focal in ("0.0", "1.0"):
         _run([str(BIN / "dvc"), "exp", "run", "--queue", "evaluate_segmentation", "-S", "segmentation.ablation_group=queued", "-S",
-              f"segmentation.loss.focal={focal}", "-S", "segmentation.max_eval_cases=2", "-S", "segmentation.epochs=6"], dst, env)
+              f"segmentation.loss.focal={focal}", "-S", "segmentation.max_eval_cases=2", "-S", "segmentation.epochs=2"], dst, env)
     _run([str(BIN / "dvc"), "queue", "start", "-j", "2"], dst, env)
     deadline = time.time() + 1200
     status = ""
