@@ -102,3 +102,29 @@ def test_stage_runs_tell_the_story_in_the_ui_datasets_descriptions_links(tmp_pat
     # runs can be found by the data they read
     found = client.search_runs([r.info.experiment_id], f"dataset.digest = '{digest}'")
     assert [x.info.run_id for x in found] == [run.run_id]
+
+
+def test_a_run_is_dirty_for_changed_code_or_params_not_for_what_dvc_repro_rewrites(tmp_path):
+    """`dvc repro` rewrites dvc.lock and the git-tracked metrics after each stage: the later stages' runs must not say
+    "uncommitted changes" because of that; a changed source or params file still does."""
+    import subprocess
+
+    from brats_mlops.tracking import git_commit
+
+    def git(*a):
+        subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "metrics").mkdir()
+    for f, text in {"params.yaml": "{}", "metrics/seg.json": "{}", "code.py": "x = 1",
+                    "dvc.lock": "schema: '2.0'\nstages:\n  evaluate:\n    outs:\n    - path: metrics/seg.json\n      md5: a\n"}.items():
+        (tmp_path / f).write_text(text)
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+    assert git_commit(tmp_path)[1] is False
+    (tmp_path / "metrics" / "seg.json").write_text('{"dice": 1}')
+    (tmp_path / "dvc.lock").write_text((tmp_path / "dvc.lock").read_text() + "\n")
+    sha, dirty = git_commit(tmp_path)
+    assert len(sha) == 40 and dirty is False
+    (tmp_path / "code.py").write_text("x = 2")
+    assert git_commit(tmp_path)[1] is True

@@ -71,12 +71,14 @@ def _is_local_store(uri: str) -> bool:
 
 
 def git_commit(root: Path) -> tuple[str, bool]:
-    """(commit sha or 'unknown', dirty?)."""
+    """(commit sha or 'unknown', dirty?): dirty when a tracked file differs from the commit — other than the dvc.lock
+    files and the git-tracked DVC outputs (metrics/...), which `dvc repro` itself rewrites as it goes."""
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = bool(
-            subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True).stdout.strip()
-        )
+        changed = [ln[3:].strip() for ln in subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                                             capture_output=True, text=True).stdout.splitlines() if ln.strip()]
+        outs = story.producers(root)
+        dirty = any(not (c.endswith("dvc.lock") or c in outs or any(c.startswith(o + "/") for o in outs)) for c in changed)
         return sha, dirty
     except (OSError, subprocess.CalledProcessError):
         return "unknown", False

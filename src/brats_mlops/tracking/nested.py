@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from brats_mlops.tracking import flatten
+from brats_mlops.tracking import flatten, story
 from brats_mlops.tracking.runs import MlflowEpochTracker
 
 
@@ -26,7 +26,7 @@ class NestedRun:
             parent = mlflow.active_run()
             if parent is None:
                 raise RuntimeError("a nested run needs the stage's run to be open")
-            tags = {k: str(v) for k, v in self.tags.items()}
+            tags = {story.NOTE: story.child_note(self.name, parent), **{k: str(v) for k, v in self.tags.items()}}
             if resume_run_id:
                 self.run = mlflow.start_run(run_id=resume_run_id, nested=True)
             else:

@@ -121,6 +121,15 @@ def upstream(deps: list[str], root: Path, stage: str) -> list[str]:
     return found
 
 
+def _rank(key: str) -> tuple[int, int, str]:
+    """Key figures first (exact names, then names containing them), the rest alphabetically."""
+    for exact in (True, False):
+        for i, p in enumerate(KEY_FIGURES):
+            if key == p if exact else p in key:
+                return (0 if exact else 1), i, key
+    return 2, 0, key
+
+
 def _fmt(v: float) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
@@ -128,11 +137,12 @@ def _fmt(v: float) -> str:
 def run_note(stage: str, metrics: dict[str, float], hashes: dict[str, str], sha: str, dirty: bool,
              links: dict[str, tuple[str, str]], extra: str = "") -> str:
     """The Markdown description of a finished stage run: what it did, its key figures, its data, code and neighbours."""
-    lines = [f"**DVC stage `{stage}`** — {stage_summary() or 'a stage of the BraTS pipeline.'}", ""]
+    summary = stage_summary().removeprefix(f"DVC stage `{stage}`:").strip()
+    lines = [f"**DVC stage `{stage}`** — {summary or 'a stage of the BraTS pipeline.'}", ""]
     if extra:
         lines += [extra, ""]
-    top = [k for k in metrics if "/" not in k and not k.startswith("fold")]
-    ranked = sorted(top, key=lambda k: (next((i for i, p in enumerate(KEY_FIGURES) if p in k), len(KEY_FIGURES)), k))
+    top = [k for k in metrics if "/" not in k and not k.startswith("fold") and not k.endswith(("_std", "_post", "_lo", "_hi"))]
+    ranked = sorted(top, key=_rank)
     if ranked:
         lines += ["| key figure | value |", "|---|---|"] + [f"| `{k}` | {_fmt(metrics[k])} |" for k in ranked[:12]]
         if len(ranked) > 12:
@@ -141,7 +151,7 @@ def run_note(stage: str, metrics: dict[str, float], hashes: dict[str, str], sha:
     if hashes:
         lines += ["Data (DVC-versioned; the **Datasets** section lists them): "
                   + ", ".join(f"`{p}` (`{h[:12]}`)" for p, h in hashes.items()), ""]
-    lines += [f"Code: git commit `{sha[:12]}`{' with uncommitted changes' if dirty else ''}; rebuild with "
+    lines += [f"Code: git commit `{sha[:12]}`{' with uncommitted changes to tracked files' if dirty else ''}; rebuild with "
               f"`dvc repro {stage}`."]
     if links:
         lines += ["", "Upstream runs: " + ", ".join(f"[{st}](#/experiments/{exp}/runs/{rid})" for st, (exp, rid) in links.items())]

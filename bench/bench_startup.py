@@ -1,0 +1,86 @@
+"""Stage start-up (issue 26): how long each DVC stage's Python process takes before it can do its work, and why.
+
+    python -m bench.bench_startup [--repeats 3]
+
+For every stage of ``dvc.yaml`` (``python -m pipelines.<stage>``): the wall time of importing its module (median of
+``--repeats`` fresh interpreters) and, from ``python -X importtime``, the packages that cost the most. Beside them, the
+floor: a bare interpreter and each heavy package imported alone (torch, mlflow, monai, scikit-learn, Great
+Expectations, matplotlib), in the same session. ``import monai`` runs MONAI's ``load_submodules`` (every submodule,
+twice: once imported, once executed again), which ``-X importtime`` does not see; the wall time does. Writes
+``bench/results/startup.json`` and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+from bench.machine import machine
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "startup.json"
+LIBS = ("torch", "mlflow", "monai", "sklearn", "great_expectations", "matplotlib.pyplot", "scipy.ndimage")
+
+
+def _env() -> dict:
+    return {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(ROOT)}
+
+
+def wall(code: str, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(), check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def top_packages(module: str, n: int = 5) -> list[tuple[str, float]]:
+    r = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=ROOT, env=_env(), check=True,
+                       capture_output=True, text=True)
+    self_us: Counter = Counter()
+    for line in r.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
+        if m:
+            self_us[m.group(2).split(".")[0]] += int(m.group(1))
+    return [(k, round(v / 1e6, 2)) for k, v in self_us.most_common(n)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    stages = [s for s, spec in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items()
+              if str(spec.get("cmd", "")).startswith("python -m pipelines.")]
+    floor = {"python": wall("pass", args.repeats)}
+    for lib in LIBS:
+        floor[lib] = wall(f"import {lib}", args.repeats)
+        print(f"import {lib}: {floor[lib]:.2f} s", flush=True)
+    rows = []
+    for s in stages:
+        w = wall(f"import pipelines.{s}", args.repeats)
+        rows.append({"stage": s, "import_s": round(w, 2), "top": top_packages(f"pipelines.{s}")})
+        print(f"{s}: {w:.2f} s  {rows[-1]['top']}", flush=True)
+    res = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "repeats": args.repeats,
+           "floor_s": {k: round(v, 2) for k, v in floor.items()}, "stages": rows,
+           "sum_of_stage_imports_s": round(sum(r["import_s"] for r in rows), 1)}
+    OUT.write_text(json.dumps(res, indent=1))
+    print("\n| stage | import (s) | heaviest packages (self time, s) |\n|---|---|---|")
+    for r in rows:
+        print(f"| `{r['stage']}` | {r['import_s']:.2f} | {', '.join(f'{k} {v}' for k, v in r['top'])} |")
+    print(f"| **sum** | **{res['sum_of_stage_imports_s']}** | |")
+    print("\nfloor: " + ", ".join(f"{k} {v:.2f} s" for k, v in floor.items()))
+
+
+if __name__ == "__main__":
+    main()
