@@ -99,6 +99,8 @@ def test_seed_presets_set_the_seeds_settings_and_check_against_the_2d_networks(t
                  "segmentation.loss.focal": 1.0, "segmentation.loss.edge": 0.005, "segmentation.lr": 6e-5,
                  "segmentation.weight_decay": 0.0, "segmentation.postprocess_predictions": True, "split.val_fraction": 0.1,
                  "segmentation.optimizer": "adam", "segmentation.schedule": "exponential", "segmentation.select_on": "dice_hd95"}),
+    ("scale", {"synthetic.n_train": 1251, "synthetic.n_validation": 219, "synthetic.shape": [240, 240, 155],
+               "synthetic.spacing": [1.0, 1.0, 1.0], "preprocess.crop_size": [128, 128, 128]}),
 ])
 def test_seed_presets_002_003_validate_and_set_the_seeds_values(tmp_path, name, expected):
     (tmp_path / "params" / "presets").mkdir(parents=True)
