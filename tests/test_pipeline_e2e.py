@@ -224,7 +224,14 @@ def test_two_queued_ablations_run_in_parallel_and_compare_in_one_table(clone):
     for focal in ("0.0", "1.0"):
         _run([str(BIN / "dvc"), "exp", "run", "--queue", "evaluate_segmentation", "-S", "segmentation.ablation_group=queued", "-S",
               f"segmentation.loss.focal={focal}", "-S", "segmentation.max_eval_cases=2", "-S", "segmentation.epochs=2"], dst, env)
-    _run([str(BIN / "dvc"), "queue", "start", "-j", "2"], dst, env)
+    # the workers `dvc queue start` leaves running inherit its stdout/stderr: a captured pipe would only reach EOF when
+    # the last worker exits (one can linger idle for many minutes), so its output goes to a file and the loop waits
+    import subprocess
+
+    with open(dst.parent / "queue_start.log", "w") as out:
+        started = subprocess.run([str(BIN / "dvc"), "queue", "start", "-j", "2"], cwd=dst, env=env, stdout=out,
+                                 stderr=subprocess.STDOUT, timeout=300)
+    assert started.returncode == 0, (dst.parent / "queue_start.log").read_text()
     deadline = time.time() + 1200
     status = ""
     while time.time() < deadline:
@@ -232,7 +239,7 @@ def test_two_queued_ablations_run_in_parallel_and_compare_in_one_table(clone):
         if "Queued" not in status and "Running" not in status:
             break
         time.sleep(5)
-    _run([str(BIN / "dvc"), "queue", "stop"], dst, env)
+    _run([str(BIN / "dvc"), "queue", "stop", "--kill"], dst, env)   # no worker outlives the test
     assert status.count("Success") == 2, status
     from brats_mlops.names import TAG_DVC_EXP
 
