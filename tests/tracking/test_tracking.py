@@ -128,3 +128,23 @@ def test_a_run_is_dirty_for_changed_code_or_params_not_for_what_dvc_repro_rewrit
     assert len(sha) == 40 and dirty is False
     (tmp_path / "code.py").write_text("x = 2")
     assert git_commit(tmp_path)[1] is True
+
+
+def test_make_ui_prints_each_experiments_runs_in_the_model_training_view(tmp_path, monkeypatch, capsys):
+    """`make ui` (mlflow_server/ui.py) prints the URLs that open the runs in MLflow 3's "Model training" view (its
+    default is the GenAI view); then it execs `mlflow ui` (replaced here)."""
+    import os
+
+    from mlflow_server import ui
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("{}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with stage_run(STAGE_VALIDATE, parse_params({}), ["validate"]):
+        pass
+    exp_id = mlflow.get_experiment_by_name(EXPERIMENTS["data"]).experiment_id
+    monkeypatch.setattr(os, "execvpe", lambda *a: None)
+    ui.main(["--port", "5123"])
+    out = capsys.readouterr().out
+    assert f"brats-data           http://127.0.0.1:5123/#/experiments/{exp_id}/runs?workflowType=machine_learning" in out
+    assert "registered models    http://127.0.0.1:5123/#/models?workflowType=machine_learning" in out
