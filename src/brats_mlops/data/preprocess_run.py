@@ -63,11 +63,11 @@ def _job(args: tuple) -> tuple[str, Any]:
     tmp, final = work / f"{case.case_id}.tmp", work / case.case_id
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        plan = preprocess_case(case, modalities, cfg, tmp)
-        (tmp / "plan.json").write_text(json.dumps({"fingerprint": fp, "plan": CasePlan(**plan).model_dump(mode="json")}))
+        plan = CasePlan(**preprocess_case(case, modalities, cfg, tmp)).model_dump(mode="json")
+        (tmp / "plan.json").write_text(json.dumps({"fingerprint": fp, "plan": plan}))
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
-        return "ok", CasePlan(**plan).model_dump(mode="json")
+        return "ok", plan
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         if err.errno == errno.ENOSPC:
