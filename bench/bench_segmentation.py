@@ -32,6 +32,7 @@ from brats_mlops.inference.segment import predict_labels
 from brats_mlops.models import build_model
 from brats_mlops.data.augment import build_augmentation
 from brats_mlops.data.datasets import SegmentationDataset
+from brats_mlops.data.preprocessing import save_preprocessed
 
 CH = (16, 32, 64, 128, 256)
 
@@ -91,8 +92,6 @@ def main() -> None:
 def loader_vs_step(default: torch.nn.Module, steps: int) -> dict:
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
-        (d / "images").mkdir()
-        (d / "labels").mkdir()
         rng = np.random.default_rng(0)
         ids = [f"c{i}" for i in range(16)]
         for cid in ids:
@@ -100,8 +99,7 @@ def loader_vs_step(default: torch.nn.Module, steps: int) -> dict:
             img[:, 8:56, 8:56, 8:56] = rng.standard_normal((4, 48, 48, 48))
             lab = np.zeros((64, 64, 64), np.uint8)
             lab[24:40, 24:40, 24:40] = rng.integers(1, 4)
-            np.save(d / "images" / f"{cid}.npy", img)
-            np.save(d / "labels" / f"{cid}.npy", lab)
+            save_preprocessed(d, cid, images=img, labels=lab)
         ds = SegmentationDataset(d, ids, build_augmentation(AugmentationParams()))
         dl = DataLoader(ds, batch_size=2, num_workers=2, shuffle=True)
         t = time.perf_counter()

@@ -26,7 +26,7 @@ import torch
 from monai.losses import DiceCELoss
 
 from bench.machine import machine
-from brats_mlops.data.preprocessing import Plans
+from brats_mlops.data.preprocessing import save_preprocessed
 from brats_mlops.data.slices import SliceDataset, index_slices, slice_augmentation
 from brats_mlops.inference.segment import predict_labels
 from brats_mlops.losses.slices import WeightedDiceLoss
@@ -93,15 +93,13 @@ def inference(rng) -> dict:
 def loader_vs_step(steps: int) -> dict:
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
-        (d / "images").mkdir()
-        (d / "labels").mkdir()
         rng = np.random.default_rng(0)
         ids = [f"c{i}" for i in range(8)]
         for cid in ids:
-            np.save(Plans.image_path(d, cid), rng.standard_normal((4, 64, 64, 64)).astype(np.float32))
+            img = rng.standard_normal((4, 64, 64, 64)).astype(np.float32)
             lab = np.zeros((64, 64, 64), np.uint8)
             lab[20:40, 20:40, 20:40] = 2
-            np.save(Plans.label_path(d, cid), lab)
+            save_preprocessed(d, cid, images=img, labels=lab)
         refs = index_slices(d, ids)
         res = {}
         for name, tf in (("plain", None), ("flip_augmented", slice_augmentation(0.5, 0.0, 10))):

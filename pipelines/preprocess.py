@@ -8,7 +8,7 @@ import pandas as pd
 
 from brats_mlops.config import load_params
 from brats_mlops.data.preprocess_run import preprocess_dataset
-from brats_mlops.data.preprocessing import label_tables, tables_metrics, write_label_tables
+from brats_mlops.data.label_tables import label_tables, tables_metrics, write_label_tables
 from brats_mlops.data.readers import discover
 from brats_mlops.names import STAGE_PREPROCESS
 from brats_mlops.tracking import stage_run

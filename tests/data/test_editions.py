@@ -62,7 +62,7 @@ def test_the_paediatric_2024_labels_map_to_the_internal_regions():
 def test_men_rt_and_the_cavity_preprocess_to_their_own_label_schemes_and_mixed_schemes_stop(tmp_path):
     from brats_mlops.config.schema import PreprocessParams
     from brats_mlops.data.preprocess_run import preprocess_dataset
-    from brats_mlops.data.preprocessing import Plans
+    from brats_mlops.data.preprocessing import load_labels
     from brats_mlops.errors import StageError
 
     cfg = PreprocessParams(crop_size=(32, 32, 24), healthy_label=True)
@@ -70,7 +70,7 @@ def test_men_rt_and_the_cavity_preprocess_to_their_own_label_schemes_and_mixed_s
     assert rt.source == "brats2024-men-rt"
     plans = preprocess_dataset(rt.cases, ("t1ce",), cfg, tmp_path / "pre_rt")
     assert plans.label_scheme == "gtv" and plans.label_names == {0: "background", 1: "gross tumour volume", 2: "healthy brain"}
-    lab = np.load(Plans.label_path(tmp_path / "pre_rt", rt.cases[0].case_id))
+    lab = load_labels(tmp_path / "pre_rt", rt.cases[0].case_id)
     assert set(np.unique(lab)) == {0, 1, 2}
     gli = discover("auto", builders.edition_tiny(tmp_path / "gli", "brats2024-gli", n=2), MODS)
     plans = preprocess_dataset(gli.cases, MODS, cfg, tmp_path / "pre_gli")

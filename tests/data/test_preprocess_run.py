@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from brats_mlops.config.schema import AutoencoderPreprocessParams, PreprocessParams
-from brats_mlops.data import preprocess_run
+from brats_mlops.data import arrays, preprocess_run
+from brats_mlops.data.arrays import SUFFIX
 from brats_mlops.data.preprocess_run import DiskFull, preprocess_dataset, staging_dir
 from brats_mlops.data.preprocessing import Plans
 from brats_mlops.data.readers import discover
@@ -20,7 +21,7 @@ CFG = PreprocessParams(crop_size=(16, 16, 16), autoencoder=AutoencoderPreprocess
 
 
 def _arrays(out):
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.npy"))}
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob(f"*{SUFFIX}"))}
 
 
 def test_a_failing_case_is_quarantined_with_its_reason_and_the_others_are_done(tiny_synth, tmp_path):
@@ -41,24 +42,24 @@ def test_disk_full_is_one_line_leaves_no_complete_looking_output_and_the_rerun_r
     idx = discover("synthetic", tiny_synth, MODS)
     clean = preprocess_dataset(idx.cases, MODS, CFG, tmp_path / "clean")
     out = tmp_path / "pre"
-    real_save, calls = np.save, []
+    real_write, calls = arrays._write, []
 
-    def save(path, arr, *a, **kw):          # the device fills up while the 3rd case writes its arrays
+    def write(path, data):                  # the device fills up while the 3rd case writes its arrays
         calls.append(str(path))
         if len({p.split("/")[-1] for p in calls}) > 2 * 3:
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real_save(path, arr, *a, **kw)
+        return real_write(path, data)
 
-    monkeypatch.setattr(np, "save", save)
+    monkeypatch.setattr(arrays, "_write", write)
     with pytest.raises(DiskFull, match=r"disk full: case \S+: no space left on the device writing .*cases are finished and "
                                         r"kept in .*free space and rerun"):
         preprocess_dataset(idx.cases, MODS, CFG, out)
-    assert not (out / "plans.json").exists() and not any(out.rglob("*.npy"))   # nothing that looks like a result
+    assert not (out / "plans.json").exists() and not any(out.rglob(f"*{SUFFIX}"))   # nothing that looks like a result
     work = staging_dir(out)
     finished = sorted(p.name for p in work.iterdir() if (p / "plan.json").is_file())
     assert 1 <= len(finished) < len(idx.cases) and not list(work.glob("*.tmp"))
     (work / f"{idx.cases[-1].case_id}.tmp").mkdir()                         # as a kill in the middle of a case leaves it
-    monkeypatch.setattr(np, "save", real_save)
+    monkeypatch.setattr(arrays, "_write", real_write)
     done = []
     real_case = preprocess_run.preprocess_case
     monkeypatch.setattr(preprocess_run, "preprocess_case", lambda c, *a, **kw: done.append(c.case_id) or real_case(c, *a, **kw))

@@ -6,13 +6,14 @@ from brats_mlops.data.preprocessing import (
     Plans,
     crop_or_pad,
     crop_start,
-    label_tables,
+    load_autoencoder_input,
     load_preprocessed,
     minmax_percentile,
     remap_labels,
     resample_spacing,
     zscore_masked,
 )
+from brats_mlops.data.label_tables import label_tables
 from brats_mlops.data.preprocess_run import preprocess_dataset
 from brats_mlops.data.readers import discover
 
@@ -98,7 +99,7 @@ def test_preprocess_dataset_and_plans(tiny_synth, tmp_path):
     assert set(np.unique(lab)) <= {0, 1, 2, 3, 4} and 4 in lab
     brain = np.any(img != 0, axis=0)
     assert abs(float(img[0][brain].mean())) < 1e-4
-    ae = np.load(Plans.ae_path(tmp_path, cid))
+    ae = load_autoencoder_input(tmp_path, cid)
     assert ae.shape == (1, 8, 8, 8) and ae.min() >= 0 and ae.max() <= 1
     # unlabelled cases get autoencoder inputs only
     unl = [c.case_id for c in idx.cases if c.role == "unlabelled"][0]
@@ -127,7 +128,7 @@ def test_percentile_clipping_and_smoothing_are_identical_in_preprocessing_and_in
     cfg = PreprocessParams(crop_size=(16, 16, 16), percentile_rescale=True, percentiles=(2.5, 97.5), gaussian_sigma=1.0,
                            autoencoder=AutoencoderPreprocessParams(spacing=(14.0, 14.0, 14.0), shape=(8, 8, 8)))
     preprocess_case(case, mods, cfg, tmp_path, autoencoder_inputs=False)
-    stored = np.load(tmp_path / "images" / f"{case.case_id}.npy")
+    stored = load_preprocessed(tmp_path, case.case_id)[0]
     images, _, _ = load_case_images(case, mods)
     crop = crop_or_pad(images.astype(np.float32), crop_start(images.shape[1:], cfg.crop_size, cfg.crop, brain_mask(images)), cfg.crop_size)
     assert np.allclose(normalise(crop, cfg.percentiles, cfg.gaussian_sigma), stored, atol=1e-5)

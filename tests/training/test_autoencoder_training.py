@@ -5,6 +5,7 @@ import torch
 from brats_mlops.config.schema import parse_params
 from brats_mlops.inference.latents import case_input, latent_means
 from brats_mlops.models.checkpoint import load_autoencoder
+from brats_mlops.data.preprocessing import load_autoencoder_input
 from brats_mlops.training.autoencoder import AutoencoderTrainer, autoencoder_split
 from tests.training.helpers import FakeTracker, Killed
 
@@ -86,7 +87,7 @@ def test_latents_of_a_case_folder_match_the_preprocessed_input(tiny_preprocessed
     cid = plans.labelled_ids()[0]
     folder = next(tiny_synth.rglob(cid))
     x = case_input(folder, ck["model_config"])
-    assert np.allclose(x, np.load(out / "autoencoder" / f"{cid}.npy"), atol=1e-5)
+    assert np.allclose(x, load_autoencoder_input(out, cid), atol=1e-5)
     lat = latent_means(model, x)
     assert lat.shape == (1, 3, 4, 4, 4)
     with torch.no_grad():

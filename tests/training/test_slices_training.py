@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from brats_mlops.config.slices import Slices2DParams
-from brats_mlops.data.preprocessing import Plans
+from brats_mlops.data.preprocessing import Plans, save_preprocessed
 from brats_mlops.inference.evaluate import class_scores
 from brats_mlops.inference.segment import predict_labels
 from brats_mlops.models.checkpoint import load_segmentation
@@ -20,8 +20,6 @@ def _plans() -> Plans:
 
 
 def _cases(root, n=6):
-    (root / "images").mkdir(parents=True, exist_ok=True)
-    (root / "labels").mkdir(exist_ok=True)
     rng = np.random.default_rng(0)
     ids = [f"P{i:02d}" for i in range(n)]
     for cid in ids:
@@ -29,8 +27,7 @@ def _cases(root, n=6):
         lab[4:10, 5:11, 2:6] = 2
         lab[6:8, 7:9, 3:5] = 3
         img = rng.normal(size=(4, 16, 16, 8)).astype(np.float32) * 0.1 + (lab > 0) * 2.0
-        np.save(Plans.image_path(root, cid), img)
-        np.save(Plans.label_path(root, cid), lab)
+        save_preprocessed(root, cid, images=img, labels=lab)
     return {"train": ids[:4], "val": ids[4:5], "test": ids[5:]}
 
 

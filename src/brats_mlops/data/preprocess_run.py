@@ -23,6 +23,7 @@ from typing import Any
 
 from brats_mlops.config.schema import PreprocessParams
 from brats_mlops.data.case import Case, scheme_of
+from brats_mlops.data.arrays import SUFFIX
 from brats_mlops.data.preprocessing import PLANS_VERSION, CasePlan, Plans, preprocess_case
 from brats_mlops.errors import StageError
 from brats_mlops.utils.progress import progress
@@ -103,7 +104,7 @@ def _publish(work: Path, out: Path, ids: list[str]) -> None:
         (out / sub).mkdir(parents=True, exist_ok=True)
     for cid in ids:
         for sub in SUBDIRS:
-            src = work / cid / sub / f"{cid}.npy"
+            src = work / cid / sub / f"{cid}{SUFFIX}"
             if src.is_file():
                 dst = out / sub / src.name
                 dst.unlink(missing_ok=True)

@@ -5,13 +5,13 @@ Segmentation inputs (labelled cases that passed validation)
     ``crop: foreground``; zero-padded where the volume is smaller) → optional clip of each modality to its
     ``percentiles`` within the brain → z-score over brain (non-zero) voxels per modality → labels remapped
     to the edition's internal scheme (``data/labels.py``; glioma: 0 bg, 1 NCR, 2 ED, 3 ET), optionally + healthy brain.
-    Stored as ``images/<id>.npy`` (float32, C×X×Y×Z) and ``labels/<id>.npy`` (uint8, X×Y×Z): plain ``.npy``
-    loads without decompression and can be memory-mapped (see BENCHMARKS.md for the measured gain).
+    Stored as ``images/<id>.b2nd`` (C×X×Y×Z: the crop before normalisation + the statistics that replay it, read back
+    as float32 by :func:`load_preprocessed`) and ``labels/<id>.b2nd`` (uint8, X×Y×Z), compressed (``data/arrays.py``).
 
 Autoencoder inputs (labelled and unlabelled cases that passed)
     one modality (T1ce) → B-spline resampling to ``autoencoder.spacing`` → centre crop/pad to
     ``autoencoder.shape`` → min–max scaling between the volume minimum and the ``upper_percentile`` of brain
-    voxels, clipped to [0, 1]. Stored as ``autoencoder/<id>.npy`` (float32, 1×X×Y×Z).
+    voxels, clipped to [0, 1]. Stored as ``autoencoder/<id>.b2nd`` (float32, 1×X×Y×Z).
 
 Everything later stages need (crop boxes, shapes, spacing, affines, label map, normalisation statistics) is
 in ``plans.json``, read back through :class:`Plans`.
@@ -27,11 +27,12 @@ from pydantic import BaseModel, ConfigDict
 from scipy import ndimage
 
 from brats_mlops.config.schema import AutoencoderPreprocessParams, PreprocessParams
-from brats_mlops.data.case import Case, invert_label_map, scheme_of
+from brats_mlops.data.arrays import META_KEY, SUFFIX, load_array, narrowest_exact, open_array, save_array
+from brats_mlops.data.case import Case, scheme_of
 from brats_mlops.data.io import load_case_images, load_image
 from brats_mlops.data.labels import LabelScheme, get_scheme
 
-PLANS_VERSION = 1
+PLANS_VERSION = 2  # 2: arrays stored as Blosc2 .b2nd (data/arrays.py), was float32 .npy
 
 
 # --------------------------------------------------------------------------- numerics
@@ -74,29 +75,37 @@ def zscore_masked(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float, f
         return np.zeros_like(x, dtype=np.float32), 0.0, 1.0
     mean, std = float(vals.mean()), float(vals.std())
     std = std if std > 1e-8 else 1.0
-    out = np.where(mask, (x - mean) / std, 0.0).astype(np.float32)
-    return out, mean, std
+    return apply_zscore(x, mask, mean, std), mean, std
+
+
+def apply_zscore(x: np.ndarray, mask: np.ndarray, mean: float, std: float) -> np.ndarray:
+    return np.where(mask, (x - mean) / std, 0.0).astype(np.float32)
 
 
 def normalise_channels(images: np.ndarray, mask: np.ndarray, percentiles: tuple[float, float] | None = None,
-                       gaussian_sigma: float = 0.0) -> tuple[np.ndarray, list[dict[str, float]]]:
+                       gaussian_sigma: float = 0.0, stats: list[dict[str, float]] | None = None) -> tuple[np.ndarray, list[dict[str, float]]]:
     """(C, X, Y, Z) → float32: per channel, optional Gaussian smoothing (``gaussian_sigma`` voxels, seed 002), optional
     clip to ``percentiles`` of the ``mask`` voxels, then z-score over them (0 outside). The one normalisation of
-    preprocessing *and* inference, so both see the same intensities."""
+    preprocessing *and* inference, so both see the same intensities. ``stats`` (what an earlier call returned) replays
+    that normalisation instead of measuring it: how a stored crop is read back (``data/arrays.py``)."""
     normed = np.empty(images.shape, dtype=np.float32)
-    stats = []
+    out = []
     for i in range(images.shape[0]):
-        ch, st = images[i].astype(np.float32), {}
+        ch, st = images[i].astype(np.float32), dict(stats[i]) if stats is not None else {}
         if gaussian_sigma > 0:
             ch = ndimage.gaussian_filter(ch, gaussian_sigma)
-        if percentiles is not None and mask.any():
+        if stats is None and percentiles is not None and mask.any():
             lo_p, hi_p = np.percentile(ch[mask], percentiles)
-            ch = np.where(mask, np.clip(ch, lo_p, hi_p), 0.0)
             st.update(p_low=float(lo_p), p_high=float(hi_p))
-        normed[i], mean, std = zscore_masked(ch, mask)
-        st.update(mean=mean, std=std)
-        stats.append(st)
-    return normed, stats
+        if "p_low" in st:
+            ch = np.where(mask, np.clip(ch, st["p_low"], st["p_high"]), 0.0)
+        if stats is None:
+            normed[i], mean, std = zscore_masked(ch, mask)
+            st.update(mean=mean, std=std)
+        else:
+            normed[i] = apply_zscore(ch, mask, st["mean"], st["std"])
+        out.append(st)
+    return normed, out
 
 
 def normalise(images: np.ndarray, percentiles: tuple[float, float] | None = None, gaussian_sigma: float | None = None) -> np.ndarray:
@@ -162,7 +171,7 @@ class Plans(BaseModel):
     label_names: dict[int, str]
     raw_label_map: dict[int, int]
     autoencoder: dict[str, Any]
-    storage_format: str = "npy"
+    storage_format: str = "b2nd"
     cases: dict[str, CasePlan]
     quarantined: dict[str, str] = {}  # case id -> why its preprocessing failed (data/preprocess_run.py); absent if none
 
@@ -188,26 +197,74 @@ class Plans(BaseModel):
 
     @staticmethod
     def image_path(preprocessed_dir: str | Path, case_id: str) -> Path:
-        return Path(preprocessed_dir) / "images" / f"{case_id}.npy"
+        return Path(preprocessed_dir) / "images" / f"{case_id}{SUFFIX}"
 
     @staticmethod
     def label_path(preprocessed_dir: str | Path, case_id: str) -> Path:
-        return Path(preprocessed_dir) / "labels" / f"{case_id}.npy"
+        return Path(preprocessed_dir) / "labels" / f"{case_id}{SUFFIX}"
 
     @staticmethod
     def ae_path(preprocessed_dir: str | Path, case_id: str) -> Path:
-        return Path(preprocessed_dir) / "autoencoder" / f"{case_id}.npy"
+        return Path(preprocessed_dir) / "autoencoder" / f"{case_id}{SUFFIX}"
 
     def labelled_ids(self) -> list[str]:
         return sorted(k for k, c in self.cases.items() if c.has_seg)
 
 
-def load_preprocessed(preprocessed_dir: str | Path, case_id: str, mmap: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """(images C×X×Y×Z float32, labels X×Y×Z uint8 or None) of one preprocessed case."""
-    mode = "r" if mmap else None
-    img = np.load(Plans.image_path(preprocessed_dir, case_id), mmap_mode=mode)
+def load_preprocessed(preprocessed_dir: str | Path, case_id: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """(images C×X×Y×Z float32, labels X×Y×Z uint8 or None) of one preprocessed case: the float32 images exactly as
+    preprocessing normalised them (replayed from the stored crop, ``data/arrays.py``)."""
+    return decode_images(*load_array(Plans.image_path(preprocessed_dir, case_id))), load_labels(preprocessed_dir, case_id)
+
+
+def load_preprocessed_slice(preprocessed_dir: str | Path, case_id: str, z: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(images C×X×Y float32, labels X×Y or None) of axial slice ``z``: only that slice is normalised (the replay is
+    voxel-wise unless Gaussian smoothing was on), so a slice costs its decompression, not a volume's normalisation."""
+    a = open_array(Plans.image_path(preprocessed_dir, case_id))
+    meta = dict(a.vlmeta[META_KEY])
+    img = decode_images(a[..., z], meta) if not meta.get("gaussian_sigma") else decode_images(a[...], meta)[..., z]
     lp = Plans.label_path(preprocessed_dir, case_id)
-    return img, (np.load(lp, mmap_mode=mode) if lp.is_file() else None)
+    return img, (open_array(lp)[..., z] if lp.is_file() else None)
+
+
+def load_labels(preprocessed_dir: str | Path, case_id: str) -> np.ndarray | None:
+    """Labels X×Y×Z uint8 of one preprocessed case (None for an unlabelled one), without reading its images."""
+    lp = Plans.label_path(preprocessed_dir, case_id)
+    return load_array(lp)[0] if lp.is_file() else None
+
+
+def load_autoencoder_input(preprocessed_dir: str | Path, case_id: str) -> np.ndarray:
+    """The autoencoder input 1×X×Y×Z float32 in [0, 1] of one case."""
+    return load_array(Plans.ae_path(preprocessed_dir, case_id))[0]
+
+
+def encode_images(crop: np.ndarray, normed: np.ndarray, stats: list[dict[str, float]], gaussian_sigma: float) -> tuple[np.ndarray, dict[str, Any]]:
+    """What is stored for the normalised ``normed`` made from ``crop``: the crop in its narrowest exact integer type
+    and the statistics that replay the normalisation — if that replay gives ``normed`` bit for bit; else ``normed``."""
+    stored = narrowest_exact(crop)
+    meta = {"encoding": "replay", "stats": stats, "gaussian_sigma": gaussian_sigma}
+    if stored.dtype != np.float32 and np.array_equal(decode_images(stored, meta), normed):
+        return stored, meta
+    return normed, {"encoding": "float32"}
+
+
+def decode_images(stored: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
+    if meta.get("encoding") != "replay":
+        return stored.astype(np.float32, copy=False)
+    x = stored.astype(np.float32)
+    return normalise_channels(x, brain_mask(x), gaussian_sigma=meta["gaussian_sigma"], stats=meta["stats"])[0]
+
+
+def save_preprocessed(preprocessed_dir: str | Path, case_id: str, images: np.ndarray | None = None,
+                      labels: np.ndarray | None = None, autoencoder: np.ndarray | None = None) -> None:
+    """Store already-normalised arrays of one case as float32 (images, autoencoder) and uint8 (labels): how tests,
+    benchmarks and tools write a preprocessed folder without going through :func:`preprocess_case`."""
+    if images is not None:
+        save_array(Plans.image_path(preprocessed_dir, case_id), np.asarray(images, np.float32), {"encoding": "float32"})
+    if labels is not None:
+        save_array(Plans.label_path(preprocessed_dir, case_id), np.asarray(labels, np.uint8))
+    if autoencoder is not None:
+        save_array(Plans.ae_path(preprocessed_dir, case_id), np.asarray(autoencoder, np.float32))
 
 
 # --------------------------------------------------------------------------- one case
@@ -250,8 +307,7 @@ def autoencoder_volume(image: np.ndarray, mask: np.ndarray, spacing: tuple[float
 def _autoencoder_input(case, images, mask, modalities, spacing, cfg: PreprocessParams, out: Path) -> dict[str, Any]:
     ae = cfg.autoencoder
     xr, meta = autoencoder_volume(images[modalities.index(ae.modality)], mask, spacing, ae)
-    (out / "autoencoder").mkdir(parents=True, exist_ok=True)
-    np.save(Plans.ae_path(out, case.case_id), xr[None])
+    save_array(Plans.ae_path(out, case.case_id), xr[None])
     return meta
 
 
@@ -267,10 +323,8 @@ def _segmentation_input(case, images, mask, modalities, cfg: PreprocessParams, o
     mask_c = brain_mask(img_c)
     normed, per_channel = normalise_channels(img_c, mask_c, cfg.percentiles if cfg.percentile_rescale else None, cfg.gaussian_sigma)
     stats = dict(zip(modalities, per_channel))
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "labels").mkdir(parents=True, exist_ok=True)
-    np.save(Plans.image_path(out, case.case_id), normed)
-    np.save(Plans.label_path(out, case.case_id), seg_c.astype(np.uint8))
+    save_array(Plans.image_path(out, case.case_id), *encode_images(img_c, normed, per_channel, cfg.gaussian_sigma))
+    save_array(Plans.label_path(out, case.case_id), seg_c.astype(np.uint8))
 
     def counts(s: np.ndarray, m: np.ndarray) -> dict[str, int]:
         n = scheme.healthy_label + 1
@@ -288,61 +342,3 @@ def _segmentation_input(case, images, mask, modalities, cfg: PreprocessParams, o
         label_counts_cropped=counts(seg_c, mask_c),
     )
     return plan
-
-
-# --------------------------------------------------------------------------- paper tables 1 and 2
-def label_tables(plans: Plans) -> dict[str, Any]:
-    """The paper's Table 1 (label distribution before/after crop) and Table 2 (tumour voxels retained)."""
-    inv = invert_label_map(plans.raw_label_map)
-    lab = [c for c in plans.cases.values() if c.has_seg]
-    tumour = [str(k) for k in plans.scheme.labels if k]
-    keys = ["air", "healthy", *tumour]
-    names = {"air": "air (outside brain)", "healthy": "healthy brain", **{k: plans.scheme.labels[int(k)] for k in tumour}}
-    t1, t2 = [], []
-    for k in keys:
-        orig = [c.label_counts_original[k] / float(np.prod(c.original_shape)) for c in lab]
-        crop = [c.label_counts_cropped[k] / float(np.prod(plans.crop_size)) for c in lab]
-        raw = inv.get(int(k)) if k.isdigit() else None
-        t1.append({"label": k if raw is None else f"{k} (raw {raw})", "description": names[k],
-                   "original_pct": 100 * float(np.mean(orig)) if lab else 0.0,
-                   "cropped_pct": 100 * float(np.mean(crop)) if lab else 0.0})
-    for k in tumour:
-        o = float(np.mean([c.label_counts_original[k] for c in lab])) if lab else 0.0
-        cr = float(np.mean([c.label_counts_cropped[k] for c in lab])) if lab else 0.0
-        t2.append({"label": f"{k} (raw {inv.get(int(k))})", "description": names[k], "original_avg": o,
-                   "cropped_avg": cr, "lost_pct": 100 * (1 - cr / o) if o else 0.0, "retained_pct": 100 * cr / o if o else 100.0})
-    return {"table1": t1, "table2": t2, "n_cases": len(lab)}
-
-
-def render_label_tables(tables: dict[str, Any], crop: tuple[int, ...]) -> str:
-    lines = [f"# Label distribution and tumour retention (crop {'×'.join(map(str, crop))}, {tables['n_cases']} labelled cases)", "",
-             "## Table 1 — average voxel-wise label distribution", "", "| label | description | original % | cropped % |", "|---|---|---|---|"]
-    lines += [f"| {r['label']} | {r['description']} | {r['original_pct']:.2f}% | {r['cropped_pct']:.2f}% |" for r in tables["table1"]]
-    lines += ["", "## Table 2 — tumour voxels retained by the crop", "", "| label | description | original avg | cropped avg | lost % | retained % |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['label']} | {r['description']} | {r['original_avg']:,.0f} | {r['cropped_avg']:,.0f} | {r['lost_pct']:.2f}% | {r['retained_pct']:.2f}% |" for r in tables["table2"]]
-    return "\n".join(lines) + "\n"
-
-
-def write_label_tables(tables: dict[str, Any], crop: tuple[int, ...], report_md: Path) -> None:
-    report_md.parent.mkdir(parents=True, exist_ok=True)
-    report_md.write_text(render_label_tables(tables, crop))
-    import csv
-
-    with report_md.with_suffix(".csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["table", "label", "description", "original", "cropped", "lost_pct", "retained_pct"])
-        for r in tables["table1"]:
-            w.writerow(["1", r["label"], r["description"], f"{r['original_pct']:.4f}", f"{r['cropped_pct']:.4f}", "", ""])
-        for r in tables["table2"]:
-            w.writerow(["2", r["label"], r["description"], f"{r['original_avg']:.1f}", f"{r['cropped_avg']:.1f}", f"{r['lost_pct']:.4f}", f"{r['retained_pct']:.4f}"])
-
-
-def tables_metrics(tables: dict[str, Any]) -> dict[str, float]:
-    m = {}
-    for r in tables["table2"]:
-        k = r["label"].split()[0]
-        m[f"retained_pct_label{k}"] = round(r["retained_pct"], 4)
-    for r in tables["table1"]:
-        k = r["label"].split()[0]
-        m[f"cropped_pct_{k}"] = round(r["cropped_pct"], 4)
-    return m

@@ -1,7 +1,7 @@
 """Axial 2-D slices of the preprocessed volumes, for the slice models of seeds 001 and 004.
 
-No second copy of the data: a :class:`SliceDataset` reads one axial slice at a time from the memory-mapped
-``.npy`` volumes the ``preprocess`` stage wrote. Every slice carries its patient id, so
+No second copy of the data: a :class:`SliceDataset` reads one axial slice at a time from the compressed volumes the
+``preprocess`` stage wrote (``data/arrays.py``). Every slice carries its patient id, so
 
 * splits are by **patient** by default — the same patient-level train/val/test lists as the 3-D branch
   (:func:`slice_split` with ``mode="patient"``), so 2-D and 3-D models are scored on the same cases;
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from brats_mlops.data.preprocessing import load_preprocessed
+from brats_mlops.data.preprocessing import load_labels, load_preprocessed, load_preprocessed_slice
 
 SplitMode = Literal["patient", "slice"]
 Normalisation = Literal["zscore", "minmax01"]
@@ -41,10 +41,10 @@ class SliceRef:
 
 
 def index_slices(preprocessed_dir: str | Path, case_ids: list[str]) -> list[SliceRef]:
-    """Every axial slice of ``case_ids`` (labelled cases), with a tumour flag read from the memory-mapped label."""
+    """Every axial slice of ``case_ids`` (labelled cases), with a tumour flag read from the label."""
     refs = []
     for cid in case_ids:
-        _, lab = load_preprocessed(preprocessed_dir, cid, mmap=True)
+        lab = load_labels(preprocessed_dir, cid)
         if lab is None:
             raise FileNotFoundError(f"case {cid} has no preprocessed label in {preprocessed_dir} (unlabelled?)")
         has = np.asarray(lab).reshape(-1, lab.shape[-1]).any(axis=0)
@@ -104,8 +104,9 @@ def resize_slice(image: torch.Tensor, label: torch.Tensor | None, size: int | No
 class SliceDataset(Dataset):
     """Items ``{"image": (C, S, S) float32, "label": (S, S) int64, "case_id": str, "z": int}``.
 
-    ``drop_empty`` keeps only slices with tumour (seed 001 trains on those). Volumes are memory-mapped and
-    normalised per subject once (a small per-worker cache of the last volume read)."""
+    ``drop_empty`` keeps only slices with tumour (seed 001 trains on those). With ``zscore`` (the preprocess stage's
+    own normalisation) each item reads one slice; the per-subject normalisations read the volume and normalise it
+    once (a small per-worker cache of the last volume read)."""
 
     def __init__(self, preprocessed_dir: str | Path, refs: list[SliceRef], size: int | None = None,
                  normalisation: Normalisation = "zscore", drop_empty: bool = False, transform: Callable | None = None):
@@ -119,15 +120,19 @@ class SliceDataset(Dataset):
 
     def _volume(self, cid: str) -> tuple[np.ndarray, np.ndarray]:
         if self._cache is None or self._cache[0] != cid:
-            img, lab = load_preprocessed(self.dir, cid, mmap=True)
-            self._cache = (cid, normalise_volume(img, self.normalisation) if self.normalisation != "zscore" else img, lab)
+            img, lab = load_preprocessed(self.dir, cid)
+            self._cache = (cid, normalise_volume(img, self.normalisation), lab)
         return self._cache[1], self._cache[2]
 
     def __getitem__(self, i: int) -> dict:
         r = self.refs[i]
-        img, lab = self._volume(r.case_id)
-        image = torch.from_numpy(np.array(img[..., r.z], dtype=np.float32))
-        label = torch.from_numpy(np.array(lab[..., r.z], dtype=np.int64))
+        if self.normalisation == "zscore":
+            img, lab = load_preprocessed_slice(self.dir, r.case_id, r.z)
+        else:
+            vol, labs = self._volume(r.case_id)
+            img, lab = vol[..., r.z], labs[..., r.z]
+        image = torch.from_numpy(np.array(img, dtype=np.float32))
+        label = torch.from_numpy(np.array(lab, dtype=np.int64))
         image, label = resize_slice(image, label, self.size)
         if self.transform is not None:  # MONAI dictionary transforms want a channel axis on the label
             out = self.transform({"image": image, "label": label[None]})

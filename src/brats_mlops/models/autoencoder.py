@@ -6,12 +6,14 @@ to rebuild both networks.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from monai.networks.nets import AutoencoderKL, PatchDiscriminator
 
 from brats_mlops.config.schema import AutoencoderParams
+
+if TYPE_CHECKING:  # MONAI is imported where a network is built: `import monai` costs ~10 s (issue 26, BENCHMARKS)
+    from monai.networks.nets import AutoencoderKL, PatchDiscriminator
 
 
 def autoencoder_config(cfg: AutoencoderParams, input_shape: tuple[int, int, int], modality: str) -> dict[str, Any]:
@@ -26,6 +28,8 @@ def autoencoder_config(cfg: AutoencoderParams, input_shape: tuple[int, int, int]
 
 def build_autoencoder(mc: dict[str, Any]) -> AutoencoderKL:
     """AutoencoderKL: one residual block per level, GroupNorm, no attention anywhere (Table 6)."""
+    from monai.networks.nets import AutoencoderKL
+
     levels = len(mc["channels"])
     return AutoencoderKL(
         spatial_dims=3, in_channels=1, out_channels=1, channels=tuple(mc["channels"]),
@@ -37,6 +41,8 @@ def build_autoencoder(mc: dict[str, Any]) -> AutoencoderKL:
 
 def build_discriminator(mc: dict[str, Any]) -> PatchDiscriminator:
     """PatchGAN: ``disc_layers`` strided convolutions (kernel 4), LeakyReLU(0.2); outputs a patch map."""
+    from monai.networks.nets import PatchDiscriminator
+
     return PatchDiscriminator(spatial_dims=3, num_layers_d=mc["disc_layers"], channels=mc["disc_channels"],
                               in_channels=1, out_channels=1, kernel_size=4,
                               activation=("LEAKYRELU", {"negative_slope": 0.2}))

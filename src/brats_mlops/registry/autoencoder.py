@@ -1,7 +1,7 @@
 """The autoencoder as an MLflow pyfunc: input volume(s) or a case folder → posterior-mean latent(s).
 
 ``predict`` accepts
-  * an ``(1, X, Y, Z)`` or ``(N, 1, X, Y, Z)`` array already prepared like ``autoencoder/<id>.npy``;
+  * an ``(1, X, Y, Z)`` or ``(N, 1, X, Y, Z)`` array already prepared like ``autoencoder/<id>.b2nd``;
   * a case folder (``str``/``Path``) in BraTS 2020 or 2023 naming, prepared as in preprocessing.
 It returns the latent means ``(N, C, x, y, z)``.
 """

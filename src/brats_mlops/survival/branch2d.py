@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from brats_mlops.config.schema import Params
-from brats_mlops.data.preprocessing import Plans, load_preprocessed
+from brats_mlops.data.preprocessing import Plans, load_labels, load_preprocessed
 from brats_mlops.data.slices import normalise_volume
 from brats_mlops.data.splits import read_split
 from brats_mlops.families import family_of
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def ground_truth_masks(preprocessed_dir: Path, ids: list[str]) -> dict[str, np.ndarray]:
-    return {cid: load_preprocessed(preprocessed_dir, cid, mmap=True)[1] for cid in ids}
+    return {cid: load_labels(preprocessed_dir, cid) for cid in ids}
 
 
 def predicted_masks(seg_checkpoint: Path, preprocessed_dir: Path, ids: list[str]) -> dict[str, np.ndarray]:
@@ -43,7 +43,7 @@ def predicted_masks(seg_checkpoint: Path, preprocessed_dir: Path, ids: list[str]
         raise ValueError(f"{seg_checkpoint} is not a 2-D slice model (family {family.key!r})")
     out = {}
     for cid in progress(ids, desc="segment (2-D)"):
-        img, _ = load_preprocessed(preprocessed_dir, cid, mmap=True)
+        img, _ = load_preprocessed(preprocessed_dir, cid)
         pred = predict_slices(model, normalise_volume(img, mc.get("normalisation", "zscore")), mc)
         out[cid] = np.stack([pred[z] for z in range(img.shape[-1])], -1)
     return out

@@ -5,7 +5,7 @@ The resume contract is the segmentation trainer's: ``last.pt`` (both networks, b
 MLflow run id) is written atomically after every epoch, *then* the epoch is reported; a restarted run
 reports what the tracker lacks and continues. Each epoch's order is seeded by (seed, epoch).
 
-Inputs are the preprocess stage's ``autoencoder/<id>.npy`` volumes (1×X×Y×Z in [0, 1]); they are small
+Inputs are the preprocess stage's ``autoencoder/<id>.b2nd`` volumes (1×X×Y×Z in [0, 1]); they are small
 enough to keep in memory (72 cases at 48³ are 32 MB; 494 at 112×112×96 are 2.3 GB).
 """
 
@@ -54,7 +54,7 @@ class AutoencoderTrainer(Trainer):
 
     Args:
         cfg: the ``autoencoder`` params.
-        preprocessed_dir: output of the preprocess stage (``autoencoder/<id>.npy``).
+        preprocessed_dir: output of the preprocess stage (``autoencoder/<id>.b2nd``).
         split: ``{"train": [...], "val": [...]}`` case ids (see :func:`autoencoder_split`).
         plans: the preprocessing plans (input shape, modality, and how to prepare a new case, stored in the model config).
         checkpoint_dir: where ``last.pt`` and ``best.pt`` live.

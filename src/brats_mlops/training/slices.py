@@ -2,7 +2,7 @@
 
 :class:`SliceTrainer` supplies only the 2-D batches, loss, optimiser/schedule and validation; resume after a kill,
 checkpoints, per-epoch tracking, early stopping and the progress bar are :class:`~brats_mlops.training.loop.Trainer`'s.
-Slices come memory-mapped from the preprocessed volumes (:mod:`brats_mlops.data.slices`), split by patient with
+Slices are read one at a time from the preprocessed volumes (:mod:`brats_mlops.data.slices`), split by patient with
 the 3-D branch's own train/val/test lists (``split_mode: slice`` reproduces seed 001's leaky split on purpose).
 Validation predicts the validation slices of each case, stacks them and scores Dice per region (WT/TC/ET) on
 those slices, so the checkpoint is picked by the same composite Dice as the 3-D model.
@@ -133,7 +133,7 @@ class SliceTrainer(Trainer):
         regions = get_scheme(self.model_config.get("label_scheme")).regions
         scores: dict[str, list[float]] = {r: [] for r in regions}
         for cid, zs in sorted(by_case.items()):
-            img, lab = load_preprocessed(self.dir, cid, mmap=True)
+            img, lab = load_preprocessed(self.dir, cid)
             vol = normalise_volume(img, self.cfg.normalisation)
             pred = predict_slices(self.model, vol, self.model_config, sorted(zs), self.cfg.infer_batch_size, self.device)
             zs = sorted(zs)

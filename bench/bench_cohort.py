@@ -1,0 +1,186 @@
+"""The data stages at BraTS cohort size (issue 26): wall time, cases/s, peak memory and disk per stage, DVC at thousands
+of files, and the physical bounds beside them.
+
+    python -m bench.bench_cohort --unique DIR --sizes 100,200,1251 [--work /tmp/brats_cohort]
+
+``--unique`` is a folder of generated 240×240×155 cases in the BraTS 2020 layout (the ``scale`` preset's geometry;
+``bench/gen_cohort.py`` writes one). For each size N a cohort folder in the BraTS 2021 layout (``BraTS2021_<5 digits>``,
+1,251 cases in the real edition, no survival table) is made of symbolic links: case k links the files of unique case
+``k mod U`` — so sizes beyond the U unique cases cost no disk for the raw data, and every stage does the same per-case
+work it would on distinct cases. What the repeats cannot measure is said where it matters (DVC's cache and the remote
+store each distinct file once: push/pull are reported for sizes up to U only).
+
+For each size: a fresh clone of this repository with ``data.source: brats2021``, ``data.root`` at the cohort, the
+``scale`` preset's crop (128³) and autoencoder inputs, a local DVC remote; then, each timed with the peak resident
+memory of its whole process tree (sampled every 0.1 s, summed over the processes):
+``dvc repro -s synthesize|validate|preprocess|split`` (each stage alone, DVC's own checks included), a no-op
+``dvc repro split``, ``dvc status split``, ``dvc push`` and — after deleting the workspace outputs and the cache —
+``dvc pull``. Disk: the raw cohort (apparent size), ``data/preprocessed``, the cache. The decompression bound: the time
+to only decompress the inputs of 20 cases (the ISA-L gzip the readers use), per case.
+Writes ``bench/results/cohort.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from bench.machine import machine
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "cohort.json"
+MODS = ("t1", "t1ce", "t2", "flair", "seg")
+STAGES = ("synthesize", "validate", "preprocess", "split")
+
+
+def unique_cases(src: Path) -> list[Path]:
+    cases = sorted(p for p in src.rglob("BraTS20_Training_*") if p.is_dir())
+    if not cases:
+        raise SystemExit(f"no BraTS20_Training_* case folders under {src}")
+    return cases
+
+
+def make_cohort(cases: list[Path], n: int, dst: Path) -> Path:
+    """A BraTS 2021-layout folder of ``n`` cases linking the unique ones round-robin."""
+    parent = dst / "RSNA_ASNR_MICCAI_BraTS2021_TrainingData_16July2021"
+    if dst.exists():
+        shutil.rmtree(dst)
+    for k in range(n):
+        src = cases[k % len(cases)]
+        cid = f"BraTS2021_{k:05d}"
+        (parent / cid).mkdir(parents=True)
+        for m in MODS:
+            (parent / cid / f"{cid}_{m}.nii.gz").symlink_to(src / f"{src.name}_{m}.nii.gz")
+    return dst
+
+
+class Peak:
+    """Peak summed RSS of a process and its descendants, sampled in a thread."""
+
+    def __init__(self, pid: int):
+        self.proc, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                procs = [self.proc, *self.proc.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+            except psutil.Error:
+                pass
+            self._stop.wait(0.1)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._t.join()
+        return self.peak
+
+
+def timed(cmd: list[str], cwd: Path, env: dict) -> dict:
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = Peak(p.pid)
+    out, _ = p.communicate()
+    wall, rss = time.perf_counter() - t, peak.stop()
+    if p.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed in {cwd}:\n{out[-3000:]}")
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(rss / 2**20)}
+
+
+def du(path: Path, apparent: bool = False) -> int:
+    args = ["du", "-s", "-B1", "-L"] + (["--apparent-size"] if apparent else []) + [str(path)]
+    return int(subprocess.run(args, capture_output=True, text=True, check=True).stdout.split()[0])
+
+
+def project(work: Path, cohort: Path, remote: Path, workers: int) -> tuple[Path, dict]:
+    proj = work / "project"
+    if proj.exists():
+        shutil.rmtree(proj)
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(proj)], check=True)
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1", "BRATS_NO_PROGRESS": "1",
+           "PYTHONPATH": f"{proj}:{proj / 'src'}", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    py = [sys.executable, "-m", "brats_mlops.cli"]
+    subprocess.run([*py, "preset", "apply", "scale"], cwd=proj, env=env, check=True, capture_output=True)
+    from ruamel.yaml import YAML
+
+    y = YAML()
+    params = y.load((proj / "params.yaml").read_text())
+    params["data"]["source"], params["data"]["root"], params["data"]["num_workers"] = "brats2021", str(cohort), workers
+    with (proj / "params.yaml").open("w") as fh:
+        y.dump(params, fh)
+    subprocess.run(["dvc", "remote", "add", "-f", "-d", "bench", str(remote)], cwd=proj, env=env, check=True)
+    return proj, env
+
+
+def decompress_bound(cases: list[Path], k: int = 20) -> float:
+    """Seconds per case to only decompress its five .nii.gz files (ISA-L, as data/io.py reads them)."""
+    from isal import igzip
+
+    t = time.perf_counter()
+    for c in cases[:k]:
+        for m in MODS:
+            igzip.decompress((c / f"{c.name}_{m}.nii.gz").read_bytes())
+    return (time.perf_counter() - t) / min(k, len(cases))
+
+
+def one_size(cases: list[Path], n: int, work: Path, workers: int, dvc_io: bool) -> dict:
+    cohort = make_cohort(cases, n, work / f"cohort_{n}")
+    remote = work / f"remote_{n}"
+    shutil.rmtree(remote, ignore_errors=True)
+    proj, env = project(work, cohort, remote, workers)
+    res: dict = {"cases": n, "unique_cases": min(n, len(cases)), "raw_bytes": du(cohort, apparent=True)}
+    for stage in STAGES:
+        r = timed(["dvc", "repro", "-s", stage], proj, env)
+        r["cases_per_s"] = round(n / r["wall_s"], 3)
+        res[stage] = r
+        print(n, stage, r, flush=True)
+    res["noop_repro"] = timed(["dvc", "repro", "split"], proj, env)
+    res["noop_repro_2"] = timed(["dvc", "repro", "split"], proj, env)
+    res["status"] = timed(["dvc", "status", "split"], proj, env)
+    res["preprocessed_bytes"] = du(proj / "data" / "preprocessed")
+    res["preprocessed_files"] = sum(1 for p in (proj / "data" / "preprocessed").rglob("*") if p.is_file())
+    res["cache_bytes"] = du(proj / ".dvc" / "cache")
+    if dvc_io:
+        res["push"] = timed(["dvc", "push", "split"], proj, env)
+        for d in ("data/preprocessed", "data/validation", ".dvc/cache"):
+            shutil.rmtree(proj / d, ignore_errors=True)
+        res["pull"] = timed(["dvc", "pull", "split"], proj, env)
+        res["status_after_pull"] = timed(["dvc", "status", "split"], proj, env)
+    print(n, {k: v for k, v in res.items() if k not in STAGES}, flush=True)
+    shutil.rmtree(proj)
+    shutil.rmtree(remote, ignore_errors=True)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--unique", type=Path, required=True)
+    ap.add_argument("--sizes", default="100,200,1251")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/brats_cohort"))
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    cases = unique_cases(args.unique)
+    args.work.mkdir(parents=True, exist_ok=True)
+    res = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    res.update({"machine": machine(), "unique_cases": len(cases),
+                "decompress_only_s_per_case": round(decompress_bound(cases), 3)})
+    res.setdefault("sizes", {})
+    for n in (int(s) for s in args.sizes.split(",")):
+        res["sizes"][str(n)] = one_size(cases, n, args.work, args.workers, dvc_io=n <= len(cases))
+        OUT.write_text(json.dumps(res, indent=2) + "\n")
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()

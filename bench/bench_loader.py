@@ -1,0 +1,109 @@
+"""The paper preset's training data loader at 128³ (issue 26): samples/s per core, and the cores one GPU needs.
+
+    python -m bench.bench_loader --unique DIR [--cases 8] [--passes 3]
+
+``--unique``: generated 240×240×155 cases (BraTS 2020 layout, ``bench/gen_cohort.py``). ``--cases`` of them are
+preprocessed with the paper's crop (128³) into a temporary folder; then, in this process (one core: torch and Blosc2
+on one thread, no loader workers), ``SegmentationDataset`` items per second with
+
+* no augmentation (reading and decoding only: the stored int16 crop → float32 z-scores, ``data/arrays.py``), beside
+  reading the same arrays as float32 ``.npy`` (the format before issue 26) — the I/O floor;
+* the paper's augmentation (flip, affine p=1/3 with isotropic scaling, gamma), without and with TorchIO's bias field
+  (the paper's p = 0.2, and p = 1 for the worst case).
+
+The GPU side: nnU-Net v1's documented epoch times (documentation/expected_epoch_times.md: 250 iterations × batch 2 of
+3d_fullres in 120-178 s on a V100, i.e. 2.8-4.2 samples/s) and its default of 12 augmentation processes per GPU.
+Writes ``bench/results/loader.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.machine import machine
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "loader.json"
+GPU_SAMPLES_PER_S = (500 / 178.0, 500 / 120.0)   # nnU-Net v1 expected_epoch_times.md, 3d_fullres on V100s
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--unique", type=Path, required=True)
+    ap.add_argument("--cases", type=int, default=8)
+    ap.add_argument("--passes", type=int, default=3)
+    args = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+    from brats_mlops.config import load_params
+    from brats_mlops.config.schema import AugmentationParams
+    from brats_mlops.data.augment import build_augmentation
+    from brats_mlops.data.datasets import SegmentationDataset
+    from brats_mlops.data.preprocess_run import preprocess_dataset
+    from brats_mlops.data.preprocessing import load_preprocessed
+    from brats_mlops.data.readers import discover
+
+    p = load_params()
+    mods = tuple(p.data.modalities)
+    cfg = p.preprocess.model_copy(update={"crop_size": (128, 128, 128)})
+    cases = [c for c in discover("auto", args.unique, mods).cases if c.seg is not None][:args.cases]
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "pre"
+        plans = preprocess_dataset(cases, mods, cfg, out, num_workers=2)
+        ids = plans.labelled_ids()
+        npy = Path(d) / "npy"
+        npy.mkdir()
+        for cid in ids:
+            img, lab = load_preprocessed(out, cid)
+            np.save(npy / f"{cid}_img.npy", img)
+            np.save(npy / f"{cid}_lab.npy", lab)
+        stored = sum(f.stat().st_size for f in out.rglob("*.b2nd")) / len(ids)
+        as_npy = sum(f.stat().st_size for f in npy.iterdir()) / len(ids)
+
+        def rate(fn) -> float:
+            fn(ids[0])  # warm-up (page cache, first-call costs)
+            t, n = time.perf_counter(), 0
+            for _ in range(args.passes):
+                for cid in ids:
+                    fn(cid)
+                    n += 1
+            return n / (time.perf_counter() - t)
+
+        paper = p.segmentation.augmentation.model_copy(update={"enabled": True, "isotropic": True, "affine_p": 0.333})
+        variants = {
+            "read_npy_float32": lambda cid: (torch.from_numpy(np.load(npy / f"{cid}_img.npy")), np.load(npy / f"{cid}_lab.npy")),
+            "read_decode_b2nd": SegmentationDataset(out, ids, None).__getitem__,
+            "paper_augmentation": None,
+            "paper_augmentation_bias_field_p0.2": {"bias_field": True, "bias_field_p": 0.2},
+            "paper_augmentation_bias_field_p1": {"bias_field": True, "bias_field_p": 1.0},
+        }
+        res = {"machine": machine(), "cases": len(ids), "crop": [128, 128, 128], "threads": 1,
+               "bytes_per_case_b2nd": round(stored), "bytes_per_case_npy": round(as_npy), "samples_per_s": {}}
+        for name, v in variants.items():
+            if callable(v):
+                fn = v
+            else:
+                aug = build_augmentation(AugmentationParams(**{**paper.model_dump(), **(v or {})}))
+                ds = SegmentationDataset(out, ids, aug)
+                fn = lambda cid, ds=ds: ds[ids.index(cid)]  # noqa: E731
+            res["samples_per_s"][name] = round(rate(fn), 3)
+            print(name, res["samples_per_s"][name], flush=True)
+    lo, hi = GPU_SAMPLES_PER_S
+    res["gpu_samples_per_s_nnunet_v100"] = [round(lo, 2), round(hi, 2)]
+    res["cores_to_feed_one_gpu"] = {k: [round(lo / v, 1), round(hi / v, 1)] for k, v in res["samples_per_s"].items()}
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(res, indent=2) + "\n")
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()
