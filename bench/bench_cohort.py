@@ -4,7 +4,7 @@ of files, and the physical bounds beside them.
     python -m bench.bench_cohort --unique DIR --sizes 100,200,1251 [--work /tmp/brats_cohort]
 
 ``--unique`` is a folder of generated 240×240×155 cases in the BraTS 2020 layout (the ``scale`` preset's geometry;
-``bench/gen_cohort.py`` writes one). For each size N a cohort folder in the BraTS 2021 layout (``BraTS2021_<5 digits>``,
+``python -m bench.gen_cohort`` writes one). For each size N a cohort folder in the BraTS 2021 layout (``BraTS2021_<5 digits>``,
 1,251 cases in the real edition, no survival table) is made of symbolic links: case k links the files of unique case
 ``k mod U`` — so sizes beyond the U unique cases cost no disk for the raw data, and every stage does the same per-case
 work it would on distinct cases. What the repeats cannot measure is said where it matters (DVC's cache and the remote
@@ -15,8 +15,9 @@ For each size: a fresh clone of this repository with ``data.source: brats2021``,
 memory of its whole process tree (sampled every 0.1 s, summed over the processes):
 ``dvc repro -s synthesize|validate|preprocess|split`` (each stage alone, DVC's own checks included), a no-op
 ``dvc repro split``, ``dvc status split``, ``dvc push`` and — after deleting the workspace outputs and the cache —
-``dvc pull``. Disk: the raw cohort (apparent size), ``data/preprocessed``, the cache. The decompression bound: the time
-to only decompress the inputs of 20 cases (the ISA-L gzip the readers use), per case.
+``dvc pull``. Disk: the raw cohort (apparent size), ``data/preprocessed``, the cache. With ``--bound``: one worker's
+seconds per case against the decompression bound (the time to only decompress a case's five files with the ISA-L gzip
+the readers use), and the stage's cases/s with 1 and 2 workers, on 16 unique cases outside DVC.
 Writes ``bench/results/cohort.json``.
 """
 
@@ -134,6 +135,38 @@ def decompress_bound(cases: list[Path], k: int = 20) -> float:
     return (time.perf_counter() - t) / min(k, len(cases))
 
 
+def preprocess_vs_bound(cases: list[Path], k: int = 16) -> dict:
+    """Seconds per case of one worker against the decompression bound; cases/s with 1 and 2 workers."""
+    import tempfile
+
+    from brats_mlops.config import load_params
+    from brats_mlops.data.preprocess_run import preprocess_dataset
+    from brats_mlops.data.preprocessing import preprocess_case
+    from brats_mlops.data.readers import discover
+
+    p = load_params()
+    mods = tuple(p.data.modalities)
+    cfg = p.preprocess.model_copy(update={"crop_size": (128, 128, 128), "autoencoder": p.preprocess.autoencoder.model_copy(
+        update={"spacing": (1.6, 1.6, 1.3), "shape": (112, 112, 96)})})
+    idx = [c for c in discover("auto", cases[0].parent, mods).cases if c.seg is not None][:k]
+    out: dict = {"cases": len(idx), "decompress_only_s_per_case": decompress_bound(cases, k)}
+    with tempfile.TemporaryDirectory() as d:
+        for name, ae in (("segmentation_inputs", False), ("with_autoencoder_inputs", True)):
+            t = time.perf_counter()
+            for c in idx:
+                preprocess_case(c, mods, cfg, Path(d) / name, autoencoder_inputs=ae)
+            out[f"1worker_{name}_s_per_case"] = (time.perf_counter() - t) / len(idx)
+        for w in (1, 2):
+            t = time.perf_counter()
+            preprocess_dataset(idx, mods, cfg, Path(d) / f"stage{w}", num_workers=w)
+            out[f"stage_{w}workers_cases_per_s"] = len(idx) / (time.perf_counter() - t)
+    out["ratio_1worker_segmentation_vs_bound"] = out["1worker_segmentation_inputs_s_per_case"] / out["decompress_only_s_per_case"]
+    out["ratio_1worker_full_vs_bound"] = out["1worker_with_autoencoder_inputs_s_per_case"] / out["decompress_only_s_per_case"]
+    out["scaling_2_vs_1_workers"] = out["stage_2workers_cases_per_s"] / out["stage_1workers_cases_per_s"]
+    print("preprocess vs bound", out, flush=True)
+    return {k2: round(v, 3) if isinstance(v, float) else v for k2, v in out.items()}
+
+
 def one_size(cases: list[Path], n: int, work: Path, workers: int, dvc_io: bool) -> dict:
     cohort = make_cohort(cases, n, work / f"cohort_{n}")
     remote = work / f"remote_{n}"
@@ -169,14 +202,16 @@ def main() -> None:
     ap.add_argument("--sizes", default="100,200,1251")
     ap.add_argument("--work", type=Path, default=Path("/tmp/brats_cohort"))
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--bound", action="store_true", help="also preprocessing per worker against the decompression bound")
     args = ap.parse_args()
     cases = unique_cases(args.unique)
     args.work.mkdir(parents=True, exist_ok=True)
     res = json.loads(OUT.read_text()) if OUT.is_file() else {}
-    res.update({"machine": machine(), "unique_cases": len(cases),
-                "decompress_only_s_per_case": round(decompress_bound(cases), 3)})
+    res.update({"machine": machine(), "unique_cases": len(cases)})
+    if args.bound:
+        res["preprocess_vs_bound"] = preprocess_vs_bound(cases)
     res.setdefault("sizes", {})
-    for n in (int(s) for s in args.sizes.split(",")):
+    for n in (int(s) for s in args.sizes.split(",") if s):
         res["sizes"][str(n)] = one_size(cases, n, args.work, args.workers, dvc_io=n <= len(cases))
         OUT.write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))

@@ -2,7 +2,7 @@
 
     python -m bench.bench_loader --unique DIR [--cases 8] [--passes 3]
 
-``--unique``: generated 240×240×155 cases (BraTS 2020 layout, ``bench/gen_cohort.py``). ``--cases`` of them are
+``--unique``: generated 240×240×155 cases (BraTS 2020 layout, ``python -m bench.gen_cohort``). ``--cases`` of them are
 preprocessed with the paper's crop (128³) into a temporary folder; then, in this process (one core: torch and Blosc2
 on one thread, no loader workers), ``SegmentationDataset`` items per second with
 

@@ -219,10 +219,9 @@ def load_preprocessed(preprocessed_dir: str | Path, case_id: str) -> tuple[np.nd
 
 def load_preprocessed_slice(preprocessed_dir: str | Path, case_id: str, z: int) -> tuple[np.ndarray, np.ndarray | None]:
     """(images C×X×Y float32, labels X×Y or None) of axial slice ``z``: only that slice is normalised (the replay is
-    voxel-wise unless Gaussian smoothing was on), so a slice costs its decompression, not a volume's normalisation."""
+    voxel-wise), so a slice costs its decompression, not a volume's normalisation."""
     a = open_array(Plans.image_path(preprocessed_dir, case_id))
-    meta = dict(a.vlmeta[META_KEY])
-    img = decode_images(a[..., z], meta) if not meta.get("gaussian_sigma") else decode_images(a[...], meta)[..., z]
+    img = decode_images(a[..., z], dict(a.vlmeta[META_KEY]))
     lp = Plans.label_path(preprocessed_dir, case_id)
     return img, (open_array(lp)[..., z] if lp.is_file() else None)
 
@@ -240,10 +239,12 @@ def load_autoencoder_input(preprocessed_dir: str | Path, case_id: str) -> np.nda
 
 def encode_images(crop: np.ndarray, normed: np.ndarray, stats: list[dict[str, float]], gaussian_sigma: float) -> tuple[np.ndarray, dict[str, Any]]:
     """What is stored for the normalised ``normed`` made from ``crop``: the crop in its narrowest exact integer type
-    and the statistics that replay the normalisation — if that replay gives ``normed`` bit for bit; else ``normed``."""
+    and the statistics that replay the normalisation — if that replay gives ``normed`` bit for bit; else ``normed``.
+    Only voxel-wise normalisations are replayed (clip, z-score: correctly rounded float32 operations, the same bits
+    on every machine); with Gaussian smoothing (a sum whose rounding may depend on the CPU) the float32 is stored."""
     stored = narrowest_exact(crop)
     meta = {"encoding": "replay", "stats": stats, "gaussian_sigma": gaussian_sigma}
-    if stored.dtype != np.float32 and np.array_equal(decode_images(stored, meta), normed):
+    if not gaussian_sigma and stored.dtype != np.float32 and np.array_equal(decode_images(stored, meta), normed):
         return stored, meta
     return normed, {"encoding": "float32"}
 
@@ -252,7 +253,7 @@ def decode_images(stored: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
     if meta.get("encoding") != "replay":
         return stored.astype(np.float32, copy=False)
     x = stored.astype(np.float32)
-    return normalise_channels(x, brain_mask(x), gaussian_sigma=meta["gaussian_sigma"], stats=meta["stats"])[0]
+    return normalise_channels(x, brain_mask(x), stats=meta["stats"])[0]
 
 
 def save_preprocessed(preprocessed_dir: str | Path, case_id: str, images: np.ndarray | None = None,
