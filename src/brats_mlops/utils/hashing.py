@@ -24,7 +24,9 @@ def dvc_dir_hash(path: Path) -> str:
 
     Inside a DVC repository the files' md5s come from DVC's own state database (keyed by inode, size and mtime), which
     ``dvc repro`` has just filled while checking the stage's dependencies — so a folder of gigabytes is not read again
-    (issue 26: at 1,251 cases every stage would otherwise re-read its inputs). Nothing is written to the cache."""
+    (issue 26: at 1,251 cases every stage would otherwise re-read its inputs). A folder outside any repository (a
+    dataset at ``/data/...``) uses the state of the project the stage runs in, where DVC recorded it as a dependency.
+    Nothing is written to the cache."""
     import tempfile
 
     from dvc.fs import LocalFileSystem
@@ -32,7 +34,8 @@ def dvc_dir_hash(path: Path) -> str:
     from dvc_data.hashfile.db import HashFileDB
 
     path = Path(path).resolve()
-    root = next((d for d in (path, *path.parents) if (d / ".dvc").is_dir()), None)
+    cwd = Path.cwd().resolve()  # a dataset outside the project (data.root: /data/BraTS2021): the project's state knows it
+    root = next((d for d in (path, *path.parents, cwd, *cwd.parents) if (d / ".dvc").is_dir()), None)
     if root is not None:
         from dvc.repo import Repo
 
