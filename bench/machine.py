@@ -23,4 +23,5 @@ def machine() -> dict[str, str | int]:
     except (OSError, StopIteration):
         pass
     return {"date": dt.date.today().isoformat(), "cpu": cpu, "cores": os.cpu_count() or 0, "memory": mem,
-            "python": platform.python_version(), "platform": platform.platform()}
+            "python": platform.python_version(), "platform": platform.platform(),
+            "load_average_1min_at_start": round(os.getloadavg()[0], 2)}  # the machine is shared: how busy it was

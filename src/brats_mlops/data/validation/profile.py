@@ -42,7 +42,7 @@ def profile_case(case: Case, modalities: tuple[str, ...], atol: float) -> dict[s
         if ref is None:
             continue
         try:
-            arr, aff, zooms = load_image(ref)
+            arr, aff, zooms = load_image(ref, dtype=None)
         except ImageReadError as err:
             row["n_unreadable"] += 1
             detail["files_readable"].append(f"{mod}: {err}")
@@ -50,28 +50,32 @@ def profile_case(case: Case, modalities: tuple[str, ...], atol: float) -> dict[s
         shapes[mod], affines[mod], files[mod] = arr.shape, aff, ref.path.name
         row["spacing"] = row["spacing"] or "x".join(f"{z:g}" for z in zooms)
         dtypes.add(str(nib.load(str(ref.path)).get_data_dtype()))  # as stored on disk (header only)
-        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        bad, fg = _foreground(arr)
         if bad:
             detail["finite_voxels"].append(f"{mod}: {ref.path.name} has {bad} NaN/Inf voxels")
         nonfinite += bad
-        finite = np.where(np.isfinite(arr), arr, 0.0)
-        frac = float(np.count_nonzero(finite)) / finite.size
+        frac = float(fg.size) / arr.size
         nz[mod] = frac
         detail["images_not_empty"].append((frac, f"{mod}: {ref.path.name} has non-zero fraction {frac:.4f}"))
-        fg = finite[finite != 0]
-        for q in (1, 50, 99):
+        for q in (1, 50, 99):  # one call per q: a scalar q keeps the float32 arithmetic (a list would promote)
             row[f"p{q:02d}_{mod}"] = float(np.percentile(fg, q)) if fg.size else 0.0
         row[f"nonzero_fraction_{mod}"] = frac
     if case.seg is not None:
         try:
-            seg, saff, _ = load_image(case.seg, dtype=np.float32)
+            seg, saff, _ = load_image(case.seg, dtype=None)
             shapes["seg"], affines["seg"], files["seg"] = seg.shape, saff, case.seg.path.name
-            finite_seg = np.isfinite(seg)
-            values = np.unique(seg[finite_seg])
+            if np.issubdtype(seg.dtype, np.integer):  # the usual case: no NaN possible, no float copy, no sort
+                all_finite, empty = True, not seg.any()
+                values = np.flatnonzero(np.bincount(seg.ravel())) if seg.dtype.kind == "u" else np.unique(seg)
+            else:
+                seg = seg.astype(np.float32, copy=False)
+                finite_seg = np.isfinite(seg)
+                all_finite, empty = bool(finite_seg.all()), not np.any(seg[finite_seg] != 0)
+                values = np.unique(seg[finite_seg])
             row["label_values"] = ",".join(f"{v:g}" for v in values)
             allowed = LABEL_NAMES.get(case.source, case.label_map)  # the edition's label values (data/editions.py)
             unexpected = [v for v in values if v not in allowed or v != int(v)]
-            if not finite_seg.all():
+            if not all_finite:
                 unexpected.append(float("nan"))
             row["n_unexpected_labels"] = len(unexpected)
             if unexpected:
@@ -79,7 +83,7 @@ def profile_case(case: Case, modalities: tuple[str, ...], atol: float) -> dict[s
                     f"seg {case.seg.path.name} has values {[float(v) for v in unexpected]} outside the "
                     f"{case.source} scheme {sorted(allowed)}"
                 )
-            row["seg_empty"] = bool(not np.any(seg[finite_seg] != 0))
+            row["seg_empty"] = bool(empty)
             if row["seg_empty"]:
                 detail["seg_not_empty"].append(f"seg {case.seg.path.name} is empty (no tumour voxel)")
         except ImageReadError as err:
@@ -107,6 +111,17 @@ def profile_case(case: Case, modalities: tuple[str, ...], atol: float) -> dict[s
     row["dtype"] = ",".join(sorted(dtypes)) or None
     row["_detail"] = detail
     return row
+
+
+def _foreground(arr: np.ndarray) -> tuple[int, np.ndarray]:
+    """(number of NaN/Inf voxels, the finite non-zero voxels as float32). An integer image (BraTS stores int16) has
+    no NaN to look for and is compared in its own type: ~4x less work than through a float copy of the volume."""
+    if np.issubdtype(arr.dtype, np.integer):
+        return 0, arr[arr != 0].astype(np.float32)
+    arr = arr.astype(np.float32, copy=False)
+    finite = np.isfinite(arr)
+    bad = int(arr.size - np.count_nonzero(finite))
+    return bad, arr[finite & (arr != 0)]
 
 
 def profile_job(args: tuple) -> dict[str, Any]:
