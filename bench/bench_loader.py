@@ -81,7 +81,7 @@ def main() -> None:
         paper = p.segmentation.augmentation.model_copy(update={"enabled": True, "isotropic": True, "affine_p": 0.333})
         variants = {
             "read_npy_float32": lambda cid: (torch.from_numpy(np.load(npy / f"{cid}_img.npy")), np.load(npy / f"{cid}_lab.npy")),
-            "read_decode_b2nd": SegmentationDataset(out, ids, None).__getitem__,
+            "read_decode_b2nd": lambda cid, ds=SegmentationDataset(out, ids, None): ds[ids.index(cid)],
             "paper_augmentation": None,
             "paper_augmentation_bias_field_p0.2": {"bias_field": True, "bias_field_p": 0.2},
             "paper_augmentation_bias_field_p1": {"bias_field": True, "bias_field_p": 1.0},
