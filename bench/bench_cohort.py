@@ -212,7 +212,8 @@ def main() -> None:
         res["preprocess_vs_bound"] = preprocess_vs_bound(cases)
     res.setdefault("sizes", {})
     for n in (int(s) for s in args.sizes.split(",") if s):
-        res["sizes"][str(n)] = one_size(cases, n, args.work, args.workers, dvc_io=n <= len(cases))
+        started = machine()  # per size: the load average when this size began
+        res["sizes"][str(n)] = {**one_size(cases, n, args.work, args.workers, dvc_io=n <= len(cases)), "machine": started}
         OUT.write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))
 

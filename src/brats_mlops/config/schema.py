@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 
 import brats_mlops.config.audit as audit
@@ -383,6 +382,7 @@ def load_params(path: str | Path | None = None) -> Params:
     p = Path(path) if path else find_project_root() / "params.yaml"
     if not p.is_file():
         raise ParamsError(f"params file not found: {p} (run from the project root or pass --params)")
-    with p.open() as fh:
-        raw = yaml.safe_load(fh)
+    from brats_mlops.utils.yamlio import read_yaml
+
+    raw = read_yaml(p)
     return parse_params(raw, origin=str(p))

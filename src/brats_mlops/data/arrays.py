@@ -10,7 +10,10 @@ with Zstandard level 1 after byte shuffling: about 4× smaller than float32 ``.n
 at ~1 GB/s. Files are written with one Blosc2 thread, because a multi-threaded Blosc2 write orders blocks
 differently from run to run, and the bytes must not change between runs (DVC hashes them).
 
-``open_array`` does not decompress: slicing it (``a[:, 10:20]``) decompresses only the chunks it touches.
+``open_array`` does not decompress: slicing it (``a[:, 10:20]``) decompresses only the chunks and blocks it touches.
+Blosc2's default blocks span the last (axial) axis thinly, not at all the others: one axial slice ``a[..., z]`` touches a
+block in every row of the volume, so the 2-D loader reading one slice decompresses most of a case (BENCHMARKS.md "2-D slice
+loading": 168 slices/s, 7× what a training step needs here); blocks thin in z would change the stored bytes.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ from pathlib import Path
 
 def checkpoints(model_dir: Path) -> list[Path]:
     """The checkpoint files of a downloaded platform pyfunc (``checkpoint``, then ``ensemble_<i>``)."""
-    import yaml
+    from brats_mlops.utils.yamlio import read_yaml
 
-    arts = yaml.safe_load((model_dir / "MLmodel").read_text())["flavors"]["python_function"].get("artifacts") or {}
+    arts = read_yaml(model_dir / "MLmodel")["flavors"]["python_function"].get("artifacts") or {}
     keys = sorted((k for k in arts if k == "checkpoint" or k.startswith("ensemble_")), key=lambda k: (k != "checkpoint", k))
     return [model_dir / arts[k]["path"] for k in keys]
 

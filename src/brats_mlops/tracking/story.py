@@ -6,6 +6,7 @@ Only ``tracking`` calls this module (it is part of the tracking spine: mlflow is
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -91,22 +92,36 @@ def stage_summary() -> str:
 
 
 def producers(root: Path) -> dict[str, str]:
-    """``{output path: stage}`` from the dvc.lock files (resolved paths, relative to the project root)."""
-    import yaml
+    """``{output path: stage}`` from the dvc.lock files (resolved paths, relative to the project root).
 
-    out: dict[str, str] = {}
+    Read once per version of the lock files in a process (a stage asks when it starts and when it ends)."""
+    locks = []
     for lock in ("dvc.lock", "slices/dvc.lock", "nnunet/dvc.lock", "tune/dvc.lock"):
         p = root / lock
-        if not p.is_file():
-            continue
         try:
-            stages = (yaml.safe_load(p.read_text()) or {}).get("stages", {})
-        except yaml.YAMLError:
+            st = p.stat()
+        except OSError:
+            continue
+        locks.append((str(p), st.st_mtime_ns, st.st_size))
+    return dict(_producers(tuple(locks)))
+
+
+@functools.lru_cache(maxsize=8)
+def _producers(locks: tuple[tuple[str, int, int], ...]) -> tuple[tuple[str, str], ...]:
+    import yaml
+
+    from brats_mlops.utils.yamlio import read_yaml
+
+    out: dict[str, str] = {}
+    for path, _, _ in locks:
+        try:
+            stages = (read_yaml(path) or {}).get("stages", {})
+        except (OSError, yaml.YAMLError):
             continue
         for stage, spec in stages.items():
             for o in spec.get("outs", []) or []:
                 out[str(o.get("path", "")).rstrip("/")] = stage
-    return out
+    return tuple(out.items())
 
 
 def upstream(deps: list[str], root: Path, stage: str) -> list[str]:

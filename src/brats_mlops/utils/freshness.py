@@ -83,15 +83,16 @@ def _stage_status(name: str, changes: list) -> StageStatus:
 
 def pipeline_status(root: Path) -> list[PipelineStatus]:
     """``dvc status`` of each pipeline file present under ``root``."""
-    import yaml
     from dvc.repo import Repo
+
+    from brats_mlops.utils.yamlio import read_yaml
 
     out = []
     with Repo(str(root)) as repo:
         for file, name in PIPELINES.items():
             if not (root / file).is_file():
                 continue
-            n = len((yaml.safe_load((root / file).read_text()) or {}).get("stages", {}))
+            n = len((read_yaml(root / file) or {}).get("stages", {}))
             status = repo.status(targets=[file])
             out.append(PipelineStatus(file, name, [_stage_status(k, v) for k, v in status.items()], n))
     return out
