@@ -65,10 +65,12 @@ def make_cohort(cases: list[Path], n: int, dst: Path) -> Path:
 
 
 class Peak:
-    """Peak summed RSS of a process and its descendants, sampled in a thread."""
+    """Peak summed RSS of a process and its descendants, sampled in a thread; also each process's own peak (the
+    summed peak can rise with the run's length alone, as more samples catch several workers at their peaks together)."""
 
     def __init__(self, pid: int):
         self.proc, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
+        self.each: dict[tuple[int, str], int] = {}
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
 
@@ -76,7 +78,15 @@ class Peak:
         while not self._stop.is_set():
             try:
                 procs = [self.proc, *self.proc.children(recursive=True)]
-                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+                rss = {}
+                for p in procs:
+                    try:
+                        rss[(p.pid, p.name())] = p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                self.peak = max(self.peak, sum(rss.values()))
+                for k, v in rss.items():
+                    self.each[k] = max(self.each.get(k, 0), v)
             except psutil.Error:
                 pass
             self._stop.wait(0.1)
@@ -85,6 +95,10 @@ class Peak:
         self._stop.set()
         self._t.join()
         return self.peak
+
+    def largest(self, n: int = 3) -> list[int]:
+        """The ``n`` largest single-process peaks (MB)."""
+        return [round(v / 2**20) for v in sorted(self.each.values(), reverse=True)[:n]]
 
 
 def timed(cmd: list[str], cwd: Path, env: dict) -> dict:
@@ -95,7 +109,7 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> dict:
     wall, rss = time.perf_counter() - t, peak.stop()
     if p.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed in {cwd}:\n{out[-3000:]}")
-    return {"wall_s": round(wall, 2), "peak_rss_mb": round(rss / 2**20)}
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(rss / 2**20), "largest_process_peaks_mb": peak.largest()}
 
 
 def du(path: Path, apparent: bool = False) -> int:

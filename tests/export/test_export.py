@@ -155,11 +155,14 @@ def test_mlcube_export_runs_the_same_entrypoint_with_medperfs_arguments(register
     inp = tmp_path / "input"
     ids = _contract_input(inp, n=2)
     pred = tmp_path / "pred"
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**{k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}, "TMPDIR": str(scratch)}
     r = subprocess.run([sys.executable, str(out / "entrypoint.py"), "infer", f"--data_path={inp}", f"--output_path={pred}"],
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     assert sorted(p.name for p in pred.iterdir()) == [f"{i}.nii.gz" for i in ids]
+    assert not any(scratch.iterdir())   # the entrypoint's private caches folder is removed when it ends
 
 
 def test_export_refuses_what_it_cannot_do(registered, tmp_path):

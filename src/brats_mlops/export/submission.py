@@ -18,8 +18,10 @@ model's pyfunc: the preprocessing it was trained with, its post-processing), not
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -45,6 +47,7 @@ def contract_problem(case_dir: Path, modalities: list[str]) -> str | None:
 def _private_temp() -> Path:
     """A temporary folder for everything a library might write (matplotlib, torch and MLflow caches, HOME)."""
     tmp = Path(tempfile.mkdtemp(prefix="brats-submission-"))
+    atexit.register(shutil.rmtree, tmp, True)   # gone when the process ends (a container's or a user's own run)
     for var in ("HOME", "TMPDIR", "XDG_CACHE_HOME", "MPLCONFIGDIR", "TORCH_HOME"):
         os.environ[var] = str(tmp)
     tempfile.tempdir = str(tmp)
