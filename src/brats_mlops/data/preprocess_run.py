@@ -79,10 +79,18 @@ def _job(args: tuple) -> tuple[str, Any]:
         return "failed", f"{type(err).__name__}: {err}"
 
 
+def _one_blas_thread() -> None:
+    """Worker initializer: the workers already share out the cores, so each uses one BLAS thread (the autoencoder
+    input's resampling is matrix products; a BLAS thread per core in every worker oversubscribes them)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def _run_jobs(jobs: list[tuple], num_workers: int) -> dict[str, tuple[str, Any]]:
     results: dict[str, tuple[str, Any]] = {}
     if num_workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(num_workers) as pool:
+        with ProcessPoolExecutor(num_workers, initializer=_one_blas_thread) as pool:
             futures = {pool.submit(_job, j): j[0].case_id for j in jobs}
             for fut in progress(as_completed(futures), total=len(futures), desc="preprocess"):
                 results[futures[fut]] = fut.result()
