@@ -224,6 +224,7 @@ def main() -> None:
     res.update({"machine": machine(), "unique_cases": len(cases)})
     if args.bound:
         res["preprocess_vs_bound"] = preprocess_vs_bound(cases)
+        OUT.write_text(json.dumps(res, indent=2) + "\n")
     res.setdefault("sizes", {})
     for n in (int(s) for s in args.sizes.split(",") if s):
         started = machine()  # per size: the load average when this size began
