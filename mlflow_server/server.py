@@ -22,6 +22,10 @@
   are one error naming host, port, database and user (never the password) within a few seconds.
 * No secret on a command line: the backend URI goes to ``mlflow server`` in its environment; the state directory
   is 0700 and the files in it (auth database with password hashes, auth config, log, state) are 0600.
+* No GenAI job runner: MLflow 3's server starts a job runner with about eight Huey consumer processes for its GenAI
+  features (judges, scorers, trace roll-ups), which this platform does not use: measured 10 processes, 26–35 s of CPU
+  and 1.7–1.9 GB per start, against 2 processes, 11–12 s and 0.5 GB without (BENCHMARKS.md "Stage start-up"). Set
+  ``MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true`` in the environment to have it.
 * State (PID, URL, log) lives in ``<root>/.mlflow_server/``; ``stop`` terminates the whole process group
   (uvicorn workers included).
 
@@ -92,6 +96,7 @@ def status(root: Path | None = None) -> dict[str, Any]:
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+NO_JOB_RUNNER = ("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")   # the module docstring says why; the environment wins
 
 
 def is_loopback(host: str) -> bool:
@@ -152,6 +157,7 @@ def start(port: int = 5000, backend_store_uri: str | None = None, auth: bool = F
     cmd = [sys.executable, "-m", "mlflow", "server", *net, "--port", str(port),
            "--serve-artifacts", "--artifacts-destination", str(root / "mlartifacts"), "--workers", str(workers)]
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_BACKEND_STORE_URI": backend}
+    env.setdefault(*NO_JOB_RUNNER)
     env.pop("MLFLOW_TRACKING_URI", None)
     rotated = False
     if auth:

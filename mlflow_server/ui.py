@@ -14,6 +14,7 @@ import sys
 
 from brats_mlops.config.schema import load_params
 from brats_mlops.tracking import experiment_names, real_project_root, tracking_uri, ui_url
+from mlflow_server.server import NO_JOB_RUNNER
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     root = real_project_root()
     uri = tracking_uri(load_params(root / "params.yaml"))
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env.setdefault(*NO_JOB_RUNNER)   # no GenAI job runner (~8 processes, ~1.3 GB): see mlflow_server/server.py
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port),
            "--default-artifact-root", (root / "mlartifacts").as_uri()]
     base = f"http://{args.host}:{args.port}"

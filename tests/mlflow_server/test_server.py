@@ -32,6 +32,11 @@ def test_start_status_log_stop_with_the_sqlite_store(tmp_path, monkeypatch):
     st = start(port, f"sqlite:///{tmp_path / 'mlflow.db'}", root=tmp_path)
     try:
         assert status(tmp_path)["healthy"] and json.loads((tmp_path / ".mlflow_server" / "server.json").read_text())["pid"] == st["pid"]
+        # no GenAI job runner: MLflow 3 starts one with ~8 Huey consumer processes by default (BENCHMARKS.md)
+        import psutil
+
+        tree = [" ".join(c.cmdline()) for c in psutil.Process(st["pid"]).children(recursive=True)]
+        assert tree and not [c for c in tree if "huey" in c or "_job_runner" in c], tree
         with pytest.raises(ServerError, match="already running"):
             start(port, f"sqlite:///{tmp_path / 'mlflow.db'}", root=tmp_path)
         run_id = _stage_logs_through(st["url"], tmp_path, monkeypatch)
