@@ -1,6 +1,8 @@
 """Stage start-up (issue 26): how long each DVC stage's Python process takes before it can do its work, and why.
 
     python -m bench.bench_startup [--repeats 3]
+    python -m bench.bench_startup --to-work [--root DIR] [--repeats 2]
+
 
 For every stage of ``dvc.yaml`` (``python -m pipelines.<stage>``): the wall time of importing its module (median of
 ``--repeats`` fresh interpreters) and, from ``python -X importtime``, the packages that cost the most. Beside them, the
@@ -8,6 +10,11 @@ floor: a bare interpreter and each heavy package imported alone (torch, mlflow, 
 Expectations, matplotlib), in the same session. ``import monai`` runs MONAI's ``load_submodules`` (every submodule,
 twice: once imported, once executed again), which ``-X importtime`` does not see; the wall time does. Writes
 ``bench/results/startup.json`` and prints a Markdown table.
+
+``--to-work`` measures what the issue asks for: the seconds from launching ``python -m pipelines.<stage>`` in the project
+at ``--root`` (default: this one, with its data in place) to the stage's log line "work starts" (the moment
+``tracking.stage_run`` hands the stage its run; the process is then stopped). A scratch copy of the MLflow store takes
+the runs. Writes ``bench/results/startup_to_work.json``.
 """
 
 from __future__ import annotations
@@ -56,10 +63,62 @@ def top_packages(module: str, n: int = 5) -> list[tuple[str, float]]:
     return [(k, round(v / 1e6, 2)) for k, v in self_us.most_common(n)]
 
 
+WORK_LINE = re.compile(r"stage (\S+): work starts")
+
+
+def to_work(stage: str, root: Path, uri: str, timeout: float = 300.0) -> float | None:
+    """Seconds from launch to the stage's "work starts" line (None: the stage ended or failed without it)."""
+    import signal
+
+    env = {**_env(), "PYTHONPATH": str(root), "MLFLOW_TRACKING_URI": uri, "PYTHONUNBUFFERED": "1"}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", f"pipelines.{stage}"], cwd=root, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        for line in proc.stderr:
+            if WORK_LINE.search(line):
+                return time.perf_counter() - t0
+            if time.perf_counter() - t0 > timeout:
+                break
+        return None
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def main_to_work(root: Path, repeats: int) -> None:
+    import shutil
+    import tempfile
+
+    stages = [s for s, spec in yaml.safe_load((root / "dvc.yaml").read_text())["stages"].items()
+              if str(spec.get("cmd", "")).startswith("python -m pipelines.")]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "mlflow.db"
+        if (root / "mlflow.db").exists():
+            shutil.copy2(root / "mlflow.db", store)
+        rows = []
+        for s in stages:
+            times = [t for t in (to_work(s, root, f"sqlite:///{store}") for _ in range(repeats)) if t is not None]
+            rows.append({"stage": s, "to_work_s": round(statistics.median(times), 2) if times else None})
+            print(f"{s}: {rows[-1]['to_work_s']} s", flush=True)
+    total = round(sum(r["to_work_s"] or 0 for r in rows), 1)
+    res = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "root": str(root), "repeats": repeats,
+           "load_average_at_start": os.getloadavg()[0], "stages": rows, "sum_s": total}
+    (OUT.parent / "startup_to_work.json").write_text(json.dumps(res, indent=1))
+    print("\n| stage | to work (s) |\n|---|---|")
+    for r in rows:
+        print(f"| `{r['stage']}` | {r['to_work_s']} |")
+    print(f"| **sum** | **{total}** |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--to-work", action="store_true", help="seconds from launch to each stage's work (see above)")
+    ap.add_argument("--root", type=Path, default=ROOT, help="the project whose stages --to-work launches")
     args = ap.parse_args()
+    if args.to_work:
+        return main_to_work(args.root.resolve(), args.repeats)
     stages = [s for s, spec in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items()
               if str(spec.get("cmd", "")).startswith("python -m pipelines.")]
     floor = {"python": wall("pass", args.repeats)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from brats_mlops.config import load_params
+from brats_mlops.data.manifest import write_raw_manifest
 from brats_mlops.data.readers import discover
 from brats_mlops.data.validation import DataValidationError, stop_message, validate_dataset, write_outputs
 from brats_mlops.names import STAGE_VALIDATE
@@ -25,6 +26,7 @@ def main() -> None:
         index = discover(params.data.source, params.data.root, params.data.modalities)
         result = validate_dataset(index, params.validate_, params.data.modalities, params.data.num_workers)
         write_outputs(result, out_dir, report, metrics)
+        write_raw_manifest(params.data.root, out_dir)  # what the later stages depend on instead of the raw folder
         run.log_metrics(result.metrics)
         for f in (report, metrics, out_dir / "cases.csv", out_dir / "gx_results.json"):
             run.log_artifact(f, "validation")

@@ -86,6 +86,7 @@ TAG_EDITION = "brats.edition"  # on every stage run: the dataset edition (data/e
 TAG_FAMILY = "brats.family"  # on a segmentation family's train/evaluate runs: its key (3d, 2d, nnunet, ...; families/)
 TAG_METRIC_PROFILE = "brats.metric_profile"  # on evaluation runs: the official scoring rule (metrics/profiles.py)
 TAG_THREADS = "brats.threads"  # on a stage run: the torch/OpenMP threads it computed with
+TAG_STARTUP = "brats.startup_s"  # on a stage run: seconds from its process's start to the start of its work
 TAG_REPRODUCIBLE = "brats.reproducible"  # false: the thread count was not the declared runtime.threads (auto, BRATS_THREADS)
 TAG_DATA_HASH = "brats.data_hash"  # on registered model versions: hash of the preprocessed data they were trained on
 TAG_PREFIX = "brats."  # + a parent model's lineage keys on a fine-tuned model's runs and versions (transfer learning)

@@ -21,17 +21,19 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from brats_mlops.config.schema import Params, find_project_root
 from brats_mlops.data.editions import edition_tag
 from brats_mlops.families import families, stage_branch as branch_of
 from brats_mlops.names import (EXPERIMENTS, TAG_DATA_HASH_PREFIX, TAG_DVC_EXP, TAG_EDITION, TAG_ERROR,
-                               TAG_FAMILY, TAG_GIT_COMMIT, TAG_GIT_DIRTY, TAG_REPRODUCIBLE, TAG_STAGE, TAG_STATUS, TAG_STATUS_REASON,
-                               TAG_THREADS)
+                               TAG_FAMILY, TAG_GIT_COMMIT, TAG_GIT_DIRTY, TAG_REPRODUCIBLE, TAG_STAGE, TAG_STARTUP, TAG_STATUS,
+                               TAG_STATUS_REASON, TAG_THREADS)
 from brats_mlops.tracking import story
+from brats_mlops.tracking.opening import Opening, opening_of_stage, process_age, settle
 from brats_mlops.utils import threads
 from brats_mlops.utils.hashing import content_hash
 
@@ -124,12 +126,25 @@ def ensure_experiment(name: str, root: Path, uri: str) -> str:
 
 
 class StageRun:
-    """Handle on the active stage run (thin, so stages never import mlflow themselves)."""
+    """Handle on the active stage run (thin, so stages never import mlflow themselves).
 
-    def __init__(self, run: Any):
-        self.run = run
-        self.run_id: str = run.info.run_id
+    A stage's own run may still be opening (``tracking/opening.py``): the first use of the handle waits for it and
+    makes it the thread's active MLflow run."""
+
+    def __init__(self, run: Any = None, activate: Callable[[], Any] | None = None):
+        self._run = run
+        self._activate = activate
         self.note = ""   # a line the stage adds to its run's description (``run.describe``)
+
+    @property
+    def run(self) -> Any:
+        if self._run is None:
+            self._run = self._activate()
+        return self._run
+
+    @property
+    def run_id(self) -> str:
+        return self.run.info.run_id
 
     def describe(self, text: str) -> None:
         """Add ``text`` (Markdown) to the run's description, under what the stage is (written when the run ends)."""
@@ -138,6 +153,7 @@ class StageRun:
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         import mlflow
 
+        self.run
         flat = {k: float(v) for k, v in flatten(metrics).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         if flat:
             mlflow.log_metrics(flat, step=step)
@@ -145,6 +161,7 @@ class StageRun:
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         import mlflow
 
+        self.run
         p = Path(path)
         if p.is_dir():
             mlflow.log_artifacts(str(p), artifact_path=artifact_path or p.name)
@@ -154,11 +171,13 @@ class StageRun:
     def set_tags(self, tags: dict[str, Any]) -> None:
         import mlflow
 
+        self.run
         mlflow.set_tags({k: str(v) for k, v in tags.items()})
 
     def log_params(self, params: dict[str, Any]) -> None:
         import mlflow
 
+        self.run
         mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
 
     def set_status(self, reason: str | None = None) -> None:
@@ -178,52 +197,90 @@ def stage_run(
 ) -> Iterator[StageRun]:
     """Open the MLflow run of ``stage``; see the module docstring.
 
-    ``run_id`` reopens an existing run (a resumed training) instead of starting a new one; its params are
-    not logged again.
+    The run opens on a thread while the stage starts its work (``tracking/opening.py``). ``run_id`` reopens an
+    existing run (a resumed training) instead of starting a new one; its params are not logged again.
     """
-    import mlflow
-
     root = real_project_root()
-    uri = _set_uri(tracking_uri(params))
+    uri = _point_at(tracking_uri(params))
     exp_name = EXPERIMENTS[branch or branch_of(stage)]
-    exp_id = ensure_experiment(exp_name, root, uri)
-    sha, dirty = git_commit(find_project_root())
-    all_tags = {TAG_STAGE: stage, TAG_GIT_COMMIT: sha, TAG_GIT_DIRTY: str(dirty).lower(), "mlflow.source.git.commit": sha,
-                # a tag, not an input of the stage: read past the params audit (config/audit.py)
-                TAG_EDITION: edition_tag(*(object.__getattribute__(params.data, k) for k in ("source", "root")))}
+    base = {TAG_STAGE: stage,
+            # a tag, not an input of the stage: read past the params audit (config/audit.py)
+            TAG_EDITION: edition_tag(*(object.__getattribute__(params.data, k) for k in ("source", "root")))}
     if threads.chosen():
-        all_tags[TAG_THREADS] = threads.chosen()
-        all_tags[TAG_REPRODUCIBLE] = str(threads.is_reproducible()).lower()
+        base[TAG_THREADS] = threads.chosen()
+        base[TAG_REPRODUCIBLE] = str(threads.is_reproducible()).lower()
     if os.environ.get("DVC_EXP_NAME"):
-        all_tags[TAG_DVC_EXP] = os.environ["DVC_EXP_NAME"]
-    hashes = {Path(d).as_posix(): content_hash(d) for d in deps} if params.tracking.hash_inputs else {}
-    all_tags.update({f"{TAG_DATA_HASH_PREFIX}{d}": h for d, h in hashes.items()})
+        base[TAG_DVC_EXP] = os.environ["DVC_EXP_NAME"]
     family = next((f.key for f in families() if stage in (f.train_stage, f.eval_stage)), None)
     if family:
-        all_tags[TAG_FAMILY] = family
-    all_tags.update(tags or {})
+        base[TAG_FAMILY] = family
     dumped = params.dump()
     logged = flatten({s: dumped[s] for s in sections if s in dumped})
     log.info("stage %s: MLflow experiment %s at %s", stage, exp_name, uri)
-    if run_id:
-        run = mlflow.start_run(run_id=run_id)
-        mlflow.set_tags({k: str(v) for k, v in all_tags.items()})
-    else:
-        run = mlflow.start_run(experiment_id=exp_id, run_name=stage, tags={k: str(v) for k, v in all_tags.items()})
+
+    def open_run() -> tuple[str, str, bool, dict[str, str]]:
+        from mlflow.entities import Param, RunTag
+        from mlflow.tracking import MlflowClient
+        from mlflow.tracking.context import registry as context
+
+        exp_id = ensure_experiment(exp_name, root, uri)
+        sha, dirty = git_commit(find_project_root())
+        hashes = {Path(d).as_posix(): content_hash(d) for d in deps} if params.tracking.hash_inputs else {}
+        all_tags = {**base, TAG_GIT_COMMIT: sha, TAG_GIT_DIRTY: str(dirty).lower(), "mlflow.source.git.commit": sha,
+                    **{f"{TAG_DATA_HASH_PREFIX}{d}": h for d, h in hashes.items()}, **(tags or {})}
+        client = MlflowClient()
+        if run_id:
+            client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in all_tags.items()])
+            return run_id, sha, dirty, hashes
+        resolved = context.resolve_tags({k: str(v) for k, v in all_tags.items()})
+        new = client.create_run(exp_id, run_name=stage, tags=resolved).info.run_id
+        client.log_batch(new, params=[Param(k, str(v)[:6000]) for k, v in logged.items()])  # MLflow caps a value at 6000
+        return new, sha, dirty, hashes
+
+    opening = Opening(open_run, f"the MLflow run of stage {stage} ({uri})")
+    opened: dict[str, Any] = {}
+
+    def activate() -> Any:
+        if "run" not in opened:
+            import mlflow
+
+            rid, opened["sha"], opened["dirty"], opened["hashes"] = opening.result()
+            opened["run"] = mlflow.start_run(run_id=rid)
+            opening_of_stage.clear()
+            if not run_id:
+                story.log_datasets(stage, opened["hashes"], root, base[TAG_EDITION])
+        return opened["run"]
+
+    handle = StageRun(activate=activate)
+    opening_of_stage[:] = [activate]
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    age = process_age() if spec is not None and str(spec.name).startswith("pipelines.") else None  # a stage's process
+    if age is not None:
+        log.info("stage %s: work starts %.1f s after its process did (its MLflow run opens meanwhile)", stage, age)
     try:
-        if not run_id:  # MLflow caps a param value at 6000 chars
-            mlflow.log_params({k: str(v)[:6000] for k, v in logged.items()})
-            story.log_datasets(stage, hashes, root, all_tags[TAG_EDITION])
-        handle = StageRun(run)
         yield handle
-        _describe(stage, handle, hashes, sha, dirty, [Path(d).as_posix() for d in deps])
+        handle.run
+        if age is not None and not run_id:
+            handle.set_tags({TAG_STARTUP: f"{age:.2f}"})
+        _describe(stage, handle, opened["hashes"], opened["sha"], opened["dirty"], [Path(d).as_posix() for d in deps])
     except BaseException as err:
+        import mlflow
+
+        opening_of_stage.clear()
+        try:
+            handle.run
+        except BaseException as failed:  # noqa: BLE001 (no run to mark: the stage's own error is the one to raise)
+            if failed is not err:
+                log.error("stage %s: its MLflow run could not be opened (%s: %s)", stage, type(failed).__name__, failed)
+            raise err from None
         try:
             mlflow.set_tag(TAG_ERROR, f"{type(err).__name__}: {err}"[:5000])
         finally:
             mlflow.end_run(status="FAILED" if not isinstance(err, KeyboardInterrupt) else "KILLED")
         raise
     else:
+        import mlflow
+
         mlflow.end_run(status="FINISHED")
 
 
@@ -246,6 +303,7 @@ def child_run(name: str, params: dict[str, Any] | None = None, tags: dict[str, A
     """A nested run under the active stage run (e.g. one per feature set, or per Optuna trial)."""
     import mlflow
 
+    settle()
     parent = mlflow.active_run()
     exp_id = parent.info.experiment_id if parent else None  # nested runs live in the parent's experiment
     tags = {story.NOTE: story.child_note(name, parent), **(tags or {})}
@@ -259,6 +317,7 @@ def active_run() -> StageRun | None:
     """A handle on the active MLflow run (e.g. an Optuna trial's nested run), or None."""
     import mlflow
 
+    settle()
     run = mlflow.active_run()
     return StageRun(run) if run is not None else None
 
@@ -267,6 +326,7 @@ def log_to_run(run_id: str, metrics: dict[str, float]) -> None:
     """Log ``metrics`` to another (finished) run, e.g. the held-out scores to the training run they belong to."""
     from mlflow.tracking import MlflowClient
 
+    settle()
     client = MlflowClient()
     for k, v in metrics.items():
         client.log_metric(run_id, k, float(v))
@@ -281,68 +341,26 @@ def use_store(start: Path | None = None) -> str:
 
 
 def _set_uri(uri: str) -> str:
-    """Point MLflow at ``uri``; a database server that cannot be reached is one clear error within seconds
-    (MLflow would retry for minutes, then print a traceback)."""
+    """Point MLflow at ``uri`` (importing it); see :func:`_point_at`."""
     import mlflow
 
+    mlflow.set_tracking_uri(_point_at(uri))
+    return uri
+
+
+def _point_at(uri: str) -> str:
+    """Point MLflow at ``uri`` through ``MLFLOW_TRACKING_URI`` (what MLflow reads when no URI was set; what its
+    ``set_tracking_uri`` sets for subprocesses), so without importing MLflow. A database server that cannot be
+    reached is one clear error within seconds (MLflow would retry for minutes, then print a traceback)."""
     if "://" in uri and not uri.startswith(("sqlite:", "http:", "https:", "file:", "databricks")):
         from brats_mlops.utils.db import check_database
 
         check_database(uri)
-    mlflow.set_tracking_uri(uri)
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    if "mlflow" in sys.modules and hasattr(sys.modules["mlflow"], "set_tracking_uri"):
+        sys.modules["mlflow"].set_tracking_uri(uri)
     return uri
 
 
-def find_runs(branch: str, filter_string: str, order_by: list[str] | None = None, max_results: int | None = None) -> list[Any]:
-    """Runs of the experiment of ``branch`` matching ``filter_string`` (MLflow ``Run`` objects: ``.info``, ``.data``);
-    empty when the experiment does not exist yet."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient()
-    exp = client.get_experiment_by_name(EXPERIMENTS[branch])
-    if exp is None:
-        return []
-    kw = {"max_results": max_results} if max_results else {}
-    return list(client.search_runs([exp.experiment_id], filter_string, order_by=order_by or [], **kw))
-
-
-def latest_stage_runs(stages: list[str]) -> dict[str, str]:
-    """Run id of the latest FINISHED run of each stage (stages without one are left out)."""
-    out = {}
-    for stage in stages:
-        runs = find_runs(branch_of(stage), f"tags.`{TAG_STAGE}` = '{stage}' and attributes.status = 'FINISHED'",
-                         order_by=["attributes.start_time DESC"], max_results=1)
-        if runs:
-            out[stage] = runs[0].info.run_id
-    return out
-
-
-def run_params(run_id: str, metrics: bool = False) -> dict[str, Any]:
-    """A run's params (with ``metrics``, also its latest metric values as ``metric.<key>``)."""
-    from mlflow.tracking import MlflowClient
-
-    data = MlflowClient().get_run(run_id).data
-    return {**data.params, **({f"metric.{k}": v for k, v in data.metrics.items()} if metrics else {})}
-
-
-def download_artifact(run_id: str, artifact_path: str) -> Path:
-    """A run's artifact as a local file (quietly: no download progress bars)."""
-    import mlflow
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path))
-
-
-UI_VIEW = "workflowType=machine_learning"   # MLflow 3's "Model training" view (its default is GenAI; mlflow/mlflow#24498)
-
-
-def ui_url(base: str, exp_id: str | None = None) -> str:
-    """The MLflow UI's page of an experiment's runs (or the registered models) in the model-training view."""
-    return f"{base}/#/experiments/{exp_id}/runs?{UI_VIEW}" if exp_id else f"{base}/#/models?{UI_VIEW}"
-
-
-def experiment_names(tracking_server: str) -> list[tuple[str, str]]:
-    """``(name, id)`` of the experiments on a tracking server."""
-    from mlflow.tracking import MlflowClient
-
-    return [(e.name, e.experiment_id) for e in MlflowClient(tracking_server).search_experiments()]
+from brats_mlops.tracking.store import (UI_VIEW, download_artifact, experiment_names, find_runs,  # noqa: E402,F401
+                                        latest_stage_runs, run_params, ui_url)

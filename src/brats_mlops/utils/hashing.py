@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 
 def file_md5(path: Path, chunk: int = 1 << 20) -> str:
@@ -27,6 +28,12 @@ def dvc_dir_hash(path: Path) -> str:
     (issue 26: at 1,251 cases every stage would otherwise re-read its inputs). A folder outside any repository (a
     dataset at ``/data/...``) uses the state of the project the stage runs in, where DVC recorded it as a dependency.
     Nothing is written to the cache."""
+    return dvc_tree(path).hash_info.value
+
+
+def dvc_tree(path: Path) -> Any:
+    """DVC's tree object of a folder (see :func:`dvc_dir_hash`): iterating it yields ``(key parts, meta, hash_info)``
+    per file; ``.hash_info.value`` is the folder's ``<md5>.dir``."""
     import tempfile
 
     from dvc.fs import LocalFileSystem
@@ -41,11 +48,11 @@ def dvc_dir_hash(path: Path) -> str:
 
         with Repo(str(root)) as repo:  # build() stages the tree object in memory; the cache is only read
             _, _, obj = build(repo.cache.local, str(path), repo.cache.local.fs, "md5", ignore=repo.dvcignore)
-        return obj.hash_info.value
+        return obj
     fs = LocalFileSystem()
     with tempfile.TemporaryDirectory() as tmp:
         _, _, obj = build(HashFileDB(fs, tmp), str(path), fs, "md5")
-    return obj.hash_info.value
+    return obj
 
 
 def content_hash(path: str | Path) -> str:

@@ -77,7 +77,8 @@ def _imported_names(path: Path, module: str) -> frozenset[str]:
 DISCOVERED = ("brats_mlops.families",)  # packages that import their modules on discovery (every module counts)
 # importers that only *discover* the families (their names, stages, params sections): at run time that executes the
 # family modules' top-level code, not their methods' imports, so only top-level imports are followed from there
-LOOKUP_ONLY = {"brats_mlops.config.schema": "brats_mlops.families", "brats_mlops.tracking": "brats_mlops.families"}
+LOOKUP_ONLY = {"brats_mlops.config.schema": "brats_mlops.families", "brats_mlops.tracking": "brats_mlops.families",
+               "brats_mlops.tracking.store": "brats_mlops.families"}
 
 
 @lru_cache(maxsize=None)
