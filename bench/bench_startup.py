@@ -70,7 +70,7 @@ def to_work(stage: str, root: Path, uri: str, timeout: float = 300.0) -> float |
     """Seconds from launch to the stage's "work starts" line (None: the stage ended or failed without it)."""
     import signal
 
-    env = {**_env(), "PYTHONPATH": str(root), "MLFLOW_TRACKING_URI": uri, "PYTHONUNBUFFERED": "1"}
+    env = {**_env(), "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}", "MLFLOW_TRACKING_URI": uri, "PYTHONUNBUFFERED": "1"}
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", f"pipelines.{stage}"], cwd=root, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)

@@ -1,7 +1,6 @@
-"""The stage's MLflow run opens on a thread while the stage works (tracking/opening.py)."""
+"""A stage's MLflow run is opened when the stage first touches it (tracking/opening.py), dated from the stage's start."""
 
-import os
-import threading
+import sys
 import time
 
 import mlflow
@@ -9,9 +8,8 @@ import pytest
 
 from brats_mlops import tracking
 from brats_mlops.config.schema import parse_params
-from brats_mlops.names import STAGE_VALIDATE, TAG_ERROR, TAG_STAGE
+from brats_mlops.names import EXPERIMENTS, STAGE_VALIDATE, TAG_ERROR, TAG_STAGE
 from brats_mlops.tracking import child_run, stage_run
-from brats_mlops.tracking.opening import Opening, wait_all
 
 
 @pytest.fixture
@@ -21,38 +19,35 @@ def project(tmp_path, monkeypatch):
     return tmp_path
 
 
-def _slow_experiment(monkeypatch, seconds, started=None):
+def _runs_of(stage):
+    exp = mlflow.get_experiment_by_name(EXPERIMENTS["data"])
+    return [] if exp is None else mlflow.search_runs([exp.experiment_id], f"tags.`{TAG_STAGE}` = '{stage}'",
+                                                     output_format="list")
+
+
+def test_the_run_opens_on_first_use_dated_from_the_stages_start_and_records_it_all(project, monkeypatch):
+    opened = []
     real = tracking.ensure_experiment
-
-    def slow(*a, **k):
-        if started is not None:
-            started.set()
-        time.sleep(seconds)
-        return real(*a, **k)
-
-    monkeypatch.setattr(tracking, "ensure_experiment", slow)
-
-
-def test_the_stage_works_while_its_run_opens_and_the_run_records_it_all(project, monkeypatch):
-    _slow_experiment(monkeypatch, 1.5)
-    t0 = time.perf_counter()
+    monkeypatch.setattr(tracking, "ensure_experiment", lambda *a, **k: opened.append(time.time()) or real(*a, **k))
+    t0 = time.time()
     with stage_run(STAGE_VALIDATE, parse_params({}), ["validate"]) as run:
-        entered = time.perf_counter() - t0
-        assert not run._run             # not waited for yet
-        run.log_metrics({"passed": 2})  # the first use waits, then logs to the run
+        time.sleep(0.3)                  # the stage's work, before it logs anything
+        assert not opened and not run._run and not _runs_of(STAGE_VALIDATE)
+        run.log_metrics({"passed": 2})   # the first use opens the run and logs to it
+        assert len(opened) == 1
         with child_run("inner") as inner:
             inner.log_metrics({"x": 1})
-    assert entered < 1.0, f"the stage's body started {entered:.2f} s after stage_run (the opening takes 1.5 s)"
     r = mlflow.get_run(run.run_id)
     assert r.info.status == "FINISHED" and r.data.metrics == {"passed": 2.0}
+    assert t0 * 1000 - 1 <= r.info.start_time <= t0 * 1000 + 200, "the run starts when the stage did, not when it opened"
+    assert opened[0] * 1000 - r.info.start_time >= 300
     assert r.data.params["validate.on_failure"] == "quarantine" and r.data.tags[TAG_STAGE] == STAGE_VALIDATE
     assert r.data.tags["mlflow.runName"] == STAGE_VALIDATE and "mlflow.user" in r.data.tags
-    child = mlflow.get_run(inner.run_id)
-    assert child.data.tags["mlflow.parentRunId"] == run.run_id
+    assert mlflow.get_run(inner.run_id).data.tags["mlflow.parentRunId"] == run.run_id
+    assert len(opened) == 1
 
 
-def test_a_stage_that_fails_before_its_run_opened_still_ends_it_failed(project, monkeypatch):
-    _slow_experiment(monkeypatch, 1.0)
+def test_a_stage_that_fails_before_touching_its_run_still_has_a_failed_run(project):
     with pytest.raises(RuntimeError, match="boom"):
         with stage_run(STAGE_VALIDATE, parse_params({}), ["validate"]) as run:
             raise RuntimeError("boom")
@@ -61,7 +56,7 @@ def test_a_stage_that_fails_before_its_run_opened_still_ends_it_failed(project, 
     assert mlflow.active_run() is None
 
 
-def test_a_run_that_cannot_open_fails_the_stage_when_it_ends(project, monkeypatch, caplog):
+def test_a_run_that_cannot_open_fails_the_stage_with_the_reason_logged(project, monkeypatch, caplog):
     def broken(*a, **k):
         raise PermissionError("the store is read-only")
 
@@ -73,28 +68,29 @@ def test_a_run_that_cannot_open_fails_the_stage_when_it_ends(project, monkeypatc
     assert body_ran
     assert "could not be opened" in caplog.text and "read-only" in caplog.text
     assert mlflow.active_run() is None
-    # the stage's own error wins over the opening's
-    with pytest.raises(ValueError, match="the stage's"):
+    with pytest.raises(ValueError, match="the stage's"):   # the stage's own error wins over the opening's
         with stage_run(STAGE_VALIDATE, parse_params({}), ["validate"]):
             raise ValueError("the stage's")
+    with pytest.raises(PermissionError):                  # raised where the stage first touches its run
+        with stage_run(STAGE_VALIDATE, parse_params({}), ["validate"]) as run:
+            run.log_metrics({"x": 1})
 
 
-def test_a_fork_waits_for_a_pending_opening():
-    """A process forked while another thread imports can hang on the half-imported module: fork waits first."""
-    done = threading.Event()
-    Opening(lambda: (time.sleep(1.0), done.set()), "a slow thing")
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    forked_after = done.is_set()
-    os.waitpid(pid, 0)
-    assert forked_after
-    wait_all()
-
-
-def test_stage_run_activates_in_the_caller_before_other_store_reads(project, monkeypatch):
-    """Reading the store (find_runs, active_run) inside a stage first makes the stage's run the active one."""
-    _slow_experiment(monkeypatch, 0.5)
+def test_reading_the_store_inside_a_stage_opens_its_run_first(project):
     with stage_run(STAGE_VALIDATE, parse_params({}), ["validate"]) as run:
         active = tracking.active_run()
         assert active is not None and active.run_id == run.run_id
+
+
+def test_a_stage_starts_its_work_without_importing_mlflow(project, tmp_path):
+    """What makes the stage's start cheap: nothing before the first use of its run imports MLflow."""
+    import subprocess
+
+    code = ("import sys; from brats_mlops.config.schema import parse_params; from brats_mlops.tracking import stage_run\n"
+            "with stage_run('validate', parse_params({}), ['validate']) as run:\n"
+            "    print('mlflow' in sys.modules, flush=True)\n"
+            "    run.log_metrics({'x': 1})\n"
+            "    print('mlflow' in sys.modules, flush=True)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'm.db'}"})
+    assert out.stdout.split() == ["False", "True"]

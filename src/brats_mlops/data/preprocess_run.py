@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import shutil
-from concurrent.futures import as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,6 @@ from brats_mlops.data.case import Case, scheme_of
 from brats_mlops.data.arrays import SUFFIX
 from brats_mlops.data.preprocessing import PLANS_VERSION, CasePlan, Plans, preprocess_case
 from brats_mlops.errors import StageError
-from brats_mlops.utils.pools import process_pool
 from brats_mlops.utils.progress import progress
 
 log = logging.getLogger(__name__)
@@ -91,7 +90,7 @@ def _one_blas_thread() -> None:
 def _run_jobs(jobs: list[tuple], num_workers: int) -> dict[str, tuple[str, Any]]:
     results: dict[str, tuple[str, Any]] = {}
     if num_workers > 1 and len(jobs) > 1:
-        with process_pool(num_workers, initializer=_one_blas_thread) as pool:
+        with ProcessPoolExecutor(num_workers, initializer=_one_blas_thread) as pool:
             futures = {pool.submit(_job, j): j[0].case_id for j in jobs}
             for fut in progress(as_completed(futures), total=len(futures), desc="preprocess"):
                 results[futures[fut]] = fut.result()

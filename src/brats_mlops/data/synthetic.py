@@ -33,6 +33,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import math
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -44,7 +45,6 @@ from scipy import ndimage
 
 from brats_mlops.config.schema import SyntheticParams
 from brats_mlops.names import MODALITIES
-from brats_mlops.utils.pools import process_pool
 from brats_mlops.utils.progress import progress
 
 TRAIN_DIR = "MICCAI_BraTS2020_TrainingData"
@@ -323,7 +323,7 @@ def generate_dataset(out: str | Path, cfg: SyntheticParams, num_workers: int = 1
         cid = f"BraTS20_Validation_{j + 1:03d}"
         jobs.append((cid, "validation", seeds[cfg.n_train + j], cfg, False, out / VAL_DIR / cid))
     if num_workers > 1:
-        with process_pool(num_workers) as pool:
+        with ProcessPoolExecutor(num_workers) as pool:
             truths = list(progress(pool.map(_write_case, jobs), total=len(jobs), desc="synthesize"))
     else:
         truths = [_write_case(j) for j in progress(jobs, desc="synthesize")]

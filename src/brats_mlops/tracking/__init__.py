@@ -22,6 +22,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -33,7 +34,7 @@ from brats_mlops.names import (EXPERIMENTS, TAG_DATA_HASH_PREFIX, TAG_DVC_EXP, T
                                TAG_FAMILY, TAG_GIT_COMMIT, TAG_GIT_DIRTY, TAG_REPRODUCIBLE, TAG_STAGE, TAG_STARTUP, TAG_STATUS,
                                TAG_STATUS_REASON, TAG_THREADS)
 from brats_mlops.tracking import story
-from brats_mlops.tracking.opening import Opening, opening_of_stage, process_age, settle
+from brats_mlops.tracking.opening import opening_of_stage, process_age, settle
 from brats_mlops.utils import threads
 from brats_mlops.utils.hashing import content_hash
 
@@ -197,9 +198,10 @@ def stage_run(
 ) -> Iterator[StageRun]:
     """Open the MLflow run of ``stage``; see the module docstring.
 
-    The run opens on a thread while the stage starts its work (``tracking/opening.py``). ``run_id`` reopens an
+    The run is opened when the stage first touches it, dated from now (``tracking/opening.py``). ``run_id`` reopens an
     existing run (a resumed training) instead of starting a new one; its params are not logged again.
     """
+    began = time.time()
     root = real_project_root()
     uri = _point_at(tracking_uri(params))
     exp_name = EXPERIMENTS[branch or branch_of(stage)]
@@ -233,20 +235,26 @@ def stage_run(
             client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in all_tags.items()])
             return run_id, sha, dirty, hashes
         resolved = context.resolve_tags({k: str(v) for k, v in all_tags.items()})
-        new = client.create_run(exp_id, run_name=stage, tags=resolved).info.run_id
+        new = client.create_run(exp_id, start_time=int(began * 1000), run_name=stage, tags=resolved).info.run_id
         client.log_batch(new, params=[Param(k, str(v)[:6000]) for k, v in logged.items()])  # MLflow caps a value at 6000
         return new, sha, dirty, hashes
 
-    opening = Opening(open_run, f"the MLflow run of stage {stage} ({uri})")
     opened: dict[str, Any] = {}
 
     def activate() -> Any:
+        if "error" in opened:
+            raise opened["error"]
         if "run" not in opened:
             import mlflow
 
-            rid, opened["sha"], opened["dirty"], opened["hashes"] = opening.result()
-            opened["run"] = mlflow.start_run(run_id=rid)
             opening_of_stage.clear()
+            try:
+                rid, opened["sha"], opened["dirty"], opened["hashes"] = open_run()
+            except Exception as err:
+                opened["error"] = err
+                log.error("stage %s: its MLflow run at %s could not be opened (%s: %s)", stage, uri, type(err).__name__, err)
+                raise
+            opened["run"] = mlflow.start_run(run_id=rid)
             if not run_id:
                 story.log_datasets(stage, opened["hashes"], root, base[TAG_EDITION])
         return opened["run"]
@@ -256,7 +264,7 @@ def stage_run(
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     age = process_age() if spec is not None and str(spec.name).startswith("pipelines.") else None  # a stage's process
     if age is not None:
-        log.info("stage %s: work starts %.1f s after its process did (its MLflow run opens meanwhile)", stage, age)
+        log.info("stage %s: work starts %.1f s after its process did (its MLflow run opens when first used)", stage, age)
     try:
         yield handle
         handle.run
@@ -269,9 +277,7 @@ def stage_run(
         opening_of_stage.clear()
         try:
             handle.run
-        except BaseException as failed:  # noqa: BLE001 (no run to mark: the stage's own error is the one to raise)
-            if failed is not err:
-                log.error("stage %s: its MLflow run could not be opened (%s: %s)", stage, type(failed).__name__, failed)
+        except Exception:  # noqa: BLE001 (no run to mark, and the log said why: the stage's own error is the one to raise)
             raise err from None
         try:
             mlflow.set_tag(TAG_ERROR, f"{type(err).__name__}: {err}"[:5000])

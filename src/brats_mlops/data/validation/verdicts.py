@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,6 @@ from brats_mlops.data.readers import DatasetIndex
 from brats_mlops.data.validation.expectations import CLINICAL_CHECKS, IMAGING_CHECKS, gx_run
 from brats_mlops.data.validation.profile import profile_job
 from brats_mlops.errors import UserError
-from brats_mlops.utils.pools import process_pool
 from brats_mlops.utils.progress import progress
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def validate_dataset(
     """Profile every case of ``index``, judge it with Great Expectations, and return the verdicts."""
     jobs = [(c, modalities, params.affine_atol) for c in index.cases]
     if num_workers > 1 and len(jobs) > 1:
-        with process_pool(num_workers) as pool:
+        with ProcessPoolExecutor(num_workers) as pool:
             rows = list(progress(pool.map(profile_job, jobs, chunksize=1), total=len(jobs), desc="validate"))
     else:
         rows = [profile_job(j) for j in progress(jobs, desc="validate")]
