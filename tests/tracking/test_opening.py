@@ -94,3 +94,23 @@ def test_a_stage_starts_its_work_without_importing_mlflow(project, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True,
                          env={**__import__("os").environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'm.db'}"})
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_a_stage_process_says_when_its_work_started_and_tags_its_run(project, tmp_path):
+    import os
+    import subprocess
+
+    from brats_mlops.names import TAG_STARTUP
+
+    code = ("from brats_mlops.config.schema import parse_params; from brats_mlops.tracking import stage_run\n"
+            "from brats_mlops.utils.entry import run_stage\n"
+            "def main():\n"
+            "    with stage_run('validate', parse_params({}), ['validate']) as run:\n"
+            "        print(run.run_id, flush=True)\n"
+            "run_stage(main, 'validate')\n")
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True,
+                         env={**os.environ, "MLFLOW_TRACKING_URI": uri})
+    assert "stage validate: work starts" in out.stderr
+    startup = float(mlflow.MlflowClient(uri).get_run(out.stdout.split()[-1]).data.tags[TAG_STARTUP])
+    assert 0 < startup < 120

@@ -34,8 +34,8 @@ from brats_mlops.names import (EXPERIMENTS, TAG_DATA_HASH_PREFIX, TAG_DVC_EXP, T
                                TAG_FAMILY, TAG_GIT_COMMIT, TAG_GIT_DIRTY, TAG_REPRODUCIBLE, TAG_STAGE, TAG_STARTUP, TAG_STATUS,
                                TAG_STATUS_REASON, TAG_THREADS)
 from brats_mlops.tracking import story
-from brats_mlops.tracking.opening import opening_of_stage, process_age, settle
-from brats_mlops.utils import threads
+from brats_mlops.tracking.opening import opening_of_stage, settle
+from brats_mlops.utils import entry, threads
 from brats_mlops.utils.hashing import content_hash
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -261,15 +261,11 @@ def stage_run(
 
     handle = StageRun(activate=activate)
     opening_of_stage[:] = [activate]
-    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    age = process_age() if spec is not None and str(spec.name).startswith("pipelines.") else None  # a stage's process
-    if age is not None:
-        log.info("stage %s: work starts %.1f s after its process did (its MLflow run opens when first used)", stage, age)
     try:
         yield handle
         handle.run
-        if age is not None and not run_id:
-            handle.set_tags({TAG_STARTUP: f"{age:.2f}"})
+        if entry.STARTUP and not run_id:   # a stage process (utils/entry.py): how long it took to start its work
+            handle.set_tags({TAG_STARTUP: f"{entry.STARTUP[0]:.2f}"})
         _describe(stage, handle, opened["hashes"], opened["sha"], opened["dirty"], [Path(d).as_posix() for d in deps])
     except BaseException as err:
         import mlflow

@@ -15,10 +15,7 @@ through it failed with "partially initialized module 'mlflow'".
 
 from __future__ import annotations
 
-import os
 import threading
-import time
-from pathlib import Path
 from typing import Callable
 
 opening_of_stage: list[Callable[[], object]] = []   # opens the process's stage run if it is not open yet
@@ -28,12 +25,3 @@ def settle() -> None:
     """Open the main thread's stage run if it is not open yet (before anything else there uses MLflow's store)."""
     if opening_of_stage and threading.current_thread() is threading.main_thread():
         opening_of_stage[0]()
-
-
-def process_age() -> float | None:
-    """Seconds since this process started (Linux ``/proc``; None where there is none)."""
-    try:
-        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-        return time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, AttributeError):
-        return None

@@ -9,6 +9,20 @@ from typing import Callable
 
 from brats_mlops.errors import UserError
 
+STARTUP: list[float] = []   # seconds from this stage process's start to its work (its imports and params): run_stage
+
+
+def process_age() -> float | None:
+    """Seconds since this process started (Linux ``/proc``; None where there is none)."""
+    import time
+    from pathlib import Path
+
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
 
 def run_stage(main: Callable[[], None], stage: str) -> None:
     """Run ``main`` with ``runtime.threads`` applied (utils/threads.py); a :class:`UserError` prints ``error: <stage>: <message>`` on stderr and exits 1.
@@ -20,6 +34,12 @@ def run_stage(main: Callable[[], None], stage: str) -> None:
         from brats_mlops.utils.threads import configure_threads
 
         configure_threads(load_params().runtime.threads)
+        age = process_age()
+        if age is not None:
+            STARTUP[:] = [age]
+            from brats_mlops.utils.logs import stage_logger
+
+            stage_logger(stage).info("stage %s: work starts %.1f s after its process did", stage, age)
         main()
     except UserError as err:
         if os.environ.get("BRATS_DEBUG", "") not in ("", "0"):
