@@ -8,7 +8,6 @@ from pathlib import Path
 
 from brats_mlops.config import load_params
 from brats_mlops.names import STAGE_SURVIVAL_2D, TAG_REGISTERED_VERSION
-from brats_mlops.registry.survival2d import register_survival_2d
 from brats_mlops.survival.branch2d import run_survival_2d
 from brats_mlops.survival.slices2d_eval import ACC_KEYS
 from brats_mlops.tracking import stage_run
@@ -46,6 +45,8 @@ def main() -> None:
         for f in [*result.figures, reports / "slice_predictions.csv"]:
             run.log_artifact(f, "survival_2d")
         key = {k: res_metrics[k] for k in ACC_KEYS}
+        from brats_mlops.registry.survival2d import register_survival_2d  # MLflow: imported when it registers
+
         uri, version = register_survival_2d(result.trainer.ckdir / "best.pt", p.slices2d_checkpoints / "best.pt", key, run.run_id, p)
         run.set_tags({TAG_REGISTERED_VERSION: version})
         m, leak = res_metrics, res_metrics.get("slice_split_gt_masks", {})

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from brats_mlops.config import load_params
 from brats_mlops.names import STAGE_TRAIN_AE, TAG_N_TRAIN, TAG_N_VAL
-from brats_mlops.registry.autoencoder import register_trained
 from brats_mlops.inference.latents import reconstruct
 from brats_mlops.models.checkpoint import load_autoencoder
 from brats_mlops.reporting.figures import autoencoder_curves, reconstruction_figure
@@ -45,6 +44,8 @@ def main() -> None:
         for f, where in ((fig, "figures"), (autoencoder_curves(trained.result.history, figures / "training_curves.png"), "figures"),
                          (plot, "history")):
             run.log_artifact(f, where)
+        from brats_mlops.registry.autoencoder import register_trained  # MLflow: imported when it registers
+
         uri, version = register_trained(p.autoencoder_checkpoints / "best.pt", m["best_val_l1"], run.run_id, p)
         log.info("best validation L1 %.4f at epoch %d; registered %s version %s as @challenger (run %s)",
                  m["best_val_l1"], m["best_epoch"], uri, version, run.run_id)

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+from typing import Any
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
+import numpy as np
 
 # internal labels: 1 necrotic core (green), 2 edema (red), 3 enhancing (yellow)
 LABEL_COLOURS = {1: (0.0, 0.8, 0.0), 2: (0.9, 0.0, 0.0), 3: (1.0, 0.9, 0.0)}
-_CMAP = ListedColormap([(0, 0, 0, 0)] + [(*LABEL_COLOURS[k], 0.55) for k in (1, 2, 3)])
+
+
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend, imported when a figure is drawn (0.5–1 s a stage need not pay to start)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _label_cmap() -> Any:
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap([(0, 0, 0, 0)] + [(*LABEL_COLOURS[k], 0.55) for k in (1, 2, 3)])
 
 
 def _views(vol: np.ndarray, centre: tuple[int, int, int]) -> list[tuple[str, np.ndarray]]:
@@ -31,6 +43,7 @@ def tumour_centre(*labels: np.ndarray) -> tuple[int, int, int]:
 
 def overlay_figure(image: np.ndarray, prediction: np.ndarray, truth: np.ndarray | None, path: Path, title: str = "") -> Path:
     """Axial, coronal and sagittal slices through the tumour: image, prediction (and ground truth) overlays."""
+    plt = _pyplot()
     c = tumour_centre(*(x for x in (truth, prediction) if x is not None))
     rows = [("prediction", prediction)] + ([("ground truth", truth)] if truth is not None else [])
     fig, axes = plt.subplots(len(rows), 3, figsize=(10, 3.4 * len(rows)), squeeze=False)
@@ -39,7 +52,7 @@ def overlay_figure(image: np.ndarray, prediction: np.ndarray, truth: np.ndarray 
         for col, ((view, img), (_, seg)) in enumerate(zip(_views(image, c), _views(lab, c))):
             ax = axes[r][col]
             ax.imshow(img, cmap="gray", origin="lower", vmin=lo, vmax=hi)
-            ax.imshow(np.ma.masked_equal(seg, 0), cmap=_CMAP, vmin=0, vmax=3, origin="lower", interpolation="nearest")
+            ax.imshow(np.ma.masked_equal(seg, 0), cmap=_label_cmap(), vmin=0, vmax=3, origin="lower", interpolation="nearest")
             ax.set_title(f"{name} — {view}", fontsize=9)
             ax.axis("off")
     handles = [plt.Rectangle((0, 0), 1, 1, color=LABEL_COLOURS[k]) for k in (1, 2, 3)]
@@ -52,6 +65,7 @@ def overlay_figure(image: np.ndarray, prediction: np.ndarray, truth: np.ndarray 
 
 
 def training_curves(history: list[dict[str, float]], path: Path) -> Path:
+    plt = _pyplot()
     ep = [h["epoch"] for h in history]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
     a.plot(ep, [h["train_loss"] for h in history], label="train loss")
@@ -73,6 +87,7 @@ def training_curves(history: list[dict[str, float]], path: Path) -> Path:
 
 
 def scree_plot(ratios: np.ndarray, path: Path, n: int = 50, title: str = "") -> Path:
+    plt = _pyplot()
     k = min(n, len(ratios))
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.bar(np.arange(1, k + 1), ratios[:k], label="explained variance ratio")
@@ -92,6 +107,7 @@ def reconstruction_figure(inputs: np.ndarray, recons: np.ndarray, case_ids: list
 
     ``inputs`` and ``recons`` are (N, X, Y, Z) in [0, 1].
     """
+    plt = _pyplot()
     n = len(case_ids)
     fig, axes = plt.subplots(3 * n, 3, figsize=(8, 8 * n), squeeze=False)
     for i, cid in enumerate(case_ids):
@@ -113,6 +129,7 @@ def reconstruction_figure(inputs: np.ndarray, recons: np.ndarray, case_ids: list
 
 def autoencoder_curves(history: list[dict[str, float]], path: Path) -> Path:
     """Paper Fig. 6: training reconstruction loss (and the GAN terms) per epoch, validation L1."""
+    plt = _pyplot()
     ep = [h["epoch"] for h in history]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
     for k in ("train_l1", "train_adv_g", "train_discriminator"):

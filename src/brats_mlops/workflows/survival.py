@@ -9,7 +9,6 @@ from pathlib import Path
 from brats_mlops.config.schema import Params
 from brats_mlops.data.splits import survival_skip_reason
 from brats_mlops.names import STAGE_SURVIVAL, TAG_AE_VERSION, TAG_FEATURE_SET, TAG_REGISTERED_VERSION, TAG_WITH_AGE
-from brats_mlops.registry.survival import register_selected
 from brats_mlops.survival import branch
 from brats_mlops.tracking import child_run, stage_run
 from brats_mlops.utils.jsonio import dump_json
@@ -50,6 +49,8 @@ def run_survival(params: Params) -> None:
         run.log_metrics(branch.stage_metrics(results, m["time_to_event"]))
         sel = branch.registrable(data, results)
         if sel is not None and (p.autoencoder_checkpoints / "best.pt").is_file():
+            from brats_mlops.registry.survival import register_selected  # MLflow and torch: imported when it registers
+
             uri, version, ae_version = register_selected(sel, run.run_id, p)
             m["registered"] = {"feature_set": sel.result.label, "model": sel.result.model}  # version numbers depend on the store: tags
             run.set_tags({TAG_REGISTERED_VERSION: version, TAG_AE_VERSION: ae_version})
