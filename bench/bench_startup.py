@@ -1,7 +1,7 @@
 """Stage start-up (issue 26): how long each DVC stage's Python process takes before it can do its work, and why.
 
     python -m bench.bench_startup [--repeats 3]
-    python -m bench.bench_startup --to-work [--root DIR] [--repeats 2]
+    python -m bench.bench_startup --to-work --root DIR [--repeats 2]
 
 
 For every stage of ``dvc.yaml`` (``python -m pipelines.<stage>``): the wall time of importing its module (median of
@@ -12,8 +12,10 @@ twice: once imported, once executed again), which ``-X importtime`` does not see
 ``bench/results/startup.json`` and prints a Markdown table.
 
 ``--to-work`` measures what the issue asks for: the seconds from launching ``python -m pipelines.<stage>`` in the project
-at ``--root`` (default: this one, with its data in place) to the stage's log line "work starts" (the moment
-``tracking.stage_run`` hands the stage its run; the process is then stopped). A scratch copy of the MLflow store takes
+at ``--root`` to the stage's log line "work starts" (``utils/entry.py``: its imports and params done; the stage's MLflow
+run opens later, when it first logs); the process is then killed, mid-work — so ``--root`` must be a scratch copy of a
+project with its data in place (e.g. a ``git worktree`` with copies of ``data/`` and ``models/``), never the one you
+work in. A scratch copy of the MLflow store takes
 the runs. Writes ``bench/results/startup_to_work.json``.
 """
 
@@ -115,9 +117,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--to-work", action="store_true", help="seconds from launch to each stage's work (see above)")
-    ap.add_argument("--root", type=Path, default=ROOT, help="the project whose stages --to-work launches")
+    ap.add_argument("--root", type=Path, help="--to-work: a scratch copy of a project with its data (stages are killed mid-work)")
     args = ap.parse_args()
     if args.to_work:
+        if args.root is None or args.root.resolve() == ROOT:
+            ap.error("--to-work kills each stage mid-work: pass --root, a scratch copy of a project with its data")
         return main_to_work(args.root.resolve(), args.repeats)
     stages = [s for s, spec in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items()
               if str(spec.get("cmd", "")).startswith("python -m pipelines.")]
