@@ -181,7 +181,7 @@ def preprocess_vs_bound(cases: list[Path], k: int = 16) -> dict:
     return {k2: round(v, 3) if isinstance(v, float) else v for k2, v in out.items()}
 
 
-def one_size(cases: list[Path], n: int, work: Path, workers: int, dvc_io: bool) -> dict:
+def one_size(cases: list[Path], n: int, work: Path, workers: int, dvc_io: bool, keep: bool = False) -> dict:
     cohort = make_cohort(cases, n, work / f"cohort_{n}")
     remote = work / f"remote_{n}"
     shutil.rmtree(remote, ignore_errors=True)
@@ -205,7 +205,10 @@ def one_size(cases: list[Path], n: int, work: Path, workers: int, dvc_io: bool) 
         res["pull"] = timed(["dvc", "pull", "split"], proj, env)
         res["status_after_pull"] = timed(["dvc", "status", "split"], proj, env)
     print(n, {k: v for k, v in res.items() if k not in STAGES}, flush=True)
-    shutil.rmtree(proj)
+    if keep:   # e.g. to profile DVC's no-op in it: the next size (or run) replaces it
+        print(f"kept the {n}-case project at {proj}", flush=True)
+    else:
+        shutil.rmtree(proj)
     shutil.rmtree(remote, ignore_errors=True)
     return res
 
@@ -217,6 +220,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/brats_cohort"))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--bound", action="store_true", help="also preprocessing per worker against the decompression bound")
+    ap.add_argument("--keep", action="store_true", help="keep the last size's project (WORK/project) instead of deleting it")
     args = ap.parse_args()
     cases = unique_cases(args.unique)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -228,7 +232,8 @@ def main() -> None:
     res.setdefault("sizes", {})
     for n in (int(s) for s in args.sizes.split(",") if s):
         started = machine()  # per size: the load average when this size began
-        res["sizes"][str(n)] = {**one_size(cases, n, args.work, args.workers, dvc_io=n <= len(cases)), "machine": started}
+        res["sizes"][str(n)] = {**one_size(cases, n, args.work, args.workers, dvc_io=n <= len(cases), keep=args.keep),
+                                "machine": started}
         OUT.write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))
 

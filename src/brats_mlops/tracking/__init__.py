@@ -9,7 +9,7 @@ Every stage does::
 
 which opens a run in the branch's experiment, logs the stage's params (flattened), the git commit and the
 content hashes of its inputs as tags, and ends the run FINISHED — or FAILED, with the error as a tag, when
-the stage raises.
+the stage raises. The run is opened when the stage first uses it, not before its work (``tracking/opening.py``).
 
 The default store is ``sqlite:///<project root>/mlflow.db``. Runs made by ``dvc exp run --temp`` or
 ``--queue`` execute in a copy under ``<project root>/.dvc/tmp/exps/``; the root is resolved past that copy so
@@ -129,8 +129,8 @@ def ensure_experiment(name: str, root: Path, uri: str) -> str:
 class StageRun:
     """Handle on the active stage run (thin, so stages never import mlflow themselves).
 
-    A stage's own run may still be opening (``tracking/opening.py``): the first use of the handle waits for it and
-    makes it the thread's active MLflow run."""
+    A stage's own run is opened on the first use of its handle (``tracking/opening.py``), which makes it the thread's
+    active MLflow run."""
 
     def __init__(self, run: Any = None, activate: Callable[[], Any] | None = None):
         self._run = run
