@@ -14,8 +14,8 @@ For each size: a fresh clone of this repository with ``data.source: brats2021``,
 ``scale`` preset's crop (128³) and autoencoder inputs, a local DVC remote; then, each timed with the peak resident
 memory of its whole process tree (sampled every 0.1 s, summed over the processes):
 ``dvc repro -s synthesize|validate|preprocess|split`` (each stage alone, DVC's own checks included), a no-op
-``dvc repro split``, ``dvc status split``, ``dvc push`` and — after deleting the workspace outputs and the cache —
-``dvc pull``. Disk: the raw cohort (apparent size), ``data/preprocessed``, the cache. With ``--bound``: one worker's
+``dvc repro split``, ``dvc status split``, ``dvc push --with-deps split`` and — after deleting the workspace outputs and
+the cache — ``dvc pull --with-deps split`` (then ``dvc status``: its last line is recorded). Disk: the raw cohort (apparent size), ``data/preprocessed``, the cache. With ``--bound``: one worker's
 seconds per case against the decompression bound (the time to only decompress a case's five files with the ISA-L gzip
 the readers use), and the stage's cases/s with 1 and 2 workers, on 16 unique cases outside DVC.
 Writes ``bench/results/cohort.json``.
@@ -109,7 +109,8 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> dict:
     wall, rss = time.perf_counter() - t, peak.stop()
     if p.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed in {cwd}:\n{out[-3000:]}")
-    return {"wall_s": round(wall, 2), "peak_rss_mb": round(rss / 2**20), "largest_process_peaks_mb": peak.largest()}
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(rss / 2**20), "largest_process_peaks_mb": peak.largest(),
+            "output_tail": out.strip().splitlines()[-1][:200] if out.strip() else ""}
 
 
 def du(path: Path, apparent: bool = False) -> int:
@@ -199,11 +200,13 @@ def one_size(cases: list[Path], n: int, work: Path, workers: int, dvc_io: bool, 
     res["preprocessed_files"] = sum(1 for p in (proj / "data" / "preprocessed").rglob("*") if p.is_file())
     res["cache_bytes"] = du(proj / ".dvc" / "cache")
     if dvc_io:
-        res["push"] = timed(["dvc", "push", "split"], proj, env)
+        # --with-deps: the outputs of split *and of the stages before it* (a stage name alone is only its own outputs)
+        res["push"] = timed(["dvc", "push", "--with-deps", "split"], proj, env)
         for d in ("data/preprocessed", "data/validation", ".dvc/cache"):
             shutil.rmtree(proj / d, ignore_errors=True)
-        res["pull"] = timed(["dvc", "pull", "split"], proj, env)
+        res["pull"] = timed(["dvc", "pull", "--with-deps", "split"], proj, env)
         res["status_after_pull"] = timed(["dvc", "status", "split"], proj, env)
+        res["remote_bytes"] = du(remote)
     print(n, {k: v for k, v in res.items() if k not in STAGES}, flush=True)
     if keep:   # e.g. to profile DVC's no-op in it: the next size (or run) replaces it
         print(f"kept the {n}-case project at {proj}", flush=True)

@@ -22,7 +22,7 @@ def main() -> None:
     cfg, p = params.nnunet, params.paths
     env.configure(p, cfg, augmentation_workers=max(1, cfg.augmentation_workers))  # nnU-Net's planner sets torch's threads to it
     folds = split_folds(read_split(p.segmentation_split))
-    with stage_run(STAGE_NNUNET_PREPARE, params, ["nnunet"], deps=[params.data.root, p.segmentation_split],
+    with stage_run(STAGE_NNUNET_PREPARE, params, ["nnunet"], deps=[p.raw_manifest, p.segmentation_split],
                    tags={TAG_ABLATION_GROUP: cfg.ablation_group}) as run:
         cases = {c.case_id: c for c in discover(params.data.source, params.data.root, params.data.modalities).cases}
         raw = export_dataset(cases, folds, params.data.modalities, p, cfg)

@@ -28,7 +28,7 @@ def main() -> None:
     passed = set(verdicts.loc[verdicts.verdict == "passed", "case_id"])
     log.info("preprocessing %d passed cases (%d quarantined skipped): crop %s %s -> %s",
              len(passed), int((verdicts.verdict != "passed").sum()), cfg.crop, cfg.crop_size, out)
-    with stage_run(STAGE_PREPROCESS, params, ["data", "preprocess"], deps=[params.data.root, Path(p.validation_dir) / "cases.csv"]) as run:
+    with stage_run(STAGE_PREPROCESS, params, ["data", "preprocess"], deps=[p.raw_manifest, Path(p.validation_dir) / "cases.csv"]) as run:
         index = discover(params.data.source, params.data.root, params.data.modalities)
         cases = [c for c in index.cases if c.case_id in passed]
         plans = preprocess_dataset(cases, params.data.modalities, cfg, out, num_workers=params.data.num_workers)

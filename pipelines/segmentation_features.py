@@ -24,7 +24,7 @@ def main() -> None:
     params = load_params()
     p = params.paths
     skipped = survival_skip_reason(p.splits_dir)
-    with stage_run(STAGE_SEG_FEATURES, params, ["segmentation"], deps=[p.segmentation_checkpoints, params.data.root, p.survival_tte]) as run:
+    with stage_run(STAGE_SEG_FEATURES, params, ["segmentation"], deps=[p.segmentation_checkpoints, p.raw_manifest, p.survival_tte]) as run:
         if skipped:
             p.segmentation_volumes.parent.mkdir(parents=True, exist_ok=True)
             pd.DataFrame(columns=["case_id", *VOLUME_COLUMNS]).to_csv(p.segmentation_volumes, index=False)

@@ -26,7 +26,7 @@ def main() -> None:
         index = discover(params.data.source, params.data.root, params.data.modalities)
         result = validate_dataset(index, params.validate_, params.data.modalities, params.data.num_workers)
         write_outputs(result, out_dir, report, metrics)
-        write_raw_manifest(params.data.root, out_dir)  # what the later stages depend on instead of the raw folder
+        write_raw_manifest(params.data.root, p.raw_manifest)  # what the later stages depend on instead of the raw folder
         run.log_metrics(result.metrics)
         for f in (report, metrics, out_dir / "cases.csv", out_dir / "gx_results.json"):
             run.log_artifact(f, "validation")

@@ -36,7 +36,9 @@ def test_the_manifest_is_dvcs_hash_of_the_folder_and_changes_with_its_content_on
     (raw / "case_1" / "t1.nii.gz").write_bytes(b"image two")                            # same size, new content
     changed = raw_manifest(raw)
     assert changed["dvc_hash"] != first["dvc_hash"] and changed["files"]["case_1/t1.nii.gz"] != first["files"]["case_1/t1.nii.gz"]
-    out = write_raw_manifest(raw, tmp_path / "validation")
+    from brats_mlops.config.schema import PathsParams
+
+    out = write_raw_manifest(raw, tmp_path / PathsParams().raw_manifest)
     assert out.name == "inputs.json" and out.read_text().endswith("\n")
 
 

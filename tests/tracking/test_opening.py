@@ -39,8 +39,8 @@ def test_the_run_opens_on_first_use_dated_from_the_stages_start_and_records_it_a
             inner.log_metrics({"x": 1})
     r = mlflow.get_run(run.run_id)
     assert r.info.status == "FINISHED" and r.data.metrics == {"passed": 2.0}
-    assert t0 * 1000 - 1 <= r.info.start_time <= t0 * 1000 + 200, "the run starts when the stage did, not when it opened"
-    assert opened[0] * 1000 - r.info.start_time >= 300
+    assert r.info.start_time >= t0 * 1000 - 1
+    assert opened[0] * 1000 - r.info.start_time >= 300, "the run starts when the stage did, not when it opened"
     assert r.data.params["validate.on_failure"] == "quarantine" and r.data.tags[TAG_STAGE] == STAGE_VALIDATE
     assert r.data.tags["mlflow.runName"] == STAGE_VALIDATE and "mlflow.user" in r.data.tags
     assert mlflow.get_run(inner.run_id).data.tags["mlflow.parentRunId"] == run.run_id

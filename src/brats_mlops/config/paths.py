@@ -39,6 +39,11 @@ class PathsParams(Section):
 
     # files inside those folders (dvc.yaml spells them ${paths.<dir>}/<name>; the code uses these properties)
     @property
+    def raw_manifest(self) -> Path:
+        """What ``validate`` read: DVC's hash of ``data.root`` (``data/manifest.py``), the later stages' dependency."""
+        return Path(self.validation_dir) / "inputs.json"
+
+    @property
     def segmentation_split(self) -> Path:
         return Path(self.splits_dir) / "segmentation.json"
 

@@ -18,9 +18,6 @@ from typing import Any
 from brats_mlops.utils.hashing import dvc_tree
 from brats_mlops.utils.jsonio import dump_json
 
-MANIFEST = "inputs.json"
-
-
 def raw_manifest(root: str | Path) -> dict[str, Any]:
     """``{"root", "dvc_hash", "files": {relative path: md5}}`` of the folder ``root`` (a file: its md5 alone)."""
     from brats_mlops.utils.hashing import file_md5
@@ -33,7 +30,7 @@ def raw_manifest(root: str | Path) -> dict[str, Any]:
     return {"root": str(root), "dvc_hash": tree.hash_info.value, "files": dict(sorted(files.items()))}
 
 
-def write_raw_manifest(root: str | Path, out_dir: str | Path) -> Path:
-    out = Path(out_dir) / MANIFEST
-    dump_json(raw_manifest(root), out)
-    return out
+def write_raw_manifest(root: str | Path, out: str | Path) -> Path:
+    """Write :func:`raw_manifest` of ``root`` to ``out`` (``paths.raw_manifest``)."""
+    dump_json(raw_manifest(root), Path(out))
+    return Path(out)

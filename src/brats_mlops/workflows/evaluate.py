@@ -41,7 +41,7 @@ def evaluate_family(params: Params, family: SegmentationFamily) -> dict[str, Any
              evaluated_on, profile)
     if evaluated_on == "validation":
         log.warning("split.test_fraction is 0: reporting on the validation cases that also picked the checkpoint (optimistic)")
-    with stage_run(family.eval_stage, params, list(family.eval_sections), deps=[*model.deps, params.data.root, p.segmentation_split],
+    with stage_run(family.eval_stage, params, list(family.eval_sections), deps=[*model.deps, p.raw_manifest, p.segmentation_split],
                    tags={TAG_ABLATION_GROUP: cfg.ablation_group, TAG_TRAIN_RUN: str(model.train_run),
                          TAG_METRIC_PROFILE: profile}) as run:
         rows = []
