@@ -50,7 +50,7 @@ sysdeps:  ## install the Debian packages the tests need (chromium, postgresql) w
 	fi
 
 test: $(STAMP) sysdeps  ## set up and run the whole test suite (slow tests included)
-	$(BIN)/pytest -n 2 --dist loadgroup --durations=25
+	$(BIN)/pytest -n 2 --dist loadgroup --no-loadscope-reorder --durations=25
 
 deps: $(STAMP)  ## rewrite every stage's source deps in the dvc.yaml files as the modules it imports (tests check them)
 	$(BIN)/python -m brats_mlops.utils.stage_deps --write

@@ -10,6 +10,27 @@ os.environ.setdefault("BRATS_THREADS", "1")  # stages run as subprocesses use on
 from tests import builders  # noqa: E402
 
 
+# The long groups first, longest first, then the other slow tests: `make test` runs `pytest -n 2 --dist loadgroup
+# --no-loadscope-reorder`, which hands work out in this order (xdist's default orders it by the number of tests in a
+# group, which started the 14-minute `e2e` chain two thirds into the run and left one worker idle at the end).
+LONG_GROUPS = ("e2e", "nnunet", "kill", "server", "e2e_real", "postgres", "e2e_tiny")
+
+
+def _group(item) -> str | None:
+    mark = item.get_closest_marker("xdist_group")
+    return None if mark is None else (mark.args[0] if mark.args else mark.kwargs.get("name"))
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        group = _group(item)
+        if group in LONG_GROUPS:
+            return LONG_GROUPS.index(group)
+        return len(LONG_GROUPS) + (item.get_closest_marker("slow") is None)
+
+    items.sort(key=rank)  # stable: a module's tests keep their order
+
+
 @pytest.fixture(scope="session")
 def bad_brats2020(tmp_path_factory):
     return builders.brats2020_with_problems(tmp_path_factory.mktemp("brats2020_bad"))
