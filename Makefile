@@ -52,7 +52,7 @@ sysdeps:  ## install the Debian packages the tests need (chromium, postgresql) w
 test: $(STAMP) sysdeps  ## set up and run the whole test suite (slow tests included)
 	$(BIN)/pytest -n 2 --dist loadgroup --no-loadscope-reorder --durations=25
 
-deps: $(STAMP)  ## rewrite every stage's source deps in the dvc.yaml files as the modules it imports (tests check them)
+deps: $(STAMP)  ## make every stage of the dvc.yaml files depend on its code manifest (data/code/; tests check it)
 	$(BIN)/python -m brats_mlops.utils.stage_deps --write
 
 docs: $(STAMP)  ## build the documentation site from docs/ into site/ (offline, strict: a broken link fails)

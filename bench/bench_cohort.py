@@ -40,7 +40,7 @@ from bench.machine import machine
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "cohort.json"
 MODS = ("t1", "t1ce", "t2", "flair", "seg")
-STAGES = ("synthesize", "validate", "preprocess", "split")
+STAGES = ("code", "synthesize", "validate", "preprocess", "split")   # `code`: the stages' code manifests (utils/stage_deps.py)
 
 
 def unique_cases(src: Path) -> list[Path]:

@@ -22,7 +22,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--wall", type=float, default=None)
     args = ap.parse_args()
-    stages = list(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"])
+    stages = [s for s, spec in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items()
+              if str(spec.get("cmd", "")).startswith("python -m pipelines.")]   # not `code`: it logs no MLflow run
     top = ("not exists (select 1 from tags t where t.run_uuid = r.run_uuid and t.key = 'mlflow.parentRunId') "
            "and r.status = 'FINISHED'")
     with sqlite3.connect(ROOT / "mlflow.db") as db:   # the runs of the latest complete repro: after the last `synthesize`

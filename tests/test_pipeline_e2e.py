@@ -49,18 +49,26 @@ def test_dvc_repro_then_noop_then_predict_and_promote(clone):
     layout = dst / "src" / "brats_mlops" / "training" / "layout.py"
     original = layout.read_text()
     layout.write_text(original + "\n# a change\n")
+    # DVC sees the source folder change (the `code` stage, which rewrites the stages' code manifests) ...
     status = _run([str(BIN / "dvc"), "status", "dvc.yaml"], dst, env)
-    assert "train_segmentation:" in status and "modified:" in status and "synthesize:" not in status, status
-    # ... and `brats-mlops status` says so in words, exiting 1, so nobody reads the stale metrics
+    assert "code:" in status and "modified:           src/brats_mlops" in status and "synthesize:" not in status, status
+    # ... and `brats-mlops status` names the stages whose own code changed, exiting 1, so nobody reads stale metrics
     words = run([str(BIN / "brats-mlops"), "status"], dst, env, check=False)
     assert words.returncode == 1 and "default (dvc.yaml): STALE" in words.stdout, words.stdout + words.stderr
     assert "train_segmentation: code changed (src/brats_mlops/training/layout.py)" in words.stdout, words.stdout
+    assert "synthesize:" not in words.stdout and "split:" not in words.stdout, words.stdout
     layout.write_text(original)
     assert "Data and pipelines are up to date" in _run([str(BIN / "dvc"), "status", "dvc.yaml"], dst, env)
     words = run([str(BIN / "brats-mlops"), "status"], dst, env, check=False)
     # (the 2-D and nnU-Net pipelines are rightly STALE in this clone: its committed metrics/segmentation_2d.json etc.
     # come from the repository's own data and params, not this clone's)
     assert "default (dvc.yaml): up to date" in words.stdout, words.stdout
+    # a file that only `report` runs: `dvc repro` rewrites the manifests, then reruns `report` and nothing else
+    report = dst / "pipelines" / "report.py"
+    report.write_text(report.read_text() + "\n# a change\n")
+    out = _run([str(BIN / "dvc"), "repro"], dst, env)
+    ran = sorted(line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage '"))
+    assert ran == ["code", "report"], out[-3000:]
     # every stage is a FINISHED run in the embedded store at the project root
     with sqlite3.connect(dst / "mlflow.db") as db:
         runs = db.execute("select name, status from runs").fetchall()

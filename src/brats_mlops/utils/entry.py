@@ -34,6 +34,11 @@ def run_stage(main: Callable[[], None], stage: str) -> None:
         from brats_mlops.utils.threads import configure_threads
 
         configure_threads(load_params().runtime.threads)
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        if spec is not None:   # `python -m pipelines.<stage>`: its code manifest must still describe its code
+            from brats_mlops.utils.stage_deps import check_current
+
+            check_current(spec.name)
         age = process_age()
         if age is not None:
             STARTUP[:] = [age]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from brats_mlops.utils.stage_deps import is_source
+from brats_mlops.utils.stage_deps import CODE_STAGE, MANIFEST_DIR, is_source, stale_stages
 
 PIPELINES = {"dvc.yaml": "default", "slices/dvc.yaml": "2-D slices", "nnunet/dvc.yaml": "nnU-Net", "tune/dvc.yaml": "tuning"}
 
@@ -72,7 +72,7 @@ def _stage_status(name: str, changes: list) -> StageStatus:
         for path, what in (ch.get("changed deps") or {}).items():
             if isinstance(what, dict):          # params file: {key: modified|new|deleted}
                 st.params += [str(k) for k in what]
-            elif is_source(path):
+            elif is_source(path) or path.startswith(MANIFEST_DIR + "/"):   # its code manifest: rewritten by `code`
                 st.code.append(path)
             else:
                 st.data.append(f"{path} {what}")
@@ -82,19 +82,29 @@ def _stage_status(name: str, changes: list) -> StageStatus:
 
 
 def pipeline_status(root: Path) -> list[PipelineStatus]:
-    """``dvc status`` of each pipeline file present under ``root``."""
+    """``dvc status`` of each pipeline file present under ``root``, with the code changes DVC cannot see yet: after a
+    source change DVC reports only the ``code`` stage (its folders changed); the stages whose own files changed are
+    found by comparing each stage's code manifest with its sources (``utils/stage_deps.py``)."""
     from dvc.repo import Repo
 
     from brats_mlops.utils.yamlio import read_yaml
 
+    stale = stale_stages(root)
     out = []
     with Repo(str(root)) as repo:
         for file, name in PIPELINES.items():
             if not (root / file).is_file():
                 continue
             n = len((read_yaml(root / file) or {}).get("stages", {}))
-            status = repo.status(targets=[file])
-            out.append(PipelineStatus(file, name, [_stage_status(k, v) for k, v in status.items()], n))
+            stages = {k.split(":")[-1]: _stage_status(k, v) for k, v in repo.status(targets=[file]).items()}
+            code = stages.pop(CODE_STAGE, None)   # a change to files no stage runs leaves every result valid
+            if code is not None and (code.outs_missing or code.outs_changed):
+                stages[CODE_STAGE] = code
+            for (f, stage), files in stale.items():
+                if f == file:
+                    st = stages.setdefault(stage, StageStatus(stage))
+                    st.code = files + [c for c in st.code if c not in files]
+            out.append(PipelineStatus(file, name, list(stages.values()), n))
     return out
 
 
