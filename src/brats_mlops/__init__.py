@@ -42,3 +42,9 @@ if "avx512f" in _flags:
     _os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
 
 __version__ = "0.1.0"
+
+# MONAI's package __init__ imports all ~430 of its modules before the first one is used; import what is used instead
+# (utils/monai_import.py; BRATS_MONAI_FULL_IMPORT=1 restores MONAI's own).
+from brats_mlops.utils.monai_import import install as _light_monai  # noqa: E402
+
+_light_monai()
