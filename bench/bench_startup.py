@@ -17,6 +17,10 @@ run opens later, when it first logs); the process is then killed, mid-work — s
 project with its data in place (e.g. a ``git worktree`` with copies of ``data/`` and ``models/``), never the one you
 work in. A scratch copy of the MLflow store takes
 the runs. Writes ``bench/results/startup_to_work.json``.
+
+``--monai`` times what the stages import from MONAI (its networks, losses, inferers, metrics, transforms), in fresh
+interpreters that import ``brats_mlops`` first, with the light ``__init__`` (``utils/monai_import.py``) and with MONAI's
+own (``BRATS_MONAI_FULL_IMPORT=1``), interleaved. Writes ``bench/results/monai_import.json``.
 """
 
 from __future__ import annotations
@@ -52,6 +56,33 @@ def wall(code: str, repeats: int) -> float:
         subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(), check=True, capture_output=True)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+MONAI_USES = ("import brats_mlops, torch; t = __import__('time').perf_counter()\n"
+              "from monai.networks.nets import AutoencoderKL, FlexibleUNet, PatchDiscriminator\n"
+              "from monai.losses import DiceLoss, FocalLoss, PatchAdversarialLoss, PerceptualLoss\n"
+              "from monai.inferers import sliding_window_inference\n"
+              "from monai.metrics.utils import get_edge_surface_distance\n"
+              "from monai.transforms import Compose, RandFlipd, RandRotated\n"
+              "print(__import__('time').perf_counter() - t)")
+
+
+def main_monai(repeats: int) -> None:
+    """Light vs MONAI's own ``__init__``, interleaved: the MONAI part alone (torch already imported) and the process."""
+    res: dict = {"light": {"monai_s": [], "process_s": []}, "full": {"monai_s": [], "process_s": []}}
+    for _ in range(repeats):
+        for name, extra in (("light", {}), ("full", {"BRATS_MONAI_FULL_IMPORT": "1"})):
+            t0 = time.perf_counter()
+            r = subprocess.run([sys.executable, "-c", MONAI_USES], cwd=ROOT, env={**_env(), **extra}, check=True,
+                               capture_output=True, text=True)
+            res[name]["process_s"].append(round(time.perf_counter() - t0, 2))
+            res[name]["monai_s"].append(round(float(r.stdout.strip().splitlines()[-1]), 2))
+    for name in ("light", "full"):
+        res[name]["median_monai_s"] = statistics.median(res[name]["monai_s"])
+        res[name]["median_process_s"] = statistics.median(res[name]["process_s"])
+    res.update(machine=machine(), date=time.strftime("%Y-%m-%d"), repeats=repeats, load_average_at_start=os.getloadavg()[0])
+    (OUT.parent / "monai_import.json").write_text(json.dumps(res, indent=1))
+    print(json.dumps({k: {m: v for m, v in res[k].items() if m.startswith("median")} for k in ("light", "full")}))
 
 
 def top_packages(module: str, n: int = 5) -> list[tuple[str, float]]:
@@ -118,7 +149,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--to-work", action="store_true", help="seconds from launch to each stage's work (see above)")
     ap.add_argument("--root", type=Path, help="--to-work: a scratch copy of a project with its data (stages are killed mid-work)")
+    ap.add_argument("--monai", action="store_true", help="MONAI imported by the light __init__ vs its own (see above)")
     args = ap.parse_args()
+    if args.monai:
+        return main_monai(args.repeats)
     if args.to_work:
         if args.root is None or args.root.resolve() == ROOT:
             ap.error("--to-work kills each stage mid-work: pass --root, a scratch copy of a project with its data")
