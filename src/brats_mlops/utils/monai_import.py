@@ -26,9 +26,6 @@ ENV_FULL = "BRATS_MONAI_FULL_IMPORT"
 
 
 class _LightInit(importlib.abc.Loader):
-    def __init__(self, real: importlib.abc.Loader):
-        self.real = real
-
     def create_module(self, spec):
         return None   # the default module object
 
@@ -50,7 +47,7 @@ class _MonaiFinder(importlib.abc.MetaPathFinder):
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None:
             return None
-        spec.loader = _LightInit(spec.loader)
+        spec.loader = _LightInit()
         return spec
 
 

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import argparse
 import ast
-import hashlib
 import json
 import re
 import sys
 from functools import lru_cache
 from pathlib import Path
+
+from brats_mlops.utils.hashing import file_md5
 
 PIPELINE_FILES = ("dvc.yaml", "slices/dvc.yaml", "nnunet/dvc.yaml", "tune/dvc.yaml")
 SOURCE_PREFIXES = ("pipelines/", "src/")
@@ -146,10 +147,6 @@ def closure(root: Path, module: str) -> set[Path]:
     return {f for f, _ in seen.values()}
 
 
-def covered(path: str, deps: list[str]) -> bool:
-    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps)
-
-
 def stage_module(cmd: str) -> str | None:
     m = _CMD.match(cmd.strip())
     return m.group(1) if m else None
@@ -190,7 +187,7 @@ def _python_stages(root: Path):
 def manifest(root: Path, module: str) -> dict:
     """What ``python -m module`` may run: ``{"module": ..., "files": {path: md5}}`` (paths relative to ``root``)."""
     files = sorted(f.relative_to(root).as_posix() for f in closure(root, module))
-    return {"module": module, "files": {f: hashlib.md5((root / f).read_bytes()).hexdigest() for f in files}}
+    return {"module": module, "files": {f: file_md5(root / f) for f in files}}
 
 
 def _text(m: dict) -> str:
@@ -221,7 +218,7 @@ def changed_code(root: Path, path: str, quick: bool = False) -> list[str] | None
         return None
     if quick:
         listed = old["files"]
-        found = {f: (hashlib.md5((root / f).read_bytes()).hexdigest() if (root / f).is_file() else None) for f in listed}
+        found = {f: (file_md5(root / f) if (root / f).is_file() else None) for f in listed}
         for pkg in DISCOVERED:
             folder = module_file(root, pkg)
             if folder is not None and folder.relative_to(root).as_posix() in listed:
