@@ -1,7 +1,7 @@
 """Stage start-up (issue 26): how long each DVC stage's Python process takes before it can do its work, and why.
 
     python -m bench.bench_startup [--repeats 3]
-    python -m bench.bench_startup --to-work --root DIR [--repeats 2]
+    python -m bench.bench_startup --to-work --root DIR [--root OTHER] [--repeats 2]
 
 
 For every stage of ``dvc.yaml`` (``python -m pipelines.<stage>``): the wall time of importing its module (median of
@@ -16,7 +16,8 @@ at ``--root`` to the stage's log line "work starts" (``utils/entry.py``: its imp
 run opens later, when it first logs); the process is then killed, mid-work — so ``--root`` must be a scratch copy of a
 project with its data in place (e.g. a ``git worktree`` with copies of ``data/`` and ``models/``), never the one you
 work in. A scratch copy of the MLflow store takes
-the runs. Writes ``bench/results/startup_to_work.json``.
+the runs. Several ``--root``: an A/B of checkouts (e.g. ``git worktree add`` of the commit before, with the same
+data), the roots interleaved in alternating order. Writes ``bench/results/startup_to_work.json``.
 
 ``--monai`` times what the stages import from MONAI (its networks, losses, inferers, metrics, transforms), in fresh
 interpreters that import ``brats_mlops`` first, with the light ``__init__`` (``utils/monai_import.py``) and with MONAI's
@@ -119,44 +120,56 @@ def to_work(stage: str, root: Path, uri: str, timeout: float = 300.0) -> float |
         proc.wait()
 
 
-def main_to_work(root: Path, repeats: int) -> None:
+def main_to_work(roots: list[Path], repeats: int) -> None:
+    """Each stage's seconds to work in each root: median of ``repeats``, the roots interleaved (alternating order) so
+    that an A/B of two checkouts shares the machine's load."""
     import shutil
     import tempfile
 
-    stages = [s for s, spec in yaml.safe_load((root / "dvc.yaml").read_text())["stages"].items()
+    stages = [s for s, spec in yaml.safe_load((roots[0] / "dvc.yaml").read_text())["stages"].items()
               if str(spec.get("cmd", "")).startswith("python -m pipelines.")]
+    samples: dict[str, dict[str, list[float]]] = {str(r): {s: [] for s in stages} for r in roots}
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
-        store = Path(tmp) / "mlflow.db"
-        if (root / "mlflow.db").exists():
-            shutil.copy2(root / "mlflow.db", store)
-        rows = []
-        for s in stages:
-            times = [t for t in (to_work(s, root, f"sqlite:///{store}") for _ in range(repeats)) if t is not None]
-            rows.append({"stage": s, "to_work_s": round(statistics.median(times), 2) if times else None})
-            print(f"{s}: {rows[-1]['to_work_s']} s", flush=True)
-    total = round(sum(r["to_work_s"] or 0 for r in rows), 1)
-    res = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "root": str(root), "repeats": repeats,
-           "load_average_at_start": os.getloadavg()[0], "stages": rows, "sum_s": total}
+        stores = {}
+        for i, r in enumerate(roots):   # a scratch copy of each root's MLflow store takes the runs
+            stores[r] = Path(tmp) / f"mlflow{i}.db"
+            if (r / "mlflow.db").exists():
+                shutil.copy2(r / "mlflow.db", stores[r])
+        for rep in range(repeats):
+            for s in stages:
+                for r in (roots if rep % 2 == 0 else roots[::-1]):
+                    t = to_work(s, r, f"sqlite:///{stores[r]}")
+                    if t is not None:
+                        samples[str(r)][s].append(round(t, 2))
+            loads.append(os.getloadavg()[0])
+    med = {r: {s: round(statistics.median(v), 2) if v else None for s, v in by.items()} for r, by in samples.items()}
+    res = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "roots": [str(r) for r in roots], "repeats": repeats,
+           "load_average": loads, "median_s": med, "samples_s": samples,
+           "sum_s": {r: round(sum(v or 0 for v in m.values()), 1) for r, m in med.items()}}
     (OUT.parent / "startup_to_work.json").write_text(json.dumps(res, indent=1))
-    print("\n| stage | to work (s) |\n|---|---|")
-    for r in rows:
-        print(f"| `{r['stage']}` | {r['to_work_s']} |")
-    print(f"| **sum** | **{total}** |")
+    print("\n| stage | " + " | ".join(r.name for r in roots) + " |\n|---|" + "---|" * len(roots))
+    for s in stages:
+        print(f"| `{s}` | " + " | ".join(str(med[str(r)][s]) for r in roots) + " |")
+    print("| **sum** | " + " | ".join(f"**{res['sum_s'][str(r)]}**" for r in roots) + " |")
+    print(f"load average: {', '.join(f'{x:.2f}' for x in loads)}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--to-work", action="store_true", help="seconds from launch to each stage's work (see above)")
-    ap.add_argument("--root", type=Path, help="--to-work: a scratch copy of a project with its data (stages are killed mid-work)")
+    ap.add_argument("--root", type=Path, action="append",
+                    help="--to-work: a scratch copy of a project with its data (stages are killed mid-work); twice or more: "
+                         "an A/B of checkouts, interleaved")
     ap.add_argument("--monai", action="store_true", help="MONAI imported by the light __init__ vs its own (see above)")
     args = ap.parse_args()
     if args.monai:
         return main_monai(args.repeats)
     if args.to_work:
-        if args.root is None or args.root.resolve() == ROOT:
+        if not args.root or any(r.resolve() == ROOT for r in args.root):
             ap.error("--to-work kills each stage mid-work: pass --root, a scratch copy of a project with its data")
-        return main_to_work(args.root.resolve(), args.repeats)
+        return main_to_work([r.resolve() for r in args.root], args.repeats)
     stages = [s for s, spec in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items()
               if str(spec.get("cmd", "")).startswith("python -m pipelines.")]
     floor = {"python": wall("pass", args.repeats)}

@@ -83,3 +83,13 @@ def test_a_manifest_changes_with_the_stages_own_files_only(tmp_path, monkeypatch
     (tmp_path / "src/brats_mlops/a.py").write_text("")     # an import removed: the closure shrinks
     assert stage_deps.stale_stages(tmp_path) == {("dvc.yaml", "s"): ["src/brats_mlops/a.py", "src/brats_mlops/sub/__init__.py",
                                                                       "src/brats_mlops/sub/b.py"]}
+
+
+def test_outside_a_project_it_says_where_to_run_it(monkeypatch, capsys):
+    def nowhere():
+        raise FileNotFoundError("not inside the brats_mlops source tree (no dvc.yaml above src/brats_mlops)")
+
+    monkeypatch.setattr(stage_deps, "_root", nowhere)
+    assert stage_deps.main(["--manifests"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: not inside") and "dvc.yaml" in err[0]

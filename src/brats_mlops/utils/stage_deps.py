@@ -319,6 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true", help="make every stage of every dvc.yaml depend on its code manifest")
     ap.add_argument("--manifests", action="store_true", help=f"write every stage's code manifest into {MANIFEST_DIR}/")
     args = ap.parse_args(argv)
+    try:
+        _root()
+    except FileNotFoundError as err:   # run outside a project (a non-editable install): one line, not a traceback
+        print(f"error: {err}: run it in the project's root, where dvc.yaml is", file=sys.stderr)
+        return 2
     if args.manifests:
         print(f"{len(write_manifests())} code manifests written to {MANIFEST_DIR}/")
         return 0
