@@ -8,12 +8,17 @@ on one thread, no loader workers), ``SegmentationDataset`` items per second with
 
 * no augmentation (reading and decoding only: the stored int16 crop → float32 z-scores, ``data/arrays.py``), beside
   reading the same arrays as float32 ``.npy`` (the format before issue 26) — the I/O floor;
-* the paper's augmentation (flip, affine p=1/3 with isotropic scaling, gamma), without and with TorchIO's bias field
-  (the paper's p = 0.2, and p = 1 for the worst case).
+* the paper's augmentation (flip, affine p=1/3 with isotropic scaling, gamma), without and with the bias field
+  (the paper's p = 0.2, and p = 1 for the worst case; the per-axis field of ``data/augment.py``, and at p = 1 TorchIO's
+  own ``RandomBiasField`` beside it: the same fields, the baseline).
 
 The GPU side: nnU-Net v1's documented epoch times (documentation/expected_epoch_times.md: 250 iterations × batch 2 of
 3d_fullres in 120-178 s on a V100, i.e. 2.8-4.2 samples/s) and its default of 12 augmentation processes per GPU.
 Writes ``bench/results/loader.json``.
+
+``--bias-field``: only the bias field at 128³, order 3 — TorchIO's ``BiasField.generate_bias_field`` against the
+platform's per-axis one (``data/augment.py``; the same field bit for bit), interleaved, one thread. Writes
+``bench/results/bias_field.json``.
 """
 
 from __future__ import annotations
@@ -34,16 +39,50 @@ OUT = ROOT / "bench" / "results" / "loader.json"
 GPU_SAMPLES_PER_S = (500 / 178.0, 500 / 120.0)   # nnU-Net v1 expected_epoch_times.md, 3d_fullres on V100s
 
 
+def bias_field(repeats: int = 5) -> None:
+    import statistics
+
+    import torch
+    import torchio as tio
+
+    from brats_mlops.data.augment import SeparableBiasField
+
+    torch.set_num_threads(1)
+    data = torch.zeros(1, 128, 128, 128)
+    times: dict[str, list[float]] = {"torchio": [], "per_axis": []}
+    for i in range(repeats):
+        coefficients = list(np.random.default_rng(i).uniform(-0.5, 0.5, 20))
+        fields = {}
+        for name, fn in (("torchio", tio.BiasField.generate_bias_field), ("per_axis", SeparableBiasField.generate_bias_field)):
+            t = time.perf_counter()
+            fields[name] = fn(data, 3, coefficients)
+            times[name].append(time.perf_counter() - t)
+        assert fields["torchio"].tobytes() == fields["per_axis"].tobytes()
+    med = {k: statistics.median(v) for k, v in times.items()}
+    res = {"machine": machine(), "shape": [128, 128, 128], "order": 3, "repeats": repeats, "load_average": os.getloadavg()[0],
+           "seconds": {k: [round(x, 4) for x in v] for k, v in times.items()}, "median_s": {k: round(v, 4) for k, v in med.items()},
+           "speedup": round(med["torchio"] / med["per_axis"], 2), "identical": True}
+    (OUT.parent / "bias_field.json").write_text(json.dumps(res, indent=2) + "\n")
+    print(json.dumps(res, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--unique", type=Path, required=True)
+    ap.add_argument("--bias-field", action="store_true", help="only the bias field: TorchIO's against the per-axis one")
+    ap.add_argument("--unique", type=Path)
     ap.add_argument("--cases", type=int, default=8)
     ap.add_argument("--passes", type=int, default=3)
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.bias_field:
+        return bias_field()
+    if args.unique is None:
+        ap.error("--unique DIR is required (generated BraTS-size cases; see above)")
     import torch
 
     torch.set_num_threads(1)
+    import torchio as tio
+
     from brats_mlops.config import load_params
     from brats_mlops.config.schema import AugmentationParams
     from brats_mlops.data.augment import build_augmentation
@@ -85,6 +124,7 @@ def main() -> None:
             "paper_augmentation": None,
             "paper_augmentation_bias_field_p0.2": {"bias_field": True, "bias_field_p": 0.2},
             "paper_augmentation_bias_field_p1": {"bias_field": True, "bias_field_p": 1.0},
+            "paper_augmentation_torchio_bias_field_p1": {"bias_field": True, "bias_field_p": 1.0},   # the baseline
         }
         res = {"machine": machine(), "cases": len(ids), "crop": [128, 128, 128], "threads": 1,
                "bytes_per_case_b2nd": round(stored), "bytes_per_case_npy": round(as_npy), "samples_per_s": {}}
@@ -93,6 +133,9 @@ def main() -> None:
                 fn = v
             else:
                 aug = build_augmentation(AugmentationParams(**{**paper.model_dump(), **(v or {})}))
+                if "torchio_bias" in name:   # TorchIO's own RandomBiasField in place of the per-axis one
+                    aug = tio.Compose([tio.RandomBiasField(p=t.probability) if isinstance(t, tio.RandomBiasField) else t
+                                       for t in aug.transforms])
                 ds = SegmentationDataset(out, ids, aug)
                 fn = lambda cid, ds=ds: ds[ids.index(cid)]  # noqa: E731
             res["samples_per_s"][name] = round(rate(fn), 3)
