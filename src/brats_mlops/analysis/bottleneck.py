@@ -5,10 +5,10 @@ Collapse statistics: the share of variance on PC1; the mean feature-vector norm 
 vectors around their mean (mean distance to the centroid) — a collapsed representation has a large norm and a
 tiny spread, i.e. every patient maps to nearly the same point.
 
-The PCA's explained-variance ratios are the normalised squared singular values of the centred features (what
-scikit-learn's ``PCA(n_components=min(N, C))`` reports, checked in tests/analysis; computed in float64): one LAPACK call through NumPy,
-where ``sklearn.decomposition`` would cost the two stages that use it ~1.5 s of imports (scikit-learn pulls
-``scipy.stats``) for the same numbers.
+The PCA's explained-variance ratios are the normalised squared singular values of the centred features, computed
+in float64 — what scikit-learn's ``PCA(n_components=min(N, C))`` reports (tests/analysis/test_bottleneck.py): one
+LAPACK call through NumPy, where ``sklearn.decomposition`` would cost the two stages that use it ~1.5 s of imports
+(scikit-learn pulls ``scipy.stats``) for the same numbers.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ label map so it is transformed with the image; voxels outside it are set back to
 
 The bias field is TorchIO's, computed per axis (:class:`SeparableBiasField`): the same coefficients from the same
 random draws and the same float64 operations in the same order, so the same field bit for bit
-(tests/data/test_augment.py) — without the full-volume powers and the transposed sums of TorchIO's loop.
+(tests/data/test_bias_field.py) — without the full-volume powers and the transposed sums of TorchIO's loop.
 """
 
 from __future__ import annotations
