@@ -19,6 +19,10 @@ work in. A scratch copy of the MLflow store takes
 the runs. Several ``--root``: an A/B of checkouts (e.g. ``git worktree add`` of the commit before, with the same
 data), the roots interleaved in alternating order. Writes ``bench/results/startup_to_work.json``.
 
+``--zygote`` (with ``--to-work``): each root also with its warm zygote (``utils/zygote.py``: a process with torch
+and MONAI imported that forks the stages), interleaved with the fresh starts; the seconds until the zygote serves are
+reported beside (``make run`` starts it before ``dvc repro``, while the data stages run).
+
 ``--monai`` times what the stages import from MONAI (its networks, losses, inferers, metrics, transforms), in fresh
 interpreters that import ``brats_mlops`` first, with the light ``__init__`` (``utils/monai_import.py``) and with MONAI's
 own (``BRATS_MONAI_FULL_IMPORT=1``), interleaved. Writes ``bench/results/monai_import.json``.
@@ -100,16 +104,40 @@ def top_packages(module: str, n: int = 5) -> list[tuple[str, float]]:
 WORK_LINE = re.compile(r"stage (\S+): work starts")
 
 
-def to_work(stage: str, root: Path, uri: str, timeout: float = 300.0) -> float | None:
-    """Seconds from launch to the stage's "work starts" line (None: the stage ended or failed without it)."""
+def _root_env(root: Path, uri: str | None = None) -> dict:
+    env = {**_env(), "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}", "PYTHONUNBUFFERED": "1"}
+    env.pop("BRATS_ZYGOTE", None)
+    return {**env, "MLFLOW_TRACKING_URI": uri} if uri else env
+
+
+def start_zygote(root: Path) -> float:
+    """Start the warm zygote (utils/zygote.py) in ``root``; seconds until it serves (its imports done)."""
+    t0 = time.perf_counter()
+    cmd = [sys.executable, "-m", "brats_mlops.utils.zygote"]
+    subprocess.run([*cmd, "start"], cwd=root, env=_root_env(root), check=True, capture_output=True)
+    while subprocess.run([*cmd, "status"], cwd=root, env=_root_env(root), capture_output=True).returncode != 0:
+        time.sleep(0.05)
+    return time.perf_counter() - t0
+
+
+def stop_zygote(root: Path) -> None:
+    subprocess.run([sys.executable, "-m", "brats_mlops.utils.zygote", "stop"], cwd=root, env=_root_env(root),
+                   capture_output=True)
+
+
+def to_work(stage: str, root: Path, uri: str, timeout: float = 300.0, zygote: bool = False) -> float | None:
+    """Seconds from launch to the stage's "work starts" line (None: the stage ended or failed without it).
+    ``zygote``: the warm zygote started in ``root`` runs it (else ``BRATS_ZYGOTE=off``)."""
     import signal
 
-    env = {**_env(), "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}", "MLFLOW_TRACKING_URI": uri, "PYTHONUNBUFFERED": "1"}
+    env = {**_root_env(root, uri), **({} if zygote else {"BRATS_ZYGOTE": "off"})}
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", f"pipelines.{stage}"], cwd=root, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         for line in proc.stderr:
+            if zygote and "zygote not used" in line:
+                raise RuntimeError(f"{stage}: {line.strip()}")
             if WORK_LINE.search(line):
                 return time.perf_counter() - t0
             if time.perf_counter() - t0 > timeout:
@@ -120,15 +148,19 @@ def to_work(stage: str, root: Path, uri: str, timeout: float = 300.0) -> float |
         proc.wait()
 
 
-def main_to_work(roots: list[Path], repeats: int) -> None:
+def main_to_work(roots: list[Path], repeats: int, zygote: bool = False) -> None:
     """Each stage's seconds to work in each root: median of ``repeats``, the roots interleaved (alternating order) so
-    that an A/B of two checkouts shares the machine's load."""
+    that an A/B of two checkouts shares the machine's load. ``zygote``: each root also with its warm zygote (a
+    column ``<root>+zygote``), interleaved the same way; the zygote's own start-up is reported beside."""
     import shutil
     import tempfile
 
     stages = [s for s, spec in yaml.safe_load((roots[0] / "dvc.yaml").read_text())["stages"].items()
               if str(spec.get("cmd", "")).startswith("python -m pipelines.")]
-    samples: dict[str, dict[str, list[float]]] = {str(r): {s: [] for s in stages} for r in roots}
+    runs = [(r, False) for r in roots] + ([(r, True) for r in roots] if zygote else [])
+    label = {(r, z): f"{r}+zygote" if z else str(r) for r, z in runs}
+    samples: dict[str, dict[str, list[float]]] = {label[k]: {s: [] for s in stages} for k in runs}
+    ready = {str(r): round(start_zygote(r), 2) for r in roots} if zygote else {}
     loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
         stores = {}
@@ -137,21 +169,31 @@ def main_to_work(roots: list[Path], repeats: int) -> None:
             if (r / "mlflow.db").exists():
                 shutil.copy2(r / "mlflow.db", stores[r])
         for rep in range(repeats):
-            for s in stages:
-                for r in (roots if rep % 2 == 0 else roots[::-1]):
-                    t = to_work(s, r, f"sqlite:///{stores[r]}")
-                    if t is not None:
-                        samples[str(r)][s].append(round(t, 2))
-            loads.append(os.getloadavg()[0])
+            try:
+                for s in stages:
+                    for r, z in (runs if rep % 2 == 0 else runs[::-1]):
+                        t = to_work(s, r, f"sqlite:///{stores[r]}", zygote=z)
+                        if t is not None:
+                            samples[label[r, z]][s].append(round(t, 2))
+                loads.append(os.getloadavg()[0])
+            except BaseException:
+                for r in ready:
+                    stop_zygote(Path(r))
+                raise
+    for r in ready:
+        stop_zygote(Path(r))
     med = {r: {s: round(statistics.median(v), 2) if v else None for s, v in by.items()} for r, by in samples.items()}
     res = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "roots": [str(r) for r in roots], "repeats": repeats,
-           "load_average": loads, "median_s": med, "samples_s": samples,
+           "load_average": loads, "median_s": med, "samples_s": samples, "zygote_ready_s": ready,
            "sum_s": {r: round(sum(v or 0 for v in m.values()), 1) for r, m in med.items()}}
     (OUT.parent / "startup_to_work.json").write_text(json.dumps(res, indent=1))
-    print("\n| stage | " + " | ".join(r.name for r in roots) + " |\n|---|" + "---|" * len(roots))
+    cols = [label[k] for k in runs]
+    print("\n| stage | " + " | ".join(Path(c).name for c in cols) + " |\n|---|" + "---|" * len(cols))
     for s in stages:
-        print(f"| `{s}` | " + " | ".join(str(med[str(r)][s]) for r in roots) + " |")
-    print("| **sum** | " + " | ".join(f"**{res['sum_s'][str(r)]}**" for r in roots) + " |")
+        print(f"| `{s}` | " + " | ".join(str(med[c][s]) for c in cols) + " |")
+    print("| **sum** | " + " | ".join(f"**{res['sum_s'][c]}**" for c in cols) + " |")
+    if ready:
+        print("zygote ready after (s): " + ", ".join(f"{Path(r).name} {t}" for r, t in ready.items()))
     print(f"load average: {', '.join(f'{x:.2f}' for x in loads)}")
 
 
@@ -162,6 +204,8 @@ def main() -> None:
     ap.add_argument("--root", type=Path, action="append",
                     help="--to-work: a scratch copy of a project with its data (stages are killed mid-work); twice or more: "
                          "an A/B of checkouts, interleaved")
+    ap.add_argument("--zygote", action="store_true",
+                    help="--to-work: each root also with its warm zygote (utils/zygote.py), interleaved")
     ap.add_argument("--monai", action="store_true", help="MONAI imported by the light __init__ vs its own (see above)")
     args = ap.parse_args()
     if args.monai:
@@ -169,7 +213,7 @@ def main() -> None:
     if args.to_work:
         if not args.root or any(r.resolve() == ROOT for r in args.root):
             ap.error("--to-work kills each stage mid-work: pass --root, a scratch copy of a project with its data")
-        return main_to_work([r.resolve() for r in args.root], args.repeats)
+        return main_to_work([r.resolve() for r in args.root], args.repeats, args.zygote)
     stages = [s for s, spec in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items()
               if str(spec.get("cmd", "")).startswith("python -m pipelines.")]
     floor = {"python": wall("pass", args.repeats)}

@@ -264,3 +264,31 @@ def test_two_queued_ablations_run_in_parallel_and_compare_in_one_table(clone):
     assert "Ablation group `queued`" in out, out
     table = (dst / "reports" / "ablations" / "queued.csv").read_text().splitlines()
     assert len(table) == 3, table                                         # header + the two experiments
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("e2e")
+def test_stages_started_by_the_warm_zygote_make_the_same_outputs(clone):
+    """`make run` starts `dvc repro`'s stages through the warm zygote (utils/zygote.py): training (its DataLoader
+    workers forked from a fork) and evaluation write the bytes a fresh `python -m` wrote."""
+    import yaml
+
+    dst, env = clone
+    _run([str(BIN / "dvc"), "repro"], dst, env)   # up to date after the tests above
+
+    def outs():
+        stages = yaml.safe_load((dst / "dvc.lock").read_text())["stages"]
+        return {s: {o["path"]: o["md5"] for o in stages[s]["outs"]} for s in ("train_segmentation", "evaluate_segmentation")}
+
+    before = outs()
+    zygote = [str(BIN / "python"), "-m", "brats_mlops.utils.zygote"]
+    run([*zygote, "start"], dst, env)
+    try:
+        out = _run([str(BIN / "dvc"), "repro", "-f", "-s", "train_segmentation"], dst, env)
+        out += _run([str(BIN / "dvc"), "repro", "-f", "-s", "evaluate_segmentation"], dst, env)
+    finally:
+        run([*zygote, "stop"], dst, env)
+    log = (dst / ".brats" / "zygote.log").read_text()
+    assert "started pipelines.train_segmentation" in log and "started pipelines.evaluate_segmentation" in log, log + out
+    assert "zygote not used" not in out, out
+    assert outs() == before

@@ -14,10 +14,16 @@ differently from run to run, and the bytes must not change between runs (DVC has
 Blosc2's default blocks span the last (axial) axis thinly, not at all the others: one axial slice ``a[..., z]`` touches a
 block in every row of the volume, so the 2-D loader reading one slice decompresses most of a case (BENCHMARKS.md "2-D slice
 loading": 168 slices/s, 7× what a training step needs here); blocks thin in z would change the stored bytes.
+
+The chunk and block shapes are fixed, not the machine's: python-blosc2 sizes them from the CPU's cache sizes
+(``blosc2.cpu_info``), so the same arrays were stored as different bytes on an AMD EPYC (32 KiB L1d, 1 MiB L2) than on
+the Xeon the committed ``dvc.lock`` was made on (48 KiB, 2 MiB) — the same values, other hashes, and DVC reran
+everything downstream. :func:`layout` asks Blosc2 for the shapes it would choose on that reference cache (``REFERENCE_CACHE``).
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +37,35 @@ _DPARAMS = {"nthreads": 1}
 _INT_TYPES = (np.uint8, np.int16, np.uint16, np.int32)
 
 
+# The cache sizes Blosc2 chooses chunk and block shapes for, whatever this machine's (an Intel Xeon's: L1d 48 KiB,
+# L2 2 MiB, L3 105 MiB — where the committed dvc.lock was made, so its hashes hold on every machine).
+REFERENCE_CACHE = {"l1_data_cache_size": 48 * 1024, "l2_cache_size": 2 * 1024**2, "l3_cache_size": 105 * 1024**2}
+
+
+@functools.lru_cache(maxsize=64)
+def layout(shape: tuple[int, ...], dtype: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(chunks, blocks) Blosc2 chooses for an array of ``shape`` and ``dtype`` on ``REFERENCE_CACHE``."""
+    info = blosc2.cpu_info
+    saved = {k: info[k] for k in REFERENCE_CACHE if k in info}
+    info.update(REFERENCE_CACHE)
+    try:
+        a = blosc2.empty(shape, dtype=np.dtype(dtype), cparams=_CPARAMS)
+        return tuple(a.chunks), tuple(a.blocks)
+    finally:
+        for k in REFERENCE_CACHE:
+            info.pop(k, None)
+        info.update(saved)
+
+
 def save_array(path: str | Path, arr: np.ndarray, meta: dict[str, Any] | None = None) -> Path:
     """Write ``arr`` (any shape, dtype kept) to ``path`` (``.b2nd``) with ``meta`` (JSON-able) beside it.
 
     Compressed in memory, then written by Python, so a full disk is an ``OSError`` (ENOSPC) like any other write."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    a = blosc2.asarray(np.ascontiguousarray(arr), cparams=_CPARAMS, dparams=_DPARAMS)
+    arr = np.ascontiguousarray(arr)
+    chunks, blocks = layout(arr.shape, arr.dtype.str)
+    a = blosc2.asarray(arr, chunks=chunks, blocks=blocks, cparams=_CPARAMS, dparams=_DPARAMS)
     a.vlmeta[META_KEY] = meta or {}
     _write(path, a.to_cframe())
     return path

@@ -9,6 +9,7 @@ from typing import Callable
 
 from brats_mlops.errors import UserError
 
+STARTED_AT: float | None = None   # CLOCK_BOOTTIME start of the client process of a stage the zygote runs (utils/zygote.py)
 STARTUP: list[float] = []   # seconds from this stage process's start to its work (its imports and params): run_stage
 
 
@@ -17,6 +18,8 @@ def process_age() -> float | None:
     import time
     from pathlib import Path
 
+    if STARTED_AT is not None:    # forked by the warm zygote: the age of the `python -m` process that asked it
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - STARTED_AT
     try:
         fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
         return time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) / os.sysconf("SC_CLK_TCK")
