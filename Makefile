@@ -31,7 +31,7 @@ venv: $(STAMP)  ## create .venv and install the pinned stack
 # `dvc repro` beside a warm process that starts its stages with torch and MONAI already imported (utils/zygote.py;
 # the same results; BRATS_ZYGOTE=off: every stage imports them itself)
 ZYGOTE := $(BIN)/python -m brats_mlops.utils.zygote
-warm_repro = @$(ZYGOTE) start && { $(BIN)/dvc repro $(1); rc=$$?; $(ZYGOTE) stop >/dev/null; exit $$rc; }
+warm_repro = @$(ZYGOTE) start && trap '$(ZYGOTE) stop >/dev/null' EXIT && $(BIN)/dvc repro $(1)
 
 run: $(STAMP)  ## set up and run the whole pipeline (dvc repro) on the embedded synthetic data
 	@test -d .git || (git init -q && git add -A && git -c user.name=brats -c user.email=brats@localhost commit -qm "initial" )
