@@ -129,7 +129,8 @@ def run_in_zygote() -> None:
         return
     try:
         for s in (sys.stdout, sys.stderr):
-            s.flush()
+            if s is not None:
+                s.flush()
         _send(sock, req, [0, 1, 2])
         sock.settimeout(READY_TIMEOUT)
         lines = _Lines(sock)

@@ -127,12 +127,30 @@ def _become_stage(req: dict, fds: list[int]) -> None:
 def _supervise(conn: socket.socket, lines: _Lines, fds: list[int]) -> None:
     """In the zygote's fork for one request: fork the stage process, relay signals to it and its status back.
     Returns only in the stage process."""
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as err:
+        _send(conn, {"ok": False, "why": f"it could not fork ({err})"})
+        os._exit(0)
     if pid == 0:
         conn.close()
         return
     for fd in fds:
         os.close(fd)
+    try:
+        os.setpgid(pid, pid)          # as the stage does itself: whichever runs first, a signal finds the group
+    except OSError:
+        pass
+    try:
+        _send(conn, {"ok": True})     # only now: until here the client can still start the stage itself
+        _relay(conn, lines, pid)
+    except BaseException:   # noqa: BLE001 - whatever went wrong here, the stage does not outlive its supervisor
+        _killpg(pid, signal.SIGTERM)
+        os._exit(70)
+
+
+def _relay(conn: socket.socket, lines: _Lines, pid: int) -> None:
+    """Relay the client's signals to the stage's process group until it ends; then send its status and exit."""
     import selectors
 
     pidfd = os.pidfd_open(pid)
@@ -144,7 +162,7 @@ def _supervise(conn: socket.socket, lines: _Lines, fds: list[int]) -> None:
         timeout = None if client_gone is None else max(0.0, client_gone + 10 - time.monotonic())
         events = sel.select(timeout)
         if not events and client_gone is not None:
-            os.killpg(pid, signal.SIGKILL)
+            _killpg(pid, signal.SIGKILL)
             continue
         for key, _ in events:
             if key.fileobj is conn:
@@ -243,10 +261,17 @@ def serve(idle: float) -> None:
                     # in the environment it started with (not with what the preload added to it)
                     os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], zyg.env)
                 continue
-            zyg.served += 1
             req["added"] = zyg.added
-            _send(conn, {"ok": True})
-            if os.fork() == 0:       # the per-request supervisor, then (returning from _supervise) the stage
+            try:
+                supervisor = os.fork()
+            except OSError as err:   # e.g. out of memory: the stage starts in its own process
+                _send(conn, {"ok": False, "why": f"it could not fork ({err})"})
+                conn.close()
+                for fd in fds:
+                    os.close(fd)
+                continue
+            zyg.served += 1
+            if supervisor == 0:      # the per-request supervisor, then (returning from _supervise) the stage
                 try:
                     listener.close()
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
