@@ -110,7 +110,8 @@ def test_a_stage_runs_warm_as_it_would_cold(project):
 
 
 def test_it_steps_aside_when_it_cannot_stand_in(project):
-    diff = _probe(project, env={"OMP_NUM_THREADS": "1"})
+    other = "7" if project[1].get("OMP_NUM_THREADS") != "7" else "5"    # CI may set it already
+    diff = _probe(project, env={"OMP_NUM_THREADS": other})
     assert diff.returncode == 0 and not _json(diff)["warm"]
     assert "zygote not used for zpkg.probe: the environment differs in OMP_NUM_THREADS" in diff.stderr
     option = _probe(project, python_opts=("-X", "importtime"))      # asked for an interpreter option: run as asked
@@ -132,12 +133,22 @@ def test_a_changed_source_file_restarts_it(project):
         time.sleep(0.2)
 
 
+def _default_signals():
+    for s in (signal.SIGINT, signal.SIGTERM):   # a pytest-xdist worker ignores SIGINT, and its children inherit that
+        signal.signal(s, signal.SIG_DFL)
+
+
+def _ignore_sigint():
+    _default_signals()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signals_reach_the_stage_and_its_status_comes_back(project, tmp_path, sig):
     root, base, _ = project
     pidfile = tmp_path / "pid"
     client = subprocess.Popen([sys.executable, "-m", "zpkg.probe"], cwd=root, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True,
+                              stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals,
                               env={**base, "BRATS_PROBE_SLEEP": "120", "BRATS_PROBE_PIDFILE": str(pidfile)})
     _wait_for(pidfile)
     stage = int(pidfile.read_text())
@@ -148,11 +159,32 @@ def test_signals_reach_the_stage_and_its_status_comes_back(project, tmp_path, si
     _gone(stage)
 
 
+def test_a_signal_the_client_ignores_the_stage_ignores(project, tmp_path):
+    """Started with SIGINT ignored (as by `nohup`-like parents or an xdist worker), a fresh process keeps ignoring
+    it: so does the stage the zygote runs for it, and a SIGTERM still ends it."""
+    root, base, _ = project
+    pidfile = tmp_path / "pid"
+    client = subprocess.Popen([sys.executable, "-m", "zpkg.probe"], cwd=root, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, preexec_fn=_ignore_sigint,
+                              env={**base, "BRATS_PROBE_SLEEP": "120", "BRATS_PROBE_PIDFILE": str(pidfile)})
+    _wait_for(pidfile)
+    stage = int(pidfile.read_text())
+    assert stage != client.pid
+    os.kill(stage, signal.SIGINT)
+    time.sleep(1.0)
+    assert client.poll() is None and Path(f"/proc/{stage}").exists()
+    client.send_signal(signal.SIGTERM)
+    client.wait(timeout=60)
+    assert client.returncode == -signal.SIGTERM
+    _gone(stage)
+
+
 def test_a_killed_client_takes_its_stage_with_it(project, tmp_path):
     root, base, _ = project
     pidfile = tmp_path / "pid"
     client = subprocess.Popen([sys.executable, "-m", "zpkg.probe"], cwd=root, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env={**base, "BRATS_PROBE_SLEEP": "120", "BRATS_PROBE_PIDFILE": str(pidfile)})
+                              stderr=subprocess.DEVNULL, preexec_fn=_default_signals,
+                              env={**base, "BRATS_PROBE_SLEEP": "120", "BRATS_PROBE_PIDFILE": str(pidfile)})
     _wait_for(pidfile)
     client.kill()
     client.wait(timeout=30)
