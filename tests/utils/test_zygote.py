@@ -145,14 +145,7 @@ def _ignore_sigint():
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signals_reach_the_stage_and_its_status_comes_back(project, tmp_path, sig):
-    root, base, _ = project
-    pidfile = tmp_path / "pid"
-    client = subprocess.Popen([sys.executable, "-m", "zpkg.probe"], cwd=root, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals,
-                              env={**base, "BRATS_PROBE_SLEEP": "120", "BRATS_PROBE_PIDFILE": str(pidfile)})
-    _wait_for(pidfile)
-    stage = int(pidfile.read_text())
-    assert stage != client.pid
+    client, stage = _sleeping_stage(project, tmp_path, _default_signals)
     client.send_signal(sig)
     client.communicate(timeout=60)
     assert client.returncode == -sig       # died of the stage's death by the same signal, as a fresh process would
@@ -162,14 +155,7 @@ def test_signals_reach_the_stage_and_its_status_comes_back(project, tmp_path, si
 def test_a_signal_the_client_ignores_the_stage_ignores(project, tmp_path):
     """Started with SIGINT ignored (as by `nohup`-like parents or an xdist worker), a fresh process keeps ignoring
     it: so does the stage the zygote runs for it, and a SIGTERM still ends it."""
-    root, base, _ = project
-    pidfile = tmp_path / "pid"
-    client = subprocess.Popen([sys.executable, "-m", "zpkg.probe"], cwd=root, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, preexec_fn=_ignore_sigint,
-                              env={**base, "BRATS_PROBE_SLEEP": "120", "BRATS_PROBE_PIDFILE": str(pidfile)})
-    _wait_for(pidfile)
-    stage = int(pidfile.read_text())
-    assert stage != client.pid
+    client, stage = _sleeping_stage(project, tmp_path, _ignore_sigint)
     os.kill(stage, signal.SIGINT)
     time.sleep(1.0)
     assert client.poll() is None and Path(f"/proc/{stage}").exists()
@@ -180,15 +166,23 @@ def test_a_signal_the_client_ignores_the_stage_ignores(project, tmp_path):
 
 
 def test_a_killed_client_takes_its_stage_with_it(project, tmp_path):
-    root, base, _ = project
-    pidfile = tmp_path / "pid"
-    client = subprocess.Popen([sys.executable, "-m", "zpkg.probe"], cwd=root, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, preexec_fn=_default_signals,
-                              env={**base, "BRATS_PROBE_SLEEP": "120", "BRATS_PROBE_PIDFILE": str(pidfile)})
-    _wait_for(pidfile)
+    client, stage = _sleeping_stage(project, tmp_path, _default_signals)
     client.kill()
     client.wait(timeout=30)
-    _gone(int(pidfile.read_text()))
+    _gone(stage)
+
+
+def _sleeping_stage(project, tmp_path, preexec) -> tuple[subprocess.Popen, int]:
+    """A client whose stage (run by the zygote: another process) sleeps 120 s; (the client, the stage's pid)."""
+    root, base, _ = project
+    pidfile = tmp_path / "pid"
+    client = subprocess.Popen([sys.executable, "-m", "zpkg.probe"], cwd=root, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, preexec_fn=preexec,
+                              env={**base, "BRATS_PROBE_SLEEP": "120", "BRATS_PROBE_PIDFILE": str(pidfile)})
+    _wait_for(pidfile)
+    stage = int(pidfile.read_text())
+    assert stage != client.pid
+    return client, stage
 
 
 def _wait_for(path: Path, timeout: float = 120) -> None:

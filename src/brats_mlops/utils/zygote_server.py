@@ -14,10 +14,10 @@ from pathlib import Path
 from brats_mlops.utils.zygote import FORWARDED, PRELOAD, PRELOAD_ENV, SOCKET, NOT_VOLATILE, VOLATILE, VOLATILE_PREFIXES, _Lines, _send
 
 
-def _file_stats() -> dict[str, tuple[int, int]]:
-    """(mtime, size) of the source files imported here that are not the standard library's or an installed
-    package's (the project's own, an editable install's), and of the site-packages folders the rest came from (an
-    install or upgrade adds and removes entries there)."""
+def _watched_paths() -> list[str]:
+    """The source files imported here that are not the standard library's or an installed package's (the project's
+    own, an editable install's), and the site-packages folders the rest came from (an install or upgrade adds and
+    removes entries there). Found once: the zygote imports nothing after its preload."""
     stdlib = tuple(str(Path(p).resolve()) + "/" for p in {sys.base_prefix, sys.base_exec_prefix})
     site = [str(Path(e).resolve()) for e in sys.path if e and "-packages" in e]
     paths = set()
@@ -31,6 +31,11 @@ def _file_stats() -> dict[str, tuple[int, int]]:
             paths.update(owner)
         elif not p.startswith(stdlib):
             paths.add(p)
+    return sorted(paths)
+
+
+def _stats(paths: list[str]) -> dict[str, tuple[int, int]]:
+    """(mtime, size) of each path; (0, -1) for one that is gone."""
     out = {}
     for p in paths:
         try:
@@ -48,7 +53,8 @@ class _Zygote:
         # what the preload set (MONAI: CUBLAS_WORKSPACE_CONFIG): a stage importing those libraries sets it too
         self.added = {k: v for k, v in os.environ.items() if k not in env}
         self.path, self.flags = list(sys.path), list(sys.flags)
-        self.stats = _file_stats()
+        self.watched = _watched_paths()
+        self.stats = _stats(self.watched)
         self.init = sys.modules["brats_mlops"].__file__
         self.served, self.t0 = 0, time.time()
 
@@ -65,7 +71,7 @@ class _Zygote:
         return None
 
     def stale(self) -> str | None:
-        now = _file_stats()
+        now = _stats(self.watched)
         changed = sorted(p for p in self.stats if now.get(p) != self.stats[p])
         return f"{changed[0]} changed since the zygote started" if changed else None
 
